@@ -1,0 +1,405 @@
+//! Reading rosbag2 MCAP: indexed, in log-time order across topics, when the
+//! file has a summary; linearly (file order) when it has none or it is damaged.
+
+use super::BagError;
+use mcap::records::Record;
+use mcap::sans_io::{
+    IndexedReadEvent, IndexedReader, IndexedReaderOptions, LinearReadEvent, LinearReader,
+    LinearReaderOptions, SummaryReadEvent, SummaryReader, SummaryReaderOptions,
+};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+/// One message as stored; `data` is the serialized CDR, borrowed until the
+/// visitor returns.
+#[derive(Debug, Clone, Copy)]
+pub struct BagMessage<'a> {
+    pub topic: &'a str,
+    /// e.g. `sensor_msgs/msg/Image`.
+    pub type_name: &'a str,
+    pub encoding: &'a str,
+    pub log_time: u64,
+    pub publish_time: u64,
+    pub data: &'a [u8],
+}
+
+/// A topic of the bag with its type and (when indexed) its message count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicInfo {
+    pub topic: String,
+    pub type_name: String,
+    pub encoding: String,
+    pub message_count: u64,
+}
+
+/// What a complete read went through.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadSummary {
+    pub messages: u64,
+    /// Files without a usable summary section, read in file order.
+    pub files_read_linearly: Vec<PathBuf>,
+    /// Messages whose log time went backwards (only possible in linear reads).
+    pub out_of_order: u64,
+}
+
+/// A rosbag2 bag: one `.mcap` file or a rosbag2 directory of them.
+#[derive(Debug, Clone)]
+pub struct Bag {
+    path: PathBuf,
+    files: Vec<PathBuf>,
+}
+
+#[derive(Deserialize)]
+struct MetadataFile {
+    rosbag2_bagfile_information: BagInformation,
+}
+
+#[derive(Deserialize)]
+struct BagInformation {
+    storage_identifier: String,
+    relative_file_paths: Vec<String>,
+}
+
+impl Bag {
+    pub fn open(path: impl AsRef<Path>) -> Result<Bag, BagError> {
+        let path = path.as_ref().to_path_buf();
+        let meta = std::fs::metadata(&path).map_err(|source| BagError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let files = if meta.is_dir() {
+            Self::directory_files(&path)?
+        } else {
+            vec![path.clone()]
+        };
+        Ok(Bag { path, files })
+    }
+
+    fn directory_files(dir: &Path) -> Result<Vec<PathBuf>, BagError> {
+        let metadata_path = dir.join("metadata.yaml");
+        let text = match std::fs::read_to_string(&metadata_path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(BagError::NotABag {
+                    path: dir.to_path_buf(),
+                });
+            }
+            Err(source) => {
+                return Err(BagError::Io {
+                    path: metadata_path,
+                    source,
+                });
+            }
+        };
+        let metadata: MetadataFile =
+            serde_yaml::from_str(&text).map_err(|e| BagError::Metadata {
+                path: metadata_path.clone(),
+                detail: e.to_string(),
+            })?;
+        let info = metadata.rosbag2_bagfile_information;
+        if info.storage_identifier != "mcap" {
+            return Err(BagError::UnsupportedStorage {
+                path: metadata_path,
+                storage: info.storage_identifier,
+            });
+        }
+        if info.relative_file_paths.is_empty() {
+            return Err(BagError::Metadata {
+                path: metadata_path,
+                detail: "relative_file_paths is empty".into(),
+            });
+        }
+        Ok(info
+            .relative_file_paths
+            .iter()
+            .map(|relative| dir.join(relative))
+            .collect())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
+    /// Topics across all files, from the summaries (no message data is read
+    /// for indexed files).
+    pub fn topics(&self) -> Result<Vec<TopicInfo>, BagError> {
+        let mut topics: BTreeMap<String, TopicInfo> = BTreeMap::new();
+        for path in &self.files {
+            let mut file = open(path)?;
+            let Some(summary) = read_summary(&mut file, path).ok().flatten() else {
+                // No usable index: count by reading the file through.
+                let mut counts: Vec<TopicInfo> = Vec::new();
+                let mut summary = ReadSummary::default();
+                let _ = read_linear(&mut file, path, None, &mut summary, &mut |m| {
+                    match counts.iter_mut().find(|t| t.topic == m.topic) {
+                        Some(t) => t.message_count += 1,
+                        None => counts.push(TopicInfo {
+                            topic: m.topic.to_owned(),
+                            type_name: m.type_name.to_owned(),
+                            encoding: m.encoding.to_owned(),
+                            message_count: 1,
+                        }),
+                    }
+                    ControlFlow::Continue(())
+                });
+                for info in counts {
+                    merge_topic(&mut topics, info);
+                }
+                continue;
+            };
+            let counts = summary
+                .stats
+                .as_ref()
+                .map(|s| s.channel_message_counts.clone())
+                .unwrap_or_default();
+            for channel in summary.channels.values() {
+                merge_topic(
+                    &mut topics,
+                    TopicInfo {
+                        topic: channel.topic.clone(),
+                        type_name: channel
+                            .schema
+                            .as_ref()
+                            .map(|s| s.name.clone())
+                            .unwrap_or_default(),
+                        encoding: channel.message_encoding.clone(),
+                        message_count: counts.get(&channel.id).copied().unwrap_or(0),
+                    },
+                );
+            }
+        }
+        Ok(topics.into_values().collect())
+    }
+
+    /// Visits every message (of `topics`, when given) in log-time order
+    /// within each file, files in order. The visitor may stop the read early.
+    /// On a damaged file, messages before the damage are visited, then
+    /// [`BagError::Corrupt`] is returned.
+    pub fn read_messages(
+        &self,
+        topics: Option<&[String]>,
+        mut visit: impl FnMut(BagMessage<'_>) -> ControlFlow<()>,
+    ) -> Result<ReadSummary, BagError> {
+        let mut summary = ReadSummary::default();
+        for path in &self.files {
+            let mut file = open(path)?;
+            let flow = match read_summary(&mut file, path) {
+                Ok(Some(index)) if !index.chunk_indexes.is_empty() => {
+                    read_indexed(&mut file, path, &index, topics, &mut summary, &mut visit)?
+                }
+                _ => {
+                    summary.files_read_linearly.push(path.clone());
+                    read_linear(&mut file, path, topics, &mut summary, &mut visit)?
+                }
+            };
+            if flow.is_break() {
+                break;
+            }
+        }
+        Ok(summary)
+    }
+}
+
+fn merge_topic(topics: &mut BTreeMap<String, TopicInfo>, info: TopicInfo) {
+    match topics.get_mut(&info.topic) {
+        Some(existing) => existing.message_count += info.message_count,
+        None => {
+            topics.insert(info.topic.clone(), info);
+        }
+    }
+}
+
+fn open(path: &Path) -> Result<File, BagError> {
+    File::open(path).map_err(|source| BagError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn corrupt(path: &Path, messages_read: u64, detail: impl ToString) -> BagError {
+    BagError::Corrupt {
+        path: path.to_path_buf(),
+        messages_read,
+        detail: detail.to_string(),
+    }
+}
+
+/// The file's summary section; `Ok(None)` when it has none.
+fn read_summary(file: &mut File, path: &Path) -> Result<Option<mcap::Summary>, BagError> {
+    let size = file
+        .metadata()
+        .map_err(|source| BagError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .len();
+    let mut reader =
+        SummaryReader::new_with_options(SummaryReaderOptions::default().with_file_size(size));
+    while let Some(event) = reader.next_event() {
+        match event.map_err(|e| corrupt(path, 0, e))? {
+            SummaryReadEvent::ReadRequest(n) => {
+                let read = file
+                    .read(reader.insert(n))
+                    .map_err(|e| corrupt(path, 0, e))?;
+                reader.notify_read(read);
+            }
+            SummaryReadEvent::SeekRequest(to) => {
+                let pos = file.seek(to).map_err(|e| corrupt(path, 0, e))?;
+                reader.notify_seeked(pos);
+            }
+        }
+    }
+    Ok(reader.finish())
+}
+
+fn read_indexed(
+    file: &mut File,
+    path: &Path,
+    index: &mcap::Summary,
+    topics: Option<&[String]>,
+    summary: &mut ReadSummary,
+    visit: &mut impl FnMut(BagMessage<'_>) -> ControlFlow<()>,
+) -> Result<ControlFlow<()>, BagError> {
+    let mut options = IndexedReaderOptions::new();
+    if let Some(topics) = topics {
+        options = options.include_topics(topics.iter().cloned());
+    }
+    let mut reader = IndexedReader::new_with_options(index, options)
+        .map_err(|e| corrupt(path, summary.messages, e))?;
+    let mut chunk = Vec::new();
+    while let Some(event) = reader.next_event() {
+        match event.map_err(|e| corrupt(path, summary.messages, e))? {
+            IndexedReadEvent::ReadChunkRequest { offset, length } => {
+                chunk.resize(length, 0);
+                file.seek(SeekFrom::Start(offset))
+                    .and_then(|_| file.read_exact(&mut chunk))
+                    .map_err(|e| {
+                        corrupt(path, summary.messages, format!("chunk at {offset}: {e}"))
+                    })?;
+                reader
+                    .insert_chunk_record_data(offset, &chunk)
+                    .map_err(|e| corrupt(path, summary.messages, e))?;
+            }
+            IndexedReadEvent::Message { header, data } => {
+                let Some(channel) = index.channels.get(&header.channel_id) else {
+                    return Err(corrupt(
+                        path,
+                        summary.messages,
+                        format!("message on unknown channel {}", header.channel_id),
+                    ));
+                };
+                summary.messages += 1;
+                let flow = visit(BagMessage {
+                    topic: &channel.topic,
+                    type_name: channel.schema.as_ref().map_or("", |s| s.name.as_str()),
+                    encoding: &channel.message_encoding,
+                    log_time: header.log_time,
+                    publish_time: header.publish_time,
+                    data,
+                });
+                if flow.is_break() {
+                    return Ok(flow);
+                }
+            }
+        }
+    }
+    Ok(ControlFlow::Continue(()))
+}
+
+struct LinearChannel {
+    topic: String,
+    schema_id: u16,
+    encoding: String,
+}
+
+fn read_linear(
+    file: &mut File,
+    path: &Path,
+    topics: Option<&[String]>,
+    summary: &mut ReadSummary,
+    visit: &mut impl FnMut(BagMessage<'_>) -> ControlFlow<()>,
+) -> Result<ControlFlow<()>, BagError> {
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| corrupt(path, 0, e))?;
+    // A damaged file has no end magic; everything before the damage still counts.
+    let mut reader =
+        LinearReader::new_with_options(LinearReaderOptions::default().with_skip_end_magic(true));
+    let mut schemas: HashMap<u16, String> = HashMap::new();
+    let mut channels: HashMap<u16, LinearChannel> = HashMap::new();
+    let mut last_log_time = 0u64;
+    while let Some(event) = reader.next_event() {
+        match event.map_err(|e| corrupt(path, summary.messages, e))? {
+            LinearReadEvent::ReadRequest(n) => {
+                let read = file
+                    .read(reader.insert(n))
+                    .map_err(|e| corrupt(path, summary.messages, e))?;
+                if read == 0 {
+                    return Err(corrupt(
+                        path,
+                        summary.messages,
+                        "file ends in the middle of a record",
+                    ));
+                }
+                reader.notify_read(read);
+            }
+            LinearReadEvent::Record { data, opcode } => {
+                let record = mcap::parse_record(opcode, data)
+                    .map_err(|e| corrupt(path, summary.messages, e))?;
+                match record {
+                    Record::Schema { header, .. } => {
+                        schemas.insert(header.id, header.name);
+                    }
+                    Record::Channel(c) => {
+                        channels.insert(
+                            c.id,
+                            LinearChannel {
+                                topic: c.topic,
+                                schema_id: c.schema_id,
+                                encoding: c.message_encoding,
+                            },
+                        );
+                    }
+                    Record::Message { header, data } => {
+                        let Some(channel) = channels.get(&header.channel_id) else {
+                            return Err(corrupt(
+                                path,
+                                summary.messages,
+                                format!("message on undeclared channel {}", header.channel_id),
+                            ));
+                        };
+                        if topics.is_some_and(|t| !t.iter().any(|t| *t == channel.topic)) {
+                            continue;
+                        }
+                        if header.log_time < last_log_time {
+                            summary.out_of_order += 1;
+                        }
+                        last_log_time = header.log_time;
+                        summary.messages += 1;
+                        let flow = visit(BagMessage {
+                            topic: &channel.topic,
+                            type_name: schemas.get(&channel.schema_id).map_or("", String::as_str),
+                            encoding: &channel.encoding,
+                            log_time: header.log_time,
+                            publish_time: header.publish_time,
+                            data: &data,
+                        });
+                        if flow.is_break() {
+                            return Ok(flow);
+                        }
+                    }
+                    Record::Footer(_) => break,
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok(ControlFlow::Continue(()))
+}

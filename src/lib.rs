@@ -1,0 +1,15 @@
+//! Lookout: a real-time perception node for autonomous vehicles.
+//!
+//! The replay path (no ROS, no GPU) is the embedded default: read a rosbag2
+//! MCAP file, decode and validate every frame, run the pipeline, write the
+//! outputs to another MCAP file. See `README.md` for the module map.
+
+pub mod bag;
+pub mod calibration;
+pub mod cdr;
+pub mod clock;
+pub mod frames;
+pub mod ingest;
+pub mod msg;
+pub mod replay;
+pub mod synth;

@@ -1,0 +1,150 @@
+//! `ros2msg` definition texts, and the full MCAP schema text of each type:
+//! the type's own definition followed by every dependency in the rosbag2
+//! convention (`=====...\nMSG: pkg/Type\n<definition>`), so rosbags and
+//! Foxglove decode the files Lookout writes without knowing its types.
+
+const SEPARATOR: &str =
+    "================================================================================";
+
+/// (short name as referenced in definitions, definition text).
+const DEFINITIONS: &[(&str, &str)] = &[
+    ("builtin_interfaces/Time", "int32 sec\nuint32 nanosec\n"),
+    (
+        "std_msgs/Header",
+        "builtin_interfaces/Time stamp\nstring frame_id\n",
+    ),
+    ("geometry_msgs/Point", "float64 x\nfloat64 y\nfloat64 z\n"),
+    ("geometry_msgs/Vector3", "float64 x\nfloat64 y\nfloat64 z\n"),
+    (
+        "sensor_msgs/Image",
+        "std_msgs/Header header\nuint32 height\nuint32 width\nstring encoding\nuint8 is_bigendian\nuint32 step\nuint8[] data\n",
+    ),
+    (
+        "sensor_msgs/CompressedImage",
+        "std_msgs/Header header\nstring format\nuint8[] data\n",
+    ),
+    (
+        "sensor_msgs/RegionOfInterest",
+        "uint32 x_offset\nuint32 y_offset\nuint32 height\nuint32 width\nbool do_rectify\n",
+    ),
+    (
+        "sensor_msgs/CameraInfo",
+        "std_msgs/Header header\nuint32 height\nuint32 width\nstring distortion_model\nfloat64[] d\nfloat64[9] k\nfloat64[9] r\nfloat64[12] p\nuint32 binning_x\nuint32 binning_y\nsensor_msgs/RegionOfInterest roi\n",
+    ),
+    (
+        "sensor_msgs/PointField",
+        "uint8 INT8 = 1\nuint8 UINT8 = 2\nuint8 INT16 = 3\nuint8 UINT16 = 4\nuint8 INT32 = 5\nuint8 UINT32 = 6\nuint8 FLOAT32 = 7\nuint8 FLOAT64 = 8\nstring name\nuint32 offset\nuint8 datatype\nuint32 count\n",
+    ),
+    (
+        "sensor_msgs/PointCloud2",
+        "std_msgs/Header header\nuint32 height\nuint32 width\nsensor_msgs/PointField[] fields\nbool is_bigendian\nuint32 point_step\nuint32 row_step\nuint8[] data\nbool is_dense\n",
+    ),
+    (
+        "lookout_msgs/Obstacle",
+        include_str!("../../lookout_msgs/msg/Obstacle.msg"),
+    ),
+    (
+        "lookout_msgs/ObstacleArray",
+        include_str!("../../lookout_msgs/msg/ObstacleArray.msg"),
+    ),
+    (
+        "lookout_msgs/FrameReport",
+        include_str!("../../lookout_msgs/msg/FrameReport.msg"),
+    ),
+];
+
+fn definition(short_name: &str) -> Option<&'static str> {
+    DEFINITIONS
+        .iter()
+        .find(|(name, _)| *name == short_name)
+        .map(|(_, text)| *text)
+}
+
+/// `sensor_msgs/msg/Image` -> `sensor_msgs/Image`.
+fn short_name(type_name: &str) -> String {
+    type_name.replacen("/msg/", "/", 1)
+}
+
+/// Complex field types a definition refers to, resolved to `pkg/Type`.
+fn dependencies(own_package: &str, text: &str) -> Vec<String> {
+    let mut deps = Vec::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        let Some(field_type) = line.split_whitespace().next() else {
+            continue;
+        };
+        let base = field_type.split('[').next().unwrap_or(field_type);
+        if base.chars().next().is_some_and(|c| c.is_ascii_uppercase()) {
+            deps.push(format!("{own_package}/{base}"));
+        } else if base.contains('/') {
+            deps.push(base.to_owned());
+        }
+    }
+    deps
+}
+
+/// The full schema text for `type_name` (`pkg/msg/Type`), dependencies
+/// depth-first in order of first use, each once. Panics only for a type this
+/// module does not define, which is a programming error caught by tests.
+pub fn schema_text(type_name: &str) -> String {
+    let root = short_name(type_name);
+    let root_text =
+        definition(&root).unwrap_or_else(|| panic!("no definition for message type {type_name}"));
+    let mut out = root_text.to_owned();
+    let mut seen = vec![root.clone()];
+    let mut stack: Vec<String> = dependencies(package_of(&root), root_text);
+    stack.reverse();
+    while let Some(dep) = stack.pop() {
+        if seen.contains(&dep) {
+            continue;
+        }
+        let text = definition(&dep).unwrap_or_else(|| panic!("no definition for dependency {dep}"));
+        out.push_str(SEPARATOR);
+        out.push_str("\nMSG: ");
+        out.push_str(&dep);
+        out.push('\n');
+        out.push_str(text);
+        let mut children = dependencies(package_of(&dep), text);
+        children.reverse();
+        stack.extend(children);
+        seen.push(dep);
+    }
+    out
+}
+
+fn package_of(short: &str) -> &str {
+    short.split('/').next().unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_schema_lists_each_dependency_once() {
+        let text = schema_text("sensor_msgs/msg/Image");
+        assert!(text.starts_with("std_msgs/Header header\n"));
+        assert_eq!(text.matches("MSG: std_msgs/Header").count(), 1);
+        assert_eq!(text.matches("MSG: builtin_interfaces/Time").count(), 1);
+    }
+
+    #[test]
+    fn every_published_type_resolves() {
+        for t in [
+            "sensor_msgs/msg/Image",
+            "sensor_msgs/msg/CompressedImage",
+            "sensor_msgs/msg/CameraInfo",
+            "sensor_msgs/msg/PointCloud2",
+            "lookout_msgs/msg/ObstacleArray",
+            "lookout_msgs/msg/FrameReport",
+        ] {
+            let text = schema_text(t);
+            assert!(!text.is_empty());
+        }
+        let cloud = schema_text("sensor_msgs/msg/PointCloud2");
+        assert!(cloud.contains("MSG: sensor_msgs/PointField"));
+        let obstacles = schema_text("lookout_msgs/msg/ObstacleArray");
+        assert!(obstacles.contains("MSG: lookout_msgs/Obstacle"));
+        assert!(obstacles.contains("MSG: geometry_msgs/Vector3"));
+    }
+}

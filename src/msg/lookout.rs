@@ -1,0 +1,235 @@
+//! `lookout_msgs` types (definitions in `lookout_msgs/msg/`): owned, since
+//! Lookout builds them; decoded by tests, `eval` and replays of Lookout's own output.
+
+use super::{Encode, Header, MessageType, OwnedHeader, Time};
+use crate::cdr::{CdrReader, CdrWriter, DecodeError};
+
+/// Where an obstacle's evidence came from (`Obstacle.SOURCE_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ObstacleSource {
+    #[default]
+    Lidar = 0,
+    Camera = 1,
+    Fused = 2,
+    GroundTruth = 3,
+}
+
+impl ObstacleSource {
+    fn from_code(code: u8) -> Option<Self> {
+        Some(match code {
+            0 => ObstacleSource::Lidar,
+            1 => ObstacleSource::Camera,
+            2 => ObstacleSource::Fused,
+            3 => ObstacleSource::GroundTruth,
+            _ => return None,
+        })
+    }
+}
+
+/// `lookout_msgs/Obstacle`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Obstacle {
+    pub id: u32,
+    pub label: String,
+    pub score: f32,
+    pub source: ObstacleSource,
+    pub center: [f64; 3],
+    pub size: [f64; 3],
+    pub yaw: f64,
+    pub velocity: [f64; 3],
+    pub point_count: u32,
+    pub nearest_distance: f32,
+    pub lidar_stamp: Time,
+    pub camera_stamp: Time,
+}
+
+impl MessageType for Obstacle {
+    const TYPE_NAME: &'static str = "lookout_msgs/msg/Obstacle";
+}
+
+impl Obstacle {
+    fn encode_fields(&self, w: &mut CdrWriter) {
+        w.u32(self.id)
+            .string(&self.label)
+            .f32(self.score)
+            .u8(self.source as u8)
+            .f64_slice(&self.center)
+            .f64_slice(&self.size)
+            .f64(self.yaw)
+            .f64_slice(&self.velocity)
+            .u32(self.point_count)
+            .f32(self.nearest_distance);
+        self.lidar_stamp.encode(w);
+        self.camera_stamp.encode(w);
+    }
+
+    fn decode_fields(r: &mut CdrReader<'_>) -> Result<Self, DecodeError> {
+        let id = r.u32("Obstacle.id")?;
+        let label = r.string("Obstacle.label")?.to_owned();
+        let score = r.f32("Obstacle.score")?;
+        let code = r.u8("Obstacle.source")?;
+        let source = ObstacleSource::from_code(code).ok_or_else(|| {
+            DecodeError::invalid("Obstacle.source", format!("unknown source {code}"))
+        })?;
+        Ok(Obstacle {
+            id,
+            label,
+            score,
+            source,
+            center: r.f64_array("Obstacle.center")?,
+            size: r.f64_array("Obstacle.size")?,
+            yaw: r.f64("Obstacle.yaw")?,
+            velocity: r.f64_array("Obstacle.velocity")?,
+            point_count: r.u32("Obstacle.point_count")?,
+            nearest_distance: r.f32("Obstacle.nearest_distance")?,
+            lidar_stamp: Time::decode(r, "Obstacle.lidar_stamp")?,
+            camera_stamp: Time::decode(r, "Obstacle.camera_stamp")?,
+        })
+    }
+}
+
+/// `lookout_msgs/ObstacleArray`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ObstacleArray {
+    pub header: OwnedHeader,
+    pub obstacles: Vec<Obstacle>,
+    pub degraded: bool,
+}
+
+impl MessageType for ObstacleArray {
+    const TYPE_NAME: &'static str = "lookout_msgs/msg/ObstacleArray";
+}
+
+impl Encode for ObstacleArray {
+    fn encode_fields(&self, w: &mut CdrWriter) {
+        self.header.borrowed().encode(w);
+        w.sequence_len(self.obstacles.len());
+        for obstacle in &self.obstacles {
+            obstacle.encode_fields(w);
+        }
+        w.bool(self.degraded);
+    }
+}
+
+impl ObstacleArray {
+    pub fn decode(message: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = CdrReader::new(message)?;
+        let header = Header::decode(
+            &mut r,
+            "ObstacleArray.header.stamp",
+            "ObstacleArray.header.frame_id",
+        )?;
+        // An Obstacle is at least 100 bytes on the wire.
+        let count = r.sequence_len(100, "ObstacleArray.obstacles")?;
+        let mut obstacles = Vec::with_capacity(count);
+        for _ in 0..count {
+            obstacles.push(Obstacle::decode_fields(&mut r)?);
+        }
+        let degraded = r.bool("ObstacleArray.degraded")?;
+        r.finish("ObstacleArray")?;
+        Ok(ObstacleArray {
+            header: header.into(),
+            obstacles,
+            degraded,
+        })
+    }
+}
+
+/// `lookout_msgs/FrameReport`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FrameReport {
+    pub header: OwnedHeader,
+    pub topic: String,
+    pub message_type: String,
+    pub accepted: bool,
+    pub reject_reason: String,
+    pub detail: String,
+    pub width: u32,
+    pub height: u32,
+    pub point_count: u32,
+}
+
+impl MessageType for FrameReport {
+    const TYPE_NAME: &'static str = "lookout_msgs/msg/FrameReport";
+}
+
+impl Encode for FrameReport {
+    fn encode_fields(&self, w: &mut CdrWriter) {
+        self.header.borrowed().encode(w);
+        w.string(&self.topic)
+            .string(&self.message_type)
+            .bool(self.accepted)
+            .string(&self.reject_reason)
+            .string(&self.detail)
+            .u32(self.width)
+            .u32(self.height)
+            .u32(self.point_count);
+    }
+}
+
+impl FrameReport {
+    pub fn decode(message: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = CdrReader::new(message)?;
+        let report = FrameReport {
+            header: Header::decode(
+                &mut r,
+                "FrameReport.header.stamp",
+                "FrameReport.header.frame_id",
+            )?
+            .into(),
+            topic: r.string("FrameReport.topic")?.to_owned(),
+            message_type: r.string("FrameReport.message_type")?.to_owned(),
+            accepted: r.bool("FrameReport.accepted")?,
+            reject_reason: r.string("FrameReport.reject_reason")?.to_owned(),
+            detail: r.string("FrameReport.detail")?.to_owned(),
+            width: r.u32("FrameReport.width")?,
+            height: r.u32("FrameReport.height")?,
+            point_count: r.u32("FrameReport.point_count")?,
+        };
+        r.finish("FrameReport")?;
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn obstacle_array_round_trip() {
+        let array = ObstacleArray {
+            header: OwnedHeader {
+                stamp: Time { sec: 3, nanosec: 5 },
+                frame_id: "lidar".into(),
+            },
+            obstacles: vec![Obstacle {
+                id: 4,
+                label: "car".into(),
+                score: 1.0,
+                source: ObstacleSource::GroundTruth,
+                center: [10.0, -2.0, 0.8],
+                size: [4.5, 1.9, 1.6],
+                yaw: 0.1,
+                velocity: [5.0, 0.0, 0.0],
+                point_count: 120,
+                nearest_distance: 8.5,
+                lidar_stamp: Time { sec: 3, nanosec: 5 },
+                camera_stamp: Time::default(),
+            }],
+            degraded: false,
+        };
+        assert_eq!(ObstacleArray::decode(&array.to_cdr()).unwrap(), array);
+    }
+
+    #[test]
+    fn frame_report_round_trip() {
+        let report = FrameReport {
+            topic: "/camera/image".into(),
+            message_type: "sensor_msgs/msg/Image".into(),
+            reject_reason: "truncated".into(),
+            detail: "Image.data: truncated".into(),
+            ..Default::default()
+        };
+        assert_eq!(FrameReport::decode(&report.to_cdr()).unwrap(), report);
+    }
+}

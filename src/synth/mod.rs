@@ -1,0 +1,417 @@
+//! `lookout synth`: synthetic driving scenes as rosbag2 MCAP, with ground truth.
+//!
+//! Owns the scene (road, grades, curbs, buildings, moving actors), the camera
+//! renderer and the lidar ray caster, and writes camera images, camera info,
+//! lidar scans and ground-truth obstacles (in the lidar frame, one array per
+//! scan) plus the calibration YAML. Same seed and options: byte-identical
+//! output on any machine (seeded ChaCha streams per scan and column, rayon
+//! work split so results never depend on thread timing, single-threaded
+//! compression).
+
+mod camera;
+mod lidar;
+mod scene;
+
+pub use camera::CameraSpec;
+pub use lidar::LidarSpec;
+
+use crate::bag::{BagError, BagWriter, Compression, WriterOptions};
+use crate::calibration::{Calibration, CameraCalibration, Extrinsics};
+use crate::cdr::CdrWriter;
+use crate::msg::{
+    CameraInfo, CompressedImage, Encode, Header, Image, Obstacle, ObstacleArray, ObstacleSource,
+    OwnedHeader, PointCloud2, Time,
+};
+use nalgebra::Vector3;
+use scene::{ActorState, Part, Scene, V3};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+pub const CAMERA_TOPIC: &str = "/camera/image_raw";
+pub const COMPRESSED_TOPIC: &str = "/camera/image_raw/compressed";
+pub const CAMERA_INFO_TOPIC: &str = "/camera/camera_info";
+pub const LIDAR_TOPIC: &str = "/lidar/points";
+pub const TRUTH_TOPIC: &str = "/ground_truth/obstacles";
+
+/// Scene start: 2023-11-14T22:13:20Z, fixed so bags are reproducible.
+pub const START_NS: i64 = 1_700_000_000_000_000_000;
+/// Delay from a frame's stamp to its arrival (log time): the lidar publishes
+/// once its sweep is complete.
+const CAMERA_LATENCY_NS: i64 = 12_000_000;
+const LIDAR_LATENCY_NS: i64 = 105_000_000;
+/// Ground truth lists actors up to this far from the lidar.
+const TRUTH_RANGE: f64 = 120.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum CameraFormat {
+    /// sensor_msgs/Image, rgb8.
+    #[default]
+    Raw,
+    /// sensor_msgs/CompressedImage, JPEG (quality 90).
+    Jpeg,
+    /// sensor_msgs/CompressedImage, PNG.
+    Png,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SynthOptions {
+    pub seconds: f64,
+    pub seed: u64,
+    pub camera: CameraSpec,
+    pub lidar: LidarSpec,
+    pub camera_format: CameraFormat,
+    pub compression: Compression,
+}
+
+impl Default for SynthOptions {
+    fn default() -> Self {
+        SynthOptions {
+            seconds: 20.0,
+            seed: 7,
+            camera: CameraSpec::default(),
+            lidar: LidarSpec::default(),
+            camera_format: CameraFormat::Raw,
+            compression: Compression::Zstd,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SynthSummary {
+    pub camera_frames: u64,
+    pub lidar_scans: u64,
+    pub lidar_points: u64,
+    pub truth_obstacles: u64,
+    pub calibration_path: PathBuf,
+}
+
+#[derive(Debug, Error)]
+pub enum SynthError {
+    #[error(transparent)]
+    Bag(#[from] BagError),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid synth options: {0}")]
+    Options(String),
+    #[error("image encoding failed: {0}")]
+    Encode(String),
+}
+
+/// The calibration matching `options` (the file `synth` writes beside the bag).
+pub fn calibration(options: &SynthOptions) -> Calibration {
+    let c = &options.camera;
+    let optical_from_ego = camera::ego_from_optical().transpose();
+    let offset = Vector3::from(c.mount) - Vector3::from(options.lidar.mount);
+    Calibration {
+        camera: CameraCalibration::pinhole(
+            &c.frame_id,
+            "synthetic_front",
+            c.width,
+            c.height,
+            c.fx,
+            c.fy,
+            c.cx,
+            c.cy,
+        ),
+        lidar_to_camera: Extrinsics::from_rotation(
+            &options.lidar.frame_id,
+            &c.frame_id,
+            &optical_from_ego,
+            -(optical_from_ego * offset),
+        ),
+    }
+}
+
+/// Where `synth` writes the calibration for a bag at `bag`.
+pub fn calibration_path(bag: &Path) -> PathBuf {
+    bag.with_extension("calibration.yaml")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Event {
+    Lidar(u64),
+    Camera(u64),
+}
+
+fn validate(options: &SynthOptions) -> Result<(), SynthError> {
+    let c = &options.camera;
+    let l = &options.lidar;
+    let problems = [
+        (
+            !(options.seconds > 0.0 && options.seconds <= 3600.0),
+            "seconds must be in (0, 3600]",
+        ),
+        (
+            c.width == 0 || c.height == 0,
+            "camera size must be positive",
+        ),
+        (
+            !(c.rate_hz > 0.0 && l.rate_hz > 0.0),
+            "sensor rates must be positive",
+        ),
+        (
+            l.beams == 0 || l.azimuth_steps == 0,
+            "lidar needs beams and azimuth steps",
+        ),
+        (
+            !(0.0..=1.0).contains(&l.dropout),
+            "dropout must be a probability",
+        ),
+    ];
+    match problems.iter().find(|(bad, _)| *bad) {
+        Some((_, message)) => Err(SynthError::Options((*message).to_owned())),
+        None => Ok(()),
+    }
+}
+
+/// Writes a scene to `out` (MCAP) and its calibration beside it.
+pub fn synthesize(out: &Path, options: &SynthOptions) -> Result<SynthSummary, SynthError> {
+    validate(options)?;
+    let scene = Scene::generate(options.seed);
+    let camera = camera::Camera::new(options.camera.clone());
+    let lidar = lidar::Lidar::new(options.lidar.clone());
+    let calibration = calibration(options);
+
+    let mut writer = BagWriter::create(
+        out,
+        WriterOptions {
+            compression: options.compression,
+            ..WriterOptions::default()
+        },
+    )?;
+    let image_topic = match options.camera_format {
+        CameraFormat::Raw => writer.add_topic(CAMERA_TOPIC, "sensor_msgs/msg/Image")?,
+        _ => writer.add_topic(COMPRESSED_TOPIC, "sensor_msgs/msg/CompressedImage")?,
+    };
+    let info_topic = writer.add_topic(CAMERA_INFO_TOPIC, "sensor_msgs/msg/CameraInfo")?;
+    let lidar_topic = writer.add_topic(LIDAR_TOPIC, "sensor_msgs/msg/PointCloud2")?;
+    let truth_topic = writer.add_topic(TRUTH_TOPIC, "lookout_msgs/msg/ObstacleArray")?;
+
+    let mut events = Vec::new();
+    let camera_period = 1.0 / options.camera.rate_hz;
+    let lidar_period = 1.0 / options.lidar.rate_hz;
+    let mut k = 0;
+    while options.camera.phase + k as f64 * camera_period < options.seconds {
+        let t = options.camera.phase + k as f64 * camera_period;
+        events.push((to_ns(t) + CAMERA_LATENCY_NS, Event::Camera(k)));
+        k += 1;
+    }
+    let mut k = 0;
+    while (k as f64) * lidar_period < options.seconds {
+        events.push((
+            to_ns(k as f64 * lidar_period) + LIDAR_LATENCY_NS,
+            Event::Lidar(k),
+        ));
+        k += 1;
+    }
+    events.sort();
+
+    let mut summary = SynthSummary::default();
+    let mut states = Vec::new();
+    let mut parts: Vec<Part> = Vec::new();
+    let mut pixels = vec![0u8; options.camera.width as usize * options.camera.height as usize * 3];
+    let mut encoded = Vec::new();
+    let mut points = Vec::new();
+    let mut cdr = CdrWriter::new();
+    for (log_offset, event) in events {
+        let log_time = (START_NS + log_offset) as u64;
+        match event {
+            Event::Camera(k) => {
+                let t = options.camera.phase + k as f64 * camera_period;
+                let stamp = Time::from_nanos(START_NS + to_ns(t));
+                scene.actor_states(t, &mut states);
+                scene.parts(&states, &mut parts);
+                let ego = scene.ego(t);
+                let world_from_ego = ego.rotation();
+                let origin = ego.position + world_from_ego * V3::from(options.camera.mount);
+                let world_from_optical = world_from_ego * camera::ego_from_optical();
+                camera.render(&parts, &origin, &world_from_optical, &mut pixels);
+                let header = Header {
+                    stamp,
+                    frame_id: &options.camera.frame_id,
+                };
+                write_image(options, header, &pixels, &mut encoded, &mut cdr)?;
+                writer.write_raw(image_topic, log_time, cdr.as_bytes())?;
+                let c = &calibration.camera;
+                let info = CameraInfo::new(
+                    header,
+                    c.image_width,
+                    c.image_height,
+                    &c.distortion_model,
+                    &c.distortion_coefficients.data,
+                    c.k(),
+                    c.r(),
+                    c.p(),
+                )
+                .map_err(|e| SynthError::Options(e.to_string()))?;
+                writer.write(info_topic, log_time, &info)?;
+                summary.camera_frames += 1;
+            }
+            Event::Lidar(k) => {
+                let t = k as f64 * lidar_period;
+                let stamp = Time::from_nanos(START_NS + to_ns(t));
+                scene.actor_states(t, &mut states);
+                scene.parts(&states, &mut parts);
+                let ego = scene.ego(t);
+                let rotation = ego.rotation();
+                let origin = ego.position + rotation * V3::from(options.lidar.mount);
+                let mut hits = Vec::new();
+                let scan_seed = options.seed.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ k;
+                let n = lidar.scan(
+                    &parts,
+                    &origin,
+                    &rotation,
+                    scan_seed,
+                    &mut points,
+                    &mut hits,
+                );
+                let header = Header {
+                    stamp,
+                    frame_id: &options.lidar.frame_id,
+                };
+                let fields = lidar::point_fields();
+                let cloud = PointCloud2::new(
+                    header,
+                    1,
+                    n as u32,
+                    &fields,
+                    false,
+                    lidar::POINT_STEP,
+                    lidar::POINT_STEP * n as u32,
+                    &points,
+                    true,
+                )
+                .map_err(|e| SynthError::Options(e.to_string()))?;
+                writer.write(lidar_topic, log_time, &cloud)?;
+                let truth = ground_truth(&scene, &states, &origin, &rotation, &hits, header);
+                summary.truth_obstacles += truth.obstacles.len() as u64;
+                writer.write(truth_topic, log_time, &truth)?;
+                summary.lidar_scans += 1;
+                summary.lidar_points += n as u64;
+            }
+        }
+    }
+    writer.finish()?;
+    let calibration_path = calibration_path(out);
+    std::fs::write(&calibration_path, calibration.to_yaml()).map_err(|source| SynthError::Io {
+        path: calibration_path.clone(),
+        source,
+    })?;
+    summary.calibration_path = calibration_path;
+    Ok(summary)
+}
+
+fn to_ns(seconds: f64) -> i64 {
+    (seconds * 1e9).round() as i64
+}
+
+fn write_image(
+    options: &SynthOptions,
+    header: Header<'_>,
+    pixels: &[u8],
+    encoded: &mut Vec<u8>,
+    cdr: &mut CdrWriter,
+) -> Result<(), SynthError> {
+    let (w, h) = (options.camera.width, options.camera.height);
+    match options.camera_format {
+        CameraFormat::Raw => {
+            Image {
+                header,
+                height: h,
+                width: w,
+                encoding: "rgb8",
+                is_bigendian: 0,
+                step: w * 3,
+                data: pixels,
+            }
+            .encode_into(cdr);
+            return Ok(());
+        }
+        CameraFormat::Jpeg => {
+            encoded.clear();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut *encoded, 90)
+                .encode(pixels, w, h, image::ExtendedColorType::Rgb8)
+                .map_err(|e| SynthError::Encode(e.to_string()))?;
+        }
+        CameraFormat::Png => {
+            encoded.clear();
+            image::ImageEncoder::write_image(
+                image::codecs::png::PngEncoder::new(&mut *encoded),
+                pixels,
+                w,
+                h,
+                image::ExtendedColorType::Rgb8,
+            )
+            .map_err(|e| SynthError::Encode(e.to_string()))?;
+        }
+    }
+    let format = if options.camera_format == CameraFormat::Jpeg {
+        "rgb8; jpeg compressed rgb8"
+    } else {
+        "rgb8; png compressed rgb8"
+    };
+    CompressedImage {
+        header,
+        format,
+        data: encoded,
+    }
+    .encode_into(cdr);
+    Ok(())
+}
+
+/// Ground truth in the lidar frame at the scan stamp.
+fn ground_truth(
+    scene: &Scene,
+    states: &[ActorState],
+    origin: &V3,
+    world_from_lidar: &nalgebra::Matrix3<f64>,
+    hits: &[lidar::ActorHits],
+    header: Header<'_>,
+) -> ObstacleArray {
+    let lidar_from_world = world_from_lidar.transpose();
+    let mut obstacles = Vec::new();
+    for state in states {
+        let center = lidar_from_world * (state.center - origin);
+        if center.xy().norm() > TRUTH_RANGE {
+            continue;
+        }
+        let actor = &scene.actors[state.index];
+        let heading = world_from_lidar.column(0);
+        let yaw = state.yaw - heading.y.atan2(heading.x);
+        let velocity = lidar_from_world * state.velocity;
+        let evidence = hits.get(state.index);
+        obstacles.push(Obstacle {
+            id: actor.id,
+            label: actor.class.label().to_owned(),
+            score: 1.0,
+            source: ObstacleSource::GroundTruth,
+            center: center.into(),
+            size: state.size.into(),
+            yaw: wrap_pi(yaw),
+            velocity: velocity.into(),
+            point_count: evidence.map_or(0, |h| h.points),
+            nearest_distance: evidence.map_or(f32::NAN, |h| h.nearest),
+            lidar_stamp: header.stamp,
+            camera_stamp: Time::default(),
+        });
+    }
+    obstacles.sort_by_key(|o| o.id);
+    ObstacleArray {
+        header: OwnedHeader::from(header),
+        obstacles,
+        degraded: false,
+    }
+}
+
+fn wrap_pi(a: f64) -> f64 {
+    let w = a.rem_euclid(std::f64::consts::TAU);
+    if w > std::f64::consts::PI {
+        w - std::f64::consts::TAU
+    } else {
+        w
+    }
+}
