@@ -99,15 +99,13 @@ pub struct Calibration {
 
 impl CameraCalibration {
     /// An undistorted pinhole camera.
+    /// `size` is (width, height), `focal` (fx, fy), `principal` (cx, cy), all in pixels.
     pub fn pinhole(
         frame_id: &str,
         camera_name: &str,
-        width: u32,
-        height: u32,
-        fx: f64,
-        fy: f64,
-        cx: f64,
-        cy: f64,
+        (width, height): (u32, u32),
+        (fx, fy): (f64, f64),
+        (cx, cy): (f64, f64),
     ) -> Self {
         CameraCalibration {
             frame_id: frame_id.to_owned(),

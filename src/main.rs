@@ -104,7 +104,7 @@ fn run_synth(out: &Path, options: &SynthOptions) -> Result<()> {
     let started = Instant::now();
     let summary = synthesize(out, options).context("synthesizing the scene")?;
     println!(
-        "wrote {} ({:.1} s, seed {}): {} camera frames, {} lidar scans ({:.0} points/scan), {} ground-truth obstacles, calibration {} [{:.1} s]",
+        "wrote {} ({} s, seed {}): {} camera frames, {} lidar scans ({:.0} points/scan), {} ground-truth obstacles, calibration {} [{:.1} s]",
         out.display(),
         options.seconds,
         options.seed,

@@ -375,7 +375,7 @@ fn read_linear(
                                 format!("message on undeclared channel {}", header.channel_id),
                             ));
                         };
-                        if topics.is_some_and(|t| !t.iter().any(|t| *t == channel.topic)) {
+                        if topics.is_some_and(|t| !t.contains(&channel.topic)) {
                             continue;
                         }
                         if header.log_time < last_log_time {

@@ -169,7 +169,7 @@ impl Camera {
         ];
         let mut out = Vec::new();
         for (quad, local_normal) in QUADS {
-            let normal_world = part.to_world(&V3::from(local_normal));
+            let normal_world = part.rotate_into_world(&V3::from(local_normal));
             let face_point = corners[quad[0]];
             if normal_world.dot(&(face_point - origin)) >= 0.0 {
                 continue; // back face

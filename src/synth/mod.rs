@@ -110,20 +110,26 @@ pub fn calibration(options: &SynthOptions) -> Calibration {
         camera: CameraCalibration::pinhole(
             &c.frame_id,
             "synthetic_front",
-            c.width,
-            c.height,
-            c.fx,
-            c.fy,
-            c.cx,
-            c.cy,
+            (c.width, c.height),
+            (c.fx, c.fy),
+            (c.cx, c.cy),
         ),
-        lidar_to_camera: Extrinsics::from_rotation(
+        lidar_to_camera: tidy(Extrinsics::from_rotation(
             &options.lidar.frame_id,
             &c.frame_id,
             &optical_from_ego,
             -(optical_from_ego * offset),
-        ),
+        )),
     }
+}
+
+/// Rounds away floating-point dust (`-0.3999999999999999`, `-0.0`) so the
+/// calibration file reads as designed.
+fn tidy(mut e: Extrinsics) -> Extrinsics {
+    let round = |v: f64| (v * 1e9).round() / 1e9 + 0.0;
+    e.translation = e.translation.map(round);
+    e.rotation_xyzw = e.rotation_xyzw.map(round);
+    e
 }
 
 /// Where `synth` writes the calibration for a bag at `bag`.

@@ -98,12 +98,12 @@ pub struct Part {
 
 impl Part {
     /// World -> box-local rotation applied to a vector.
-    pub fn to_local(&self, v: &V3) -> V3 {
+    pub fn rotate_into_local(&self, v: &V3) -> V3 {
         let (s, c) = self.yaw.sin_cos();
         V3::new(c * v.x + s * v.y, -s * v.x + c * v.y, v.z)
     }
 
-    pub fn to_world(&self, v: &V3) -> V3 {
+    pub fn rotate_into_world(&self, v: &V3) -> V3 {
         let (s, c) = self.yaw.sin_cos();
         V3::new(c * v.x - s * v.y, s * v.x + c * v.y, v.z)
     }
@@ -128,15 +128,15 @@ impl Part {
                     self.half.z
                 },
             );
-            *corner = self.center + self.to_world(&local);
+            *corner = self.center + self.rotate_into_world(&local);
         }
         out
     }
 
     /// Ray/box slab test: the entry distance and outward normal (world).
     pub fn intersect(&self, origin: &V3, dir: &V3) -> Option<(f64, V3)> {
-        let o = self.to_local(&(origin - self.center));
-        let d = self.to_local(dir);
+        let o = self.rotate_into_local(&(origin - self.center));
+        let d = self.rotate_into_local(dir);
         let mut t_near = f64::NEG_INFINITY;
         let mut t_far = f64::INFINITY;
         let mut axis = 0;
@@ -164,7 +164,7 @@ impl Part {
         }
         let mut normal = V3::zeros();
         normal[axis] = -d[axis].signum();
-        Some((t_near, self.to_world(&normal)))
+        Some((t_near, self.rotate_into_world(&normal)))
     }
 }
 

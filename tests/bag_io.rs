@@ -1,0 +1,196 @@
+//! rosbag2 MCAP reading and writing: ordering, compression, directories,
+//! damaged files.
+
+mod common;
+
+use lookout::bag::{Bag, BagError, BagWriter, Compression, WriterOptions};
+use lookout::msg::{FrameReport, OwnedHeader, Time};
+use std::ops::ControlFlow;
+
+fn report(topic: &str, sec: i32) -> FrameReport {
+    FrameReport {
+        header: OwnedHeader {
+            stamp: Time { sec, nanosec: 0 },
+            frame_id: "f".into(),
+        },
+        topic: topic.into(),
+        ..FrameReport::default()
+    }
+}
+
+fn collect(bag: &Bag, topics: Option<&[String]>) -> Vec<(String, u64, Vec<u8>)> {
+    let mut out = Vec::new();
+    bag.read_messages(topics, |m| {
+        out.push((m.topic.to_owned(), m.log_time, m.data.to_vec()));
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    out
+}
+
+#[test]
+fn messages_come_back_in_log_time_order_for_every_compression() {
+    for compression in [Compression::None, Compression::Zstd, Compression::Lz4] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("order.mcap");
+        // Tiny chunks so the out-of-order writes span several chunks.
+        let options = WriterOptions {
+            compression,
+            chunk_size: 64,
+        };
+        let mut w = BagWriter::create(&path, options).unwrap();
+        let a = w.add_topic("/a", "lookout_msgs/msg/FrameReport").unwrap();
+        let b = w.add_topic("/b", "lookout_msgs/msg/FrameReport").unwrap();
+        for (topic, id, t) in [
+            ("/a", a, 30),
+            ("/b", b, 10),
+            ("/a", a, 20),
+            ("/b", b, 40),
+            ("/a", a, 5),
+        ] {
+            w.write(id, t, &report(topic, t as i32)).unwrap();
+        }
+        w.finish().unwrap();
+
+        let bag = Bag::open(&path).unwrap();
+        let all = collect(&bag, None);
+        let times: Vec<u64> = all.iter().map(|(_, t, _)| *t).collect();
+        assert_eq!(times, [5, 10, 20, 30, 40], "{compression:?}");
+        for (topic, t, data) in &all {
+            let decoded = FrameReport::decode(data).unwrap();
+            assert_eq!(&decoded.topic, topic);
+            assert_eq!(decoded.header.stamp.sec as u64, *t);
+        }
+        let only_b = collect(&bag, Some(&["/b".to_owned()]));
+        assert_eq!(only_b.len(), 2);
+        assert!(only_b.iter().all(|(topic, ..)| topic == "/b"));
+
+        let topics = bag.topics().unwrap();
+        assert_eq!(topics.len(), 2);
+        assert_eq!(topics[0].topic, "/a");
+        assert_eq!(topics[0].type_name, "lookout_msgs/msg/FrameReport");
+        assert_eq!(topics[0].message_count, 3);
+    }
+}
+
+#[test]
+fn the_visitor_can_stop_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scene.mcap");
+    common::write_small_scene(&path, 0.3, 1);
+    let bag = Bag::open(&path).unwrap();
+    let mut seen = 0;
+    let summary = bag
+        .read_messages(None, |_| {
+            seen += 1;
+            if seen == 3 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .unwrap();
+    assert_eq!(seen, 3);
+    assert_eq!(summary.messages, 3);
+}
+
+#[test]
+fn a_truncated_bag_yields_what_precedes_the_damage_then_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scene.mcap");
+    common::write_small_scene(&path, 0.5, 2);
+    let full = collect(&Bag::open(&path).unwrap(), None);
+    let bytes = std::fs::read(&path).unwrap();
+    let cut = dir.path().join("cut.mcap");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+
+    let bag = Bag::open(&cut).unwrap();
+    let mut recovered = Vec::new();
+    let err = bag
+        .read_messages(None, |m| {
+            recovered.push(m.data.to_vec());
+            ControlFlow::Continue(())
+        })
+        .unwrap_err();
+    match &err {
+        BagError::Corrupt { messages_read, .. } => {
+            assert_eq!(*messages_read as usize, recovered.len());
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    assert!(!recovered.is_empty() && recovered.len() < full.len());
+    // What was recovered is exactly the start of the file (file order = log order here).
+    for (got, (_, _, want)) in recovered.iter().zip(&full) {
+        assert_eq!(got, want);
+    }
+    assert!(err.to_string().contains("cut.mcap"), "{err}");
+}
+
+#[test]
+fn garbage_and_missing_inputs_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.mcap");
+    std::fs::write(&garbage, b"this is not an mcap file at all").unwrap();
+    let err = Bag::open(&garbage)
+        .unwrap()
+        .read_messages(None, |_| ControlFlow::Continue(()))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            BagError::Corrupt {
+                messages_read: 0,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    let err = Bag::open(dir.path().join("missing.mcap")).unwrap_err();
+    assert!(matches!(err, BagError::Io { .. }));
+
+    let empty_dir = dir.path().join("not_a_bag");
+    std::fs::create_dir(&empty_dir).unwrap();
+    assert!(matches!(
+        Bag::open(&empty_dir).unwrap_err(),
+        BagError::NotABag { .. }
+    ));
+}
+
+#[test]
+fn rosbag2_directories_are_read_file_by_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let bag_dir = dir.path().join("run1");
+    std::fs::create_dir(&bag_dir).unwrap();
+    for (i, name) in ["run1_0.mcap", "run1_1.mcap"].iter().enumerate() {
+        let mut w = BagWriter::create(bag_dir.join(name), WriterOptions::default()).unwrap();
+        let t = w.add_topic("/a", "lookout_msgs/msg/FrameReport").unwrap();
+        for k in 0..3 {
+            let time = (i * 10 + k) as u64;
+            w.write(t, time, &report("/a", time as i32)).unwrap();
+        }
+        w.finish().unwrap();
+    }
+    std::fs::write(
+        bag_dir.join("metadata.yaml"),
+        "rosbag2_bagfile_information:\n  version: 9\n  storage_identifier: mcap\n  relative_file_paths:\n    - run1_0.mcap\n    - run1_1.mcap\n",
+    )
+    .unwrap();
+    let bag = Bag::open(&bag_dir).unwrap();
+    assert_eq!(bag.files().len(), 2);
+    let times: Vec<u64> = collect(&bag, None).iter().map(|(_, t, _)| *t).collect();
+    assert_eq!(times, [0, 1, 2, 10, 11, 12]);
+    assert_eq!(bag.topics().unwrap()[0].message_count, 6);
+
+    std::fs::write(
+        bag_dir.join("metadata.yaml"),
+        "rosbag2_bagfile_information:\n  storage_identifier: sqlite3\n  relative_file_paths: [run1_0.db3]\n",
+    )
+    .unwrap();
+    let err = Bag::open(&bag_dir).unwrap_err();
+    assert!(
+        matches!(err, BagError::UnsupportedStorage { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("sqlite3"));
+}
