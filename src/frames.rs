@@ -216,6 +216,23 @@ pub struct CameraIntrinsics {
 
 impl CameraIntrinsics {
     pub fn from_camera_info(info: &CameraInfo<'_>) -> Result<Self, DecodeError> {
+        Self::check(info)?;
+        let [fx, _, cx, _, fy, cy, _, _, _] = info.k;
+        Ok(CameraIntrinsics {
+            frame_id: info.header.frame_id.to_owned(),
+            width: info.width,
+            height: info.height,
+            fx,
+            fy,
+            cx,
+            cy,
+            distortion_model: info.distortion_model.to_owned(),
+            distortion: info.d().to_vec(),
+        })
+    }
+
+    /// Validates a CameraInfo without building anything (no allocation).
+    pub fn check(info: &CameraInfo<'_>) -> Result<(), DecodeError> {
         let [fx, _, cx, _, fy, cy, _, _, _] = info.k;
         if !(fx.is_finite() && fy.is_finite() && fx > 0.0 && fy > 0.0) {
             return Err(DecodeError::invalid(
@@ -241,17 +258,7 @@ impl CameraIntrinsics {
                 "distortion coefficient is not finite",
             ));
         }
-        Ok(CameraIntrinsics {
-            frame_id: info.header.frame_id.to_owned(),
-            width: info.width,
-            height: info.height,
-            fx,
-            fy,
-            cx,
-            cy,
-            distortion_model: info.distortion_model.to_owned(),
-            distortion: info.d().to_vec(),
-        })
+        Ok(())
     }
 }
 

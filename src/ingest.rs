@@ -98,11 +98,11 @@ impl Ingest {
             }
             InputKind::CameraInfo => {
                 let info = CameraInfo::decode(data)?;
-                let intrinsics = CameraIntrinsics::from_camera_info(&info)?;
+                CameraIntrinsics::check(&info)?;
                 let facts = FrameFacts {
                     stamp: info.header.stamp.as_nanos(),
-                    width: intrinsics.width,
-                    height: intrinsics.height,
+                    width: info.width,
+                    height: info.height,
                     ..FrameFacts::default()
                 };
                 Ok((facts, info.header.frame_id))
