@@ -131,7 +131,14 @@ fn garbage_and_missing_inputs_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let garbage = dir.path().join("garbage.mcap");
     std::fs::write(&garbage, b"this is not an mcap file at all").unwrap();
-    let err = Bag::open(&garbage)
+    let err = Bag::open(&garbage).unwrap_err();
+    assert!(matches!(err, BagError::NotABag { .. }), "{err:?}");
+    assert!(err.to_string().contains("not an MCAP file"));
+
+    // The magic alone, then nothing: an MCAP file cut right after its start.
+    let stub = dir.path().join("stub.mcap");
+    std::fs::write(&stub, b"\x89MCAP0\r\n").unwrap();
+    let err = Bag::open(&stub)
         .unwrap()
         .read_messages(None, |_| ControlFlow::Continue(()))
         .unwrap_err();

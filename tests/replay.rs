@@ -168,7 +168,24 @@ fn the_cli_fails_clearly_on_unreadable_input() {
         .unwrap();
     assert!(!corrupt.status.success());
     let stderr = String::from_utf8_lossy(&corrupt.stderr);
+    assert!(stderr.contains("not an MCAP file"), "{stderr}");
+
+    let scene = dir.path().join("scene.mcap");
+    common::write_small_scene(&scene, 0.3, 6);
+    let bytes = std::fs::read(&scene).unwrap();
+    let cut = dir.path().join("cut.mcap");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let truncated = Command::new(env!("CARGO_BIN_EXE_lookout"))
+        .arg("replay")
+        .arg(&cut)
+        .output()
+        .unwrap();
+    assert_eq!(truncated.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&truncated.stderr);
     assert!(stderr.contains("damaged"), "{stderr}");
+    // What preceded the damage was replayed and summarized.
+    let stdout = String::from_utf8_lossy(&truncated.stdout);
+    assert!(stdout.contains(synth::LIDAR_TOPIC), "{stdout}");
 }
 
 #[test]

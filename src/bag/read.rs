@@ -76,6 +76,9 @@ impl Bag {
         } else {
             vec![path.clone()]
         };
+        for file in &files {
+            check_magic(file)?;
+        }
         Ok(Bag { path, files })
     }
 
@@ -195,7 +198,13 @@ impl Bag {
                 Ok(Some(index)) if !index.chunk_indexes.is_empty() => {
                     read_indexed(&mut file, path, &index, topics, &mut summary, &mut visit)?
                 }
-                _ => {
+                index => {
+                    let why = match index {
+                        Ok(Some(_)) => "its summary indexes no chunks".to_owned(),
+                        Ok(None) => "it has no summary section".to_owned(),
+                        Err(e) => format!("its summary is unreadable ({e})"),
+                    };
+                    tracing::warn!(file = %path.display(), "reading in file order: {why}");
                     summary.files_read_linearly.push(path.clone());
                     read_linear(&mut file, path, topics, &mut summary, &mut visit)?
                 }
@@ -206,6 +215,23 @@ impl Bag {
         }
         Ok(summary)
     }
+}
+
+/// Fails fast, with a plain message, on files that are not MCAP at all.
+fn check_magic(path: &Path) -> Result<(), BagError> {
+    let mut magic = [0u8; 8];
+    let read = open(path)?
+        .read(&mut magic)
+        .map_err(|source| BagError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if read < magic.len() || magic != *mcap::MAGIC {
+        return Err(BagError::NotABag {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
 }
 
 fn merge_topic(topics: &mut BTreeMap<String, TopicInfo>, info: TopicInfo) {
