@@ -292,7 +292,11 @@ mod tests {
     fn sample() -> Calibration {
         Calibration {
             camera: CameraCalibration::pinhole(
-                "camera", "front", 1280, 720, 1000.0, 1000.0, 640.0, 360.0,
+                "camera",
+                "front",
+                (1280, 720),
+                (1000.0, 1000.0),
+                (640.0, 360.0),
             ),
             lidar_to_camera: Extrinsics {
                 parent_frame: "lidar".into(),
