@@ -398,6 +398,55 @@ impl PointLayout {
     }
 }
 
+/// Byte offsets of [`LidarScan::fill_fast`]'s layout: little-endian f32
+/// x/y/z at `xyz`, +4, +8; f32 intensity, u16 ring, f32 seconds-relative time.
+/// Reading these directly gives exactly what [`FieldReader::read`] would.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct FastLayout {
+    xyz: usize,
+    intensity: Option<usize>,
+    ring: Option<usize>,
+    time: Option<usize>,
+}
+
+impl FastLayout {
+    fn of(layout: &PointLayout) -> Option<Self> {
+        // `xyz_f32_le` implies a little-endian cloud.
+        if !layout.xyz_f32_le {
+            return None;
+        }
+        let f32_offset = |f: FieldReader| (f.datatype == PointFieldType::F32).then_some(f.offset);
+        let intensity = match layout.intensity {
+            None => None,
+            Some(f) => Some(f32_offset(f)?),
+        };
+        let ring = match layout.ring {
+            None => None,
+            Some(f) if f.datatype == PointFieldType::U16 => Some(f.offset),
+            Some(_) => return None,
+        };
+        let time = match layout.time {
+            None => None,
+            Some(TimeField::RelativeSeconds(f)) => Some(f32_offset(f)?),
+            Some(_) => return None,
+        };
+        Some(FastLayout {
+            xyz: layout.x.offset,
+            intensity,
+            ring,
+            time,
+        })
+    }
+}
+
+#[inline(always)]
+fn le_f32(point: &[u8], offset: usize) -> f32 {
+    // One range check and one 4-byte load (byte-wise indexing costs four).
+    let mut raw = [0u8; 4];
+    raw.copy_from_slice(&point[offset..offset + 4]);
+    f32::from_le_bytes(raw)
+}
+
 /// One lidar scan as struct-of-arrays. Non-finite points are dropped (and
 /// counted); `ring` and `time` are empty when the cloud has no such field.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -435,30 +484,91 @@ impl LidarScan {
         self.clear();
         self.stamp = cloud.header.stamp.as_nanos();
         self.frame_id.push_str(cloud.header.frame_id);
-        let n = cloud.len();
-        self.reserve(n, &layout);
+        self.reserve(cloud.len(), &layout);
         let big_endian = cloud.is_bigendian;
         let stamp_seconds = self.stamp as f64 * 1e-9;
-        for index in 0..n {
-            let point = cloud.point_bytes(index);
-            let (x, y, z) = if layout.xyz_f32_le {
-                let o = layout.x.offset;
-                let f = |k: usize| {
-                    f32::from_le_bytes([
-                        point[o + k],
-                        point[o + k + 1],
-                        point[o + k + 2],
-                        point[o + k + 3],
-                    ])
-                };
-                (f(0), f(4), f(8))
-            } else {
-                (
-                    layout.x.read(point, big_endian) as f32,
-                    layout.y.read(point, big_endian) as f32,
-                    layout.z.read(point, big_endian) as f32,
-                )
-            };
+        let fast = FastLayout::of(&layout);
+        // Row by row, then point by point: no division per point. `decode`
+        // checked data = height x row_step and row_step >= width x point_step,
+        // and the x field makes point_step > 0; `max(1)` only spares
+        // `chunks_exact` a zero size (then there is no data and no point).
+        let (width, point_step) = (cloud.width as usize, cloud.point_step as usize);
+        for row in cloud.data.chunks_exact(cloud.row_step.max(1) as usize) {
+            let points = &row[..width * point_step];
+            let point_step = point_step.max(1);
+            match fast {
+                Some(fast) => self.fill_fast(points, point_step, fast),
+                None => self.fill_general(
+                    points.chunks_exact(point_step),
+                    &layout,
+                    big_endian,
+                    stamp_seconds,
+                ),
+            }
+        }
+        Ok(())
+    }
+
+    /// The common layout: little-endian f32 x/y/z side by side, f32
+    /// intensity, u16 ring, f32 relative time (each optional). Converts a
+    /// batch of points into stack arrays, then appends them with one copy per
+    /// channel: per-point `push`es cost more than the conversion itself.
+    fn fill_fast(&mut self, points: &[u8], point_step: usize, layout: FastLayout) {
+        const BATCH: usize = 256;
+        let (mut x, mut y, mut z) = ([0f32; BATCH], [0f32; BATCH], [0f32; BATCH]);
+        let (mut intensity, mut ring, mut time) = ([0f32; BATCH], [0u16; BATCH], [0f32; BATCH]);
+        for batch in points.chunks(BATCH * point_step) {
+            let mut kept = 0;
+            for point in batch.chunks_exact(point_step).take(BATCH) {
+                let xyz = &point[layout.xyz..layout.xyz + 12];
+                let (px, py, pz) = (le_f32(xyz, 0), le_f32(xyz, 4), le_f32(xyz, 8));
+                if !(px.is_finite() && py.is_finite() && pz.is_finite()) {
+                    self.dropped_non_finite += 1;
+                    continue;
+                }
+                x[kept] = px;
+                y[kept] = py;
+                z[kept] = pz;
+                let i = layout.intensity.map_or(0.0, |o| le_f32(point, o));
+                intensity[kept] = if i.is_finite() { i } else { 0.0 };
+                if let Some(o) = layout.ring {
+                    let mut raw = [0u8; 2];
+                    raw.copy_from_slice(&point[o..o + 2]);
+                    ring[kept] = u16::from_le_bytes(raw);
+                }
+                if let Some(o) = layout.time {
+                    let seconds = le_f32(point, o);
+                    time[kept] = if seconds.is_finite() { seconds } else { 0.0 };
+                }
+                kept += 1;
+            }
+            self.x.extend_from_slice(&x[..kept]);
+            self.y.extend_from_slice(&y[..kept]);
+            self.z.extend_from_slice(&z[..kept]);
+            self.intensity.extend_from_slice(&intensity[..kept]);
+            if layout.ring.is_some() {
+                self.ring.extend_from_slice(&ring[..kept]);
+            }
+            if layout.time.is_some() {
+                self.time.extend_from_slice(&time[..kept]);
+            }
+        }
+    }
+
+    /// Any other layout, field by field through [`FieldReader`].
+    fn fill_general<'p>(
+        &mut self,
+        points: impl Iterator<Item = &'p [u8]>,
+        layout: &PointLayout,
+        big_endian: bool,
+        stamp_seconds: f64,
+    ) {
+        for point in points {
+            let (x, y, z) = (
+                layout.x.read(point, big_endian) as f32,
+                layout.y.read(point, big_endian) as f32,
+                layout.z.read(point, big_endian) as f32,
+            );
             if !(x.is_finite() && y.is_finite() && z.is_finite()) {
                 self.dropped_non_finite += 1;
                 continue;
@@ -489,7 +599,6 @@ impl LidarScan {
                 });
             }
         }
-        Ok(())
     }
 
     fn clear(&mut self) {
