@@ -10,15 +10,13 @@ use std::io::Cursor;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use lookout::frames::{CameraFrame, CompressedDecoder, LidarScan};
-use lookout::msg::{
-    CompressedImage, Encode, Header, Image, PointCloud2, PointField, PointFieldType, Time,
-};
+use lookout::msg::{CompressedImage, Encode, Header, Image, PointCloud2, Time};
 
 const WIDTH: u32 = 1920;
 const HEIGHT: u32 = 1080;
 const BEAMS: u32 = 64;
 const AZIMUTH_STEPS: u32 = 2048;
-const POINT_STEP: u32 = 22;
+const POINT_STEP: u32 = lookout::synth::LIDAR_POINT_STEP;
 
 fn header(frame_id: &str) -> Header<'_> {
     Header {
@@ -86,20 +84,8 @@ fn jpeg_message(pixels: &[u8]) -> Vec<u8> {
 }
 
 fn cloud_message() -> Vec<u8> {
-    let f = |name, offset, datatype| PointField {
-        name,
-        offset,
-        datatype,
-        count: 1,
-    };
-    let fields = [
-        f("x", 0, PointFieldType::F32),
-        f("y", 4, PointFieldType::F32),
-        f("z", 8, PointFieldType::F32),
-        f("intensity", 12, PointFieldType::F32),
-        f("ring", 16, PointFieldType::U16),
-        f("time", 18, PointFieldType::F32),
-    ];
+    // The layout `lookout synth` writes (64-beam, Velodyne-like).
+    let fields = lookout::synth::lidar_point_fields();
     let points = BEAMS * AZIMUTH_STEPS;
     let mut data = Vec::with_capacity((points * POINT_STEP) as usize);
     for column in 0..AZIMUTH_STEPS {

@@ -13,7 +13,7 @@ mod lidar;
 mod scene;
 
 pub use camera::CameraSpec;
-pub use lidar::LidarSpec;
+pub use lidar::{LidarSpec, POINT_STEP as LIDAR_POINT_STEP, point_fields as lidar_point_fields};
 
 use crate::bag::{BagError, BagWriter, Compression, WriterOptions};
 use crate::calibration::{Calibration, CameraCalibration, Extrinsics};
