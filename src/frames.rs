@@ -671,6 +671,36 @@ pub struct Box3 {
     pub yaw: f64,
 }
 
+/// Most vertices a [`Footprint`] keeps.
+pub const FOOTPRINT_MAX: usize = 16;
+
+/// An obstacle's ground footprint: a convex polygon (x, y) in the obstacle's
+/// frame, at most [`FOOTPRINT_MAX`] vertices, stored inline (no allocation).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Footprint {
+    vertices: [[f32; 2]; FOOTPRINT_MAX],
+    len: u8,
+}
+
+impl Footprint {
+    /// Keeps every vertex of `polygon`, or an evenly spaced subset of them
+    /// (still convex) when it has more than [`FOOTPRINT_MAX`].
+    pub fn from_polygon(polygon: &[[f32; 2]]) -> Self {
+        let mut footprint = Footprint::default();
+        let n = polygon.len();
+        let keep = n.min(FOOTPRINT_MAX);
+        for k in 0..keep {
+            footprint.vertices[k] = polygon[k * n / keep];
+        }
+        footprint.len = keep as u8;
+        footprint
+    }
+
+    pub fn vertices(&self) -> &[[f32; 2]] {
+        &self.vertices[..self.len as usize]
+    }
+}
+
 /// A 3D obstacle, in the frame of the scan or truth record that carries it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Obstacle {
@@ -684,6 +714,7 @@ pub struct Obstacle {
     pub nearest_distance: f32,
     pub lidar_stamp: Stamp,
     pub camera_stamp: Stamp,
+    pub footprint: Footprint,
 }
 
 impl Obstacle {
@@ -720,6 +751,7 @@ impl Obstacle {
             nearest_distance: m.nearest_distance,
             lidar_stamp: m.lidar_stamp.as_nanos(),
             camera_stamp: m.camera_stamp.as_nanos(),
+            footprint: Footprint::default(),
         }
     }
 }

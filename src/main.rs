@@ -4,7 +4,9 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use lookout::bag::{Bag, Compression, WriterOptions};
 use lookout::clock::MonotonicClock;
-use lookout::replay::{ReplayOptions, replay};
+use lookout::config::LookoutConfig;
+use lookout::eval::EvalConfig;
+use lookout::replay::{ReplayOptions, evaluate_lidar, replay};
 use lookout::synth::{CameraFormat, SynthOptions, synthesize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -18,6 +20,12 @@ use std::time::Instant;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum BenchStage {
+    /// The lidar obstacle stage at 30k, 60k, 120k and 240k points per scan.
+    Lidar,
 }
 
 #[derive(Subcommand)]
@@ -54,9 +62,37 @@ enum Command {
         /// Only these topics (repeatable).
         #[arg(long = "topic")]
         topics: Vec<String>,
+        /// Pipeline configuration (YAML; see config/lookout.yaml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Score the lidar obstacles of a bag against its ground truth.
+    Eval {
+        bag: PathBuf,
+        /// Topic of the ground truth (lookout_msgs/msg/ObstacleArray).
+        #[arg(long, default_value = "/ground_truth/obstacles")]
+        truth: String,
+        /// Pipeline configuration (YAML; see config/lookout.yaml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Also write the report as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
     /// List the topics of a bag.
     Info { bag: PathBuf },
+    /// Time a pipeline stage on synthetic scans (run under `taskset -c 0`
+    /// to measure one core).
+    Bench {
+        #[arg(value_enum)]
+        stage: BenchStage,
+        /// Timed runs per size.
+        #[arg(long, default_value_t = 200)]
+        runs: usize,
+        /// Pipeline configuration (YAML; see config/lookout.yaml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 fn main() {
@@ -92,8 +128,29 @@ fn run(cli: Cli) -> Result<()> {
             };
             run_synth(&out, &options)
         }
-        Command::Replay { bag, out, topics } => run_replay(&bag, out, topics),
+        Command::Replay {
+            bag,
+            out,
+            topics,
+            config,
+        } => run_replay(&bag, out, topics, &load_config(config.as_deref())?),
+        Command::Eval {
+            bag,
+            truth,
+            config,
+            json,
+        } => run_eval(
+            &bag,
+            &truth,
+            &load_config(config.as_deref())?,
+            json.as_deref(),
+        ),
         Command::Info { bag } => info(&bag),
+        Command::Bench {
+            stage: BenchStage::Lidar,
+            runs,
+            config,
+        } => bench_lidar(runs, &load_config(config.as_deref())?),
     }
 }
 
@@ -118,12 +175,59 @@ fn run_synth(out: &Path, options: &SynthOptions) -> Result<()> {
     Ok(())
 }
 
-fn run_replay(bag_path: &Path, out: Option<PathBuf>, topics: Vec<String>) -> Result<()> {
+fn load_config(path: Option<&Path>) -> Result<LookoutConfig> {
+    Ok(match path {
+        Some(path) => LookoutConfig::load(path)?,
+        None => LookoutConfig::default(),
+    })
+}
+
+fn run_eval(
+    bag_path: &Path,
+    truth: &str,
+    config: &LookoutConfig,
+    json: Option<&Path>,
+) -> Result<()> {
+    let bag = Bag::open(bag_path).with_context(|| format!("opening {}", bag_path.display()))?;
+    let evaluation = evaluate_lidar(
+        &bag,
+        &config.lidar,
+        truth,
+        EvalConfig::default(),
+        &MonotonicClock::new(),
+    )?;
+    print!("{}", evaluation.report.table());
+    let stage = &evaluation.stage;
+    println!(
+        "{} scans scored ({} without truth, {} truth records without a scan); lidar stage p50 {:.2} ms, p99 {:.2} ms",
+        evaluation.scored_scans,
+        evaluation.unpaired_scans,
+        evaluation.unpaired_truth,
+        stage.time_ns.value_at_quantile(0.5) as f64 / 1e6,
+        stage.time_ns.value_at_quantile(0.99) as f64 / 1e6,
+    );
+    if evaluation.scored_scans == 0 {
+        bail!("no scan had a truth record on {truth} with the same stamp");
+    }
+    if let Some(path) = json {
+        std::fs::write(path, evaluation.report.to_json())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn run_replay(
+    bag_path: &Path,
+    out: Option<PathBuf>,
+    topics: Vec<String>,
+    config: &LookoutConfig,
+) -> Result<()> {
     let bag = Bag::open(bag_path).with_context(|| format!("opening {}", bag_path.display()))?;
     let options = ReplayOptions {
         out: out.clone(),
         topics: (!topics.is_empty()).then_some(topics),
         writer: WriterOptions::default(),
+        lidar: Some(config.lidar.clone()),
     };
     let started = Instant::now();
     let report = replay(&bag, &options, &MonotonicClock::new())?;
@@ -156,7 +260,7 @@ fn demo(bag: &Path, seconds: f64) -> Result<()> {
         )?;
     }
     let out = bag.with_extension("out.mcap");
-    run_replay(bag, Some(out), Vec::new())
+    run_replay(bag, Some(out), Vec::new(), &LookoutConfig::default())
 }
 
 fn info(bag_path: &Path) -> Result<()> {
@@ -168,6 +272,57 @@ fn info(bag_path: &Path) -> Result<()> {
         println!(
             "{:<32} {:<36} {:>8} msgs  ({})",
             topic.topic, topic.type_name, topic.message_count, topic.encoding
+        );
+    }
+    Ok(())
+}
+
+/// Times the lidar stage per scan at four scan sizes (azimuth resolution
+/// scaled, 64 beams), on 10 distinct scans of a synthetic scene each.
+fn bench_lidar(runs: usize, config: &LookoutConfig) -> Result<()> {
+    use lookout::clock::Clock;
+    let clock = MonotonicClock::new();
+    println!(
+        "{:>8} {:>10} {:>9} {:>9} {:>9} {:>9} {:>11}",
+        "target", "points", "p50 ms", "p90 ms", "p99 ms", "max ms", "ns/point"
+    );
+    for target in [30_000usize, 60_000, 120_000, 240_000] {
+        let mut options = SynthOptions::default();
+        // The synthetic town returns about 58.5 points per 64-beam column.
+        options.lidar.azimuth_steps = (target as f64 / 58.5).round() as usize;
+        let clouds = lookout::synth::lidar_scans(&options, 10)?;
+        let mut scans = Vec::new();
+        for cloud in &clouds {
+            let mut scan = lookout::frames::LidarScan::new();
+            scan.fill_from(&lookout::msg::PointCloud2::decode(cloud)?)?;
+            scans.push(scan);
+        }
+        let mut stage = lookout::lidar::LidarStage::new(config.lidar.clone())?;
+        let mut out = Vec::new();
+        for scan in &scans {
+            stage.process(scan, &mut out);
+        }
+        let mut times = Vec::with_capacity(runs);
+        for run in 0..runs {
+            let scan = &scans[run % scans.len()];
+            let started = clock.now_ns();
+            stage.process(scan, &mut out);
+            times.push(clock.now_ns() - started);
+        }
+        times.sort_unstable();
+        let at = |q: f64| {
+            times[((q * times.len() as f64).ceil() as usize).clamp(1, times.len()) - 1] as f64 / 1e6
+        };
+        let points = scans.iter().map(|s| s.len()).sum::<usize>() / scans.len();
+        println!(
+            "{:>8} {:>10} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>11.1}",
+            target,
+            points,
+            at(0.5),
+            at(0.9),
+            at(0.99),
+            at(1.0),
+            at(0.5) * 1e6 / points as f64
         );
     }
     Ok(())

@@ -7,8 +7,10 @@
 
 use crate::bag::{Bag, BagError, BagWriter, ReadSummary, WriterOptions};
 use crate::clock::Clock;
+use crate::frames::Obstacle;
 use crate::ingest::{Ingest, InputKind};
-use crate::msg::{FrameReport, OwnedHeader, Time};
+use crate::lidar::{LidarConfig, LidarStage};
+use crate::msg::{FrameReport, Header, ObstacleArrayRef, OwnedHeader, Time};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -16,17 +18,32 @@ use std::path::PathBuf;
 
 /// Topic on which replay writes one [`FrameReport`] per input message.
 pub const FRAME_REPORT_TOPIC: &str = "/lookout/frame_reports";
+/// Topic on which replay writes the obstacles of each lidar scan.
+pub const OBSTACLES_TOPIC: &str = "/lookout/obstacles";
 
 /// Reject key for a frame whose header stamp is older than its predecessor's.
 pub const STAMP_WENT_BACKWARDS: &str = "stamp_went_backwards";
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ReplayOptions {
     /// Where to write the outputs; none: decode and summarize only.
     pub out: Option<PathBuf>,
     /// Only these topics (all when `None`).
     pub topics: Option<Vec<String>>,
     pub writer: WriterOptions,
+    /// The lidar obstacle stage; `None` skips it.
+    pub lidar: Option<LidarConfig>,
+}
+
+impl Default for ReplayOptions {
+    fn default() -> Self {
+        ReplayOptions {
+            out: None,
+            topics: None,
+            writer: WriterOptions::default(),
+            lidar: Some(LidarConfig::default()),
+        }
+    }
 }
 
 /// Per-topic accounting.
@@ -74,9 +91,30 @@ impl TopicReport {
     }
 }
 
+/// What the lidar stage did over the replay.
+#[derive(Debug, Clone)]
+pub struct StageReport {
+    pub scans: u64,
+    pub obstacles: u64,
+    /// Processing time per scan, nanoseconds.
+    pub time_ns: Histogram<u64>,
+}
+
+impl StageReport {
+    fn new() -> Self {
+        StageReport {
+            scans: 0,
+            obstacles: 0,
+            time_ns: Histogram::new(3).expect("3 significant figures is a valid precision"),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct ReplayReport {
     pub topics: BTreeMap<String, TopicReport>,
+    /// Present when the lidar stage ran.
+    pub lidar: Option<StageReport>,
     pub read: ReadSummary,
     /// Set when the bag was damaged: the messages before the damage were replayed.
     pub bag_error: Option<BagError>,
@@ -141,6 +179,16 @@ impl ReplayReport {
                 ));
             }
         }
+        if let Some(lidar) = self.lidar.as_ref().filter(|l| l.scans > 0) {
+            out.push_str(&format!(
+                "lidar stage: {} scans, {:.1} obstacles/scan, {:.2} ms p50, {:.2} ms p99, {:.2} ms max per scan\n",
+                lidar.scans,
+                lidar.obstacles as f64 / lidar.scans as f64,
+                lidar.time_ns.value_at_quantile(0.5) as f64 / 1e6,
+                lidar.time_ns.value_at_quantile(0.99) as f64 / 1e6,
+                lidar.time_ns.max() as f64 / 1e6,
+            ));
+        }
         if self.read.out_of_order > 0 {
             out.push_str(&format!(
                 "{} messages were stored out of log-time order\n",
@@ -162,14 +210,29 @@ pub fn replay(
     let mut writer = match &options.out {
         Some(path) => {
             let mut w = BagWriter::create(path, options.writer)?;
-            let topic = w.add_topic(
+            let reports = w.add_topic(
                 FRAME_REPORT_TOPIC,
                 <FrameReport as crate::msg::MessageType>::TYPE_NAME,
             )?;
-            Some((w, topic))
+            let obstacles = w.add_topic(
+                OBSTACLES_TOPIC,
+                <ObstacleArrayRef as crate::msg::MessageType>::TYPE_NAME,
+            )?;
+            Some((w, reports, obstacles))
         }
         None => None,
     };
+    let mut stage = match &options.lidar {
+        Some(config) => Some(
+            LidarStage::new(config.clone()).map_err(|e| BagError::Metadata {
+                path: bag.path().to_path_buf(),
+                detail: format!("invalid lidar configuration: {e}"),
+            })?,
+        ),
+        None => None,
+    };
+    let mut lidar_report = stage.as_ref().map(|_| StageReport::new());
+    let mut obstacles: Vec<Obstacle> = Vec::new();
     let mut ingest = Ingest::new();
     let mut topics: BTreeMap<String, TopicReport> = BTreeMap::new();
     let mut report = FrameReport::default();
@@ -224,18 +287,44 @@ pub fn replay(
                 stats.reject(error.reason().as_str(), error.to_string());
             }
         }
-        if let Some((w, topic)) = writer.as_mut()
+        if let Some((w, topic, _)) = writer.as_mut()
             && let Err(e) = w.write(*topic, message.log_time, &report)
         {
             write_error = Some(e);
             return ControlFlow::Break(());
+        }
+        if let (InputKind::PointCloud2, true, Some(stage), Some(lidar)) =
+            (kind, report.accepted, stage.as_mut(), lidar_report.as_mut())
+        {
+            let started = clock.now_ns();
+            stage.process(ingest.scan(), &mut obstacles);
+            let _ = lidar
+                .time_ns
+                .record(((clock.now_ns() - started).max(1)) as u64);
+            lidar.scans += 1;
+            lidar.obstacles += obstacles.len() as u64;
+            let scan = ingest.scan();
+            let array = ObstacleArrayRef {
+                header: Header {
+                    stamp: Time::from_nanos(scan.stamp),
+                    frame_id: &scan.frame_id,
+                },
+                obstacles: &obstacles,
+                degraded: false,
+            };
+            if let Some((w, _, topic)) = writer.as_mut()
+                && let Err(e) = w.write(*topic, message.log_time, &array)
+            {
+                write_error = Some(e);
+                return ControlFlow::Break(());
+            }
         }
         ControlFlow::Continue(())
     });
     if let Some(e) = write_error {
         return Err(e);
     }
-    if let Some((w, _)) = writer {
+    if let Some((w, _, _)) = writer {
         w.finish()?;
     }
     let (read, bag_error) = match read {
@@ -244,6 +333,7 @@ pub fn replay(
     };
     Ok(ReplayReport {
         topics,
+        lidar: lidar_report,
         read,
         bag_error,
     })
@@ -266,4 +356,76 @@ fn fill_report(report: &mut FrameReport, topic: &str, type_name: &str) {
     report.width = 0;
     report.height = 0;
     report.point_count = 0;
+}
+
+/// The outcome of [`evaluate_lidar`].
+#[derive(Debug)]
+pub struct LidarEvaluation {
+    pub report: crate::eval::EvalReport,
+    /// Scans that had a truth record with the same stamp (the ones scored).
+    pub scored_scans: u64,
+    /// Scans without truth, and truth records without a scan.
+    pub unpaired_scans: u64,
+    pub unpaired_truth: u64,
+    pub stage: StageReport,
+}
+
+/// Runs the lidar stage over every scan of `bag` and scores its obstacles
+/// against the truth records (`lookout_msgs/ObstacleArray` on `truth_topic`)
+/// that carry the same stamp. A damaged bag is scored up to the damage, then
+/// its error returned.
+pub fn evaluate_lidar(
+    bag: &Bag,
+    lidar: &LidarConfig,
+    truth_topic: &str,
+    eval: crate::eval::EvalConfig,
+    clock: &dyn Clock,
+) -> Result<LidarEvaluation, BagError> {
+    let mut stage = LidarStage::new(lidar.clone()).map_err(|e| BagError::Metadata {
+        path: bag.path().to_path_buf(),
+        detail: format!("invalid lidar configuration: {e}"),
+    })?;
+    let mut ingest = Ingest::new();
+    let mut stage_report = StageReport::new();
+    let mut detections: BTreeMap<i64, Vec<Obstacle>> = BTreeMap::new();
+    let mut truth: BTreeMap<i64, Vec<Obstacle>> = BTreeMap::new();
+    let mut obstacles = Vec::new();
+    let read = bag.read_messages(None, |message| {
+        if message.topic == truth_topic {
+            if let Ok(array) = crate::msg::ObstacleArray::decode(message.data) {
+                truth.insert(
+                    array.header.stamp.as_nanos(),
+                    array.obstacles.iter().map(Obstacle::from_msg).collect(),
+                );
+            }
+        } else if InputKind::from_type_name(message.type_name) == Some(InputKind::PointCloud2)
+            && ingest.ingest(InputKind::PointCloud2, message.data).is_ok()
+        {
+            let started = clock.now_ns();
+            stage.process(ingest.scan(), &mut obstacles);
+            let _ = stage_report
+                .time_ns
+                .record(((clock.now_ns() - started).max(1)) as u64);
+            stage_report.scans += 1;
+            stage_report.obstacles += obstacles.len() as u64;
+            detections.insert(ingest.scan().stamp, obstacles.clone());
+        }
+        ControlFlow::Continue(())
+    });
+    let mut evaluator = crate::eval::Evaluator::new(eval);
+    let mut scored = 0;
+    for (stamp, found) in &detections {
+        if let Some(expected) = truth.get(stamp) {
+            evaluator.add_frame(found, expected);
+            scored += 1;
+        }
+    }
+    read?;
+    Ok(LidarEvaluation {
+        report: evaluator.report(),
+        scored_scans: scored,
+        unpaired_scans: detections.len() as u64 - scored,
+        unpaired_truth: truth.len() as u64 - scored,
+        stage: stage_report,
+    })
 }

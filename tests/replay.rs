@@ -5,8 +5,10 @@ mod common;
 
 use lookout::bag::{Bag, BagWriter, WriterOptions};
 use lookout::clock::{MonotonicClock, SimulatedClock};
-use lookout::msg::{Encode, FrameReport, Header, Image, Time};
-use lookout::replay::{FRAME_REPORT_TOPIC, ReplayOptions, STAMP_WENT_BACKWARDS, replay};
+use lookout::msg::{Encode, FrameReport, Header, Image, ObstacleArray, Time};
+use lookout::replay::{
+    FRAME_REPORT_TOPIC, OBSTACLES_TOPIC, ReplayOptions, STAMP_WENT_BACKWARDS, replay,
+};
 use lookout::synth;
 use std::ops::ControlFlow;
 use std::process::Command;
@@ -15,7 +17,7 @@ fn reports(path: &std::path::Path) -> Vec<FrameReport> {
     let mut out = Vec::new();
     Bag::open(path)
         .unwrap()
-        .read_messages(None, |m| {
+        .read_messages(Some(&[FRAME_REPORT_TOPIC.to_owned()]), |m| {
             assert_eq!(m.topic, FRAME_REPORT_TOPIC);
             out.push(FrameReport::decode(m.data).unwrap());
             ControlFlow::Continue(())
@@ -66,6 +68,23 @@ fn a_synthetic_scene_replays_cleanly_and_deterministically() {
         (320, 180, "camera")
     );
     assert_eq!(common::sha256_file(&out_a), common::sha256_file(&out_b));
+
+    // One obstacle array per scan, stamped and framed like the scan.
+    let mut arrays = Vec::new();
+    Bag::open(&out_a)
+        .unwrap()
+        .read_messages(Some(&[OBSTACLES_TOPIC.to_owned()]), |m| {
+            arrays.push(ObstacleArray::decode(m.data).unwrap());
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(arrays.len(), 5);
+    assert!(
+        arrays
+            .iter()
+            .all(|a| a.header.frame_id == "lidar" && !a.obstacles.is_empty())
+    );
+    assert_eq!(report.lidar.as_ref().unwrap().scans, 5);
 }
 
 fn image(sec: i32, encoding: &str, pixels: &[u8]) -> Vec<u8> {

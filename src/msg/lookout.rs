@@ -63,6 +63,23 @@ impl Obstacle {
         self.camera_stamp.encode(w);
     }
 
+    /// Serializes a pipeline obstacle in this message's layout, without
+    /// building the owned message (no allocation on the publish path).
+    fn encode_frame_obstacle(o: &crate::frames::Obstacle, w: &mut CdrWriter) {
+        w.u32(o.id)
+            .string(o.class.label())
+            .f32(o.score)
+            .u8(o.source as u8)
+            .f64_slice(&o.bbox.center)
+            .f64_slice(&o.bbox.size)
+            .f64(o.bbox.yaw)
+            .f64_slice(&o.velocity)
+            .u32(o.point_count)
+            .f32(o.nearest_distance);
+        Time::from_nanos(o.lidar_stamp).encode(w);
+        Time::from_nanos(o.camera_stamp).encode(w);
+    }
+
     fn decode_fields(r: &mut CdrReader<'_>) -> Result<Self, DecodeError> {
         let id = r.u32("Obstacle.id")?;
         let label = r.string("Obstacle.label")?.to_owned();
@@ -132,6 +149,29 @@ impl ObstacleArray {
             obstacles,
             degraded,
         })
+    }
+}
+
+/// Pipeline obstacles published as `lookout_msgs/ObstacleArray`, borrowed.
+#[derive(Debug, Clone, Copy)]
+pub struct ObstacleArrayRef<'a> {
+    pub header: Header<'a>,
+    pub obstacles: &'a [crate::frames::Obstacle],
+    pub degraded: bool,
+}
+
+impl MessageType for ObstacleArrayRef<'_> {
+    const TYPE_NAME: &'static str = ObstacleArray::TYPE_NAME;
+}
+
+impl Encode for ObstacleArrayRef<'_> {
+    fn encode_fields(&self, w: &mut CdrWriter) {
+        self.header.encode(w);
+        w.sequence_len(self.obstacles.len());
+        for obstacle in self.obstacles {
+            Obstacle::encode_frame_obstacle(obstacle, w);
+        }
+        w.bool(self.degraded);
     }
 }
 

@@ -28,15 +28,16 @@ pub struct LidarSpec {
 }
 
 impl Default for LidarSpec {
-    /// A 64-beam, 10 Hz sensor shaped like an HDL-64E: about 120k points a scan.
+    /// A 64-beam, 10 Hz sensor with a 40 degree vertical field of view (-25 to
+    /// +15, like a Pandar64): about 120k points a scan in the synthetic town.
     fn default() -> Self {
         LidarSpec {
             frame_id: "lidar".into(),
             beams: 64,
             azimuth_steps: 2048,
             rate_hz: 10.0,
-            min_elevation_deg: -24.8,
-            max_elevation_deg: 2.0,
+            min_elevation_deg: -25.0,
+            max_elevation_deg: 15.0,
             min_range: 1.0,
             max_range: 120.0,
             range_noise: 0.02,

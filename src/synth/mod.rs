@@ -311,6 +311,46 @@ pub fn synthesize(out: &Path, options: &SynthOptions) -> Result<SynthSummary, Sy
     Ok(summary)
 }
 
+/// The first `count` lidar scans of a scene, serialized as PointCloud2
+/// (no bag, no camera): fixtures for benchmarks.
+pub fn lidar_scans(options: &SynthOptions, count: usize) -> Result<Vec<Vec<u8>>, SynthError> {
+    validate(options)?;
+    let scene = Scene::generate(options.seed);
+    let lidar = lidar::Lidar::new(options.lidar.clone());
+    let period = 1.0 / options.lidar.rate_hz;
+    let (mut states, mut parts, mut points) = (Vec::new(), Vec::new(), Vec::new());
+    let mut out = Vec::with_capacity(count);
+    for k in 0..count as u64 {
+        let t = k as f64 * period;
+        scene.actor_states(t, &mut states);
+        scene.parts(&states, &mut parts);
+        let ego = scene.ego(t);
+        let rotation = ego.rotation();
+        let origin = ego.position + rotation * V3::from(options.lidar.mount);
+        let mut hits = Vec::new();
+        let seed = options.seed.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ k;
+        let n = lidar.scan(&parts, &origin, &rotation, seed, &mut points, &mut hits);
+        let fields = lidar::point_fields();
+        let cloud = PointCloud2::new(
+            Header {
+                stamp: Time::from_nanos(START_NS + to_ns(t)),
+                frame_id: &options.lidar.frame_id,
+            },
+            1,
+            n as u32,
+            &fields,
+            false,
+            lidar::POINT_STEP,
+            lidar::POINT_STEP * n as u32,
+            &points,
+            true,
+        )
+        .map_err(|e| SynthError::Options(e.to_string()))?;
+        out.push(cloud.to_cdr());
+    }
+    Ok(out)
+}
+
 fn to_ns(seconds: f64) -> i64 {
     (seconds * 1e9).round() as i64
 }

@@ -1,0 +1,194 @@
+//! Lidar stage parameters: every knob, its unit, its default, its checks.
+
+use serde::{Deserialize, Serialize};
+
+/// A parameter that failed validation.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("lidar.{field}: {problem}")]
+pub struct ConfigError {
+    pub field: &'static str,
+    pub problem: String,
+}
+
+/// Parameters of the lidar obstacle stage. Lengths in metres, in the scan's
+/// own frame (x forward, y left, z up, origin at the sensor).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LidarConfig {
+    /// Points closer than this (horizontal range) are dropped: the vehicle itself.
+    pub min_range: f32,
+    /// Points farther than this (horizontal range) are dropped.
+    pub max_range: f32,
+    /// Region of interest: x and y limits (metres, sensor frame).
+    pub roi_x: [f32; 2],
+    pub roi_y: [f32; 2],
+    /// Vertical crop relative to the sensor.
+    pub roi_z: [f32; 2],
+    /// Height of the sensor above the ground under the vehicle.
+    pub sensor_height: f32,
+    /// Ground grid cell size (square cells).
+    pub ground_cell: f32,
+    /// Largest ground rise accepted between neighbouring ground cells when
+    /// the cell looks flat (curbs are about 0.15 m).
+    pub ground_max_step: f32,
+    /// Largest ground rise accepted from a cell whose points spread over more
+    /// than `ground_flat_spread` vertically (a cell that also holds an object).
+    pub ground_max_step_cluttered: f32,
+    /// A cell whose points span less than this vertically looks flat.
+    pub ground_flat_spread: f32,
+    /// Points less than this above the local ground are ground.
+    pub ground_clearance: f32,
+    /// Clustering grid cell size.
+    pub cluster_cell: f32,
+    /// Clustering tolerance at the sensor; grows by `cluster_tolerance_per_metre`
+    /// with range (sparser points far away) up to `cluster_max_tolerance`.
+    pub cluster_tolerance: f32,
+    pub cluster_tolerance_per_metre: f32,
+    pub cluster_max_tolerance: f32,
+    /// Clusters with fewer points are dropped (1 keeps single-point clusters).
+    pub min_cluster_points: u32,
+    /// Clusters taller than this above the ground, or longer than
+    /// `max_obstacle_length`, are structure (buildings, walls), not obstacles.
+    pub max_obstacle_height: f32,
+    pub max_obstacle_length: f32,
+    /// Most points used to fit one box (an evenly strided subset beyond this).
+    pub max_fit_points: u32,
+    /// A cluster whose lowest point is higher than this above the ground
+    /// floats: it joins the cluster in front of it (same bearing) when their
+    /// bird's-eye gap is at most `float_merge_gap`.
+    pub float_height: f32,
+    pub float_merge_gap: f32,
+    /// ... and when its lowest point is at most this far below the top of
+    /// that cluster (a cabin sits on its hood; a cyclist behind a car does not).
+    pub float_over_host: f32,
+    /// A cluster within the bearings of a nearer one (its shadow) joins it
+    /// when their gap is at most this times its range: a flank seen at a
+    /// grazing angle breaks into pieces along the line of sight.
+    pub shadow_merge_per_metre: f32,
+    /// How far apart (degrees) two bearing intervals may be and still count
+    /// as one line of sight: about twice the azimuth resolution.
+    pub shadow_bearing_margin_deg: f32,
+}
+
+impl Default for LidarConfig {
+    fn default() -> Self {
+        LidarConfig {
+            min_range: 2.5,
+            max_range: 80.0,
+            roi_x: [-80.0, 80.0],
+            roi_y: [-80.0, 80.0],
+            roi_z: [-4.0, 12.0],
+            sensor_height: 1.9,
+            ground_cell: 1.0,
+            ground_max_step: 0.25,
+            ground_max_step_cluttered: 0.08,
+            ground_flat_spread: 0.3,
+            ground_clearance: 0.2,
+            cluster_cell: 0.2,
+            cluster_tolerance: 0.45,
+            cluster_tolerance_per_metre: 0.012,
+            cluster_max_tolerance: 1.0,
+            min_cluster_points: 3,
+            max_obstacle_height: 4.5,
+            max_obstacle_length: 16.0,
+            max_fit_points: 256,
+            float_height: 0.6,
+            float_merge_gap: 2.0,
+            float_over_host: 0.45,
+            shadow_merge_per_metre: 0.07,
+            shadow_bearing_margin_deg: 0.4,
+        }
+    }
+}
+
+impl LidarConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("max_range", self.max_range),
+            ("sensor_height", self.sensor_height),
+            ("ground_cell", self.ground_cell),
+            ("ground_flat_spread", self.ground_flat_spread),
+            ("cluster_cell", self.cluster_cell),
+            ("cluster_tolerance", self.cluster_tolerance),
+            ("cluster_max_tolerance", self.cluster_max_tolerance),
+            ("max_obstacle_height", self.max_obstacle_height),
+            ("max_obstacle_length", self.max_obstacle_length),
+        ];
+        for (field, value) in positive {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(err(
+                    field,
+                    format!("must be positive and finite, got {value}"),
+                ));
+            }
+        }
+        let non_negative = [
+            ("min_range", self.min_range),
+            ("ground_max_step", self.ground_max_step),
+            ("ground_max_step_cluttered", self.ground_max_step_cluttered),
+            ("ground_clearance", self.ground_clearance),
+            (
+                "cluster_tolerance_per_metre",
+                self.cluster_tolerance_per_metre,
+            ),
+        ];
+        for (field, value) in non_negative {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(err(field, format!("must be >= 0 and finite, got {value}")));
+            }
+        }
+        if self.min_range >= self.max_range {
+            return Err(err(
+                "min_range",
+                format!(
+                    "{} is not below max_range {}",
+                    self.min_range, self.max_range
+                ),
+            ));
+        }
+        for (field, [lo, hi]) in [
+            ("roi_x", self.roi_x),
+            ("roi_y", self.roi_y),
+            ("roi_z", self.roi_z),
+        ] {
+            if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+                return Err(err(field, format!("[{lo}, {hi}] is not an interval")));
+            }
+        }
+        if self.cluster_max_tolerance < self.cluster_tolerance {
+            return Err(err(
+                "cluster_max_tolerance",
+                "is below cluster_tolerance".into(),
+            ));
+        }
+        // Grids are sized from the region of interest; keep them sane.
+        let cells = |cell: f32| {
+            let w = (self.roi_x[1] - self.roi_x[0]) / cell;
+            let h = (self.roi_y[1] - self.roi_y[0]) / cell;
+            w as f64 * h as f64
+        };
+        if cells(self.cluster_cell) > 16e6 || cells(self.ground_cell) > 16e6 {
+            return Err(err(
+                "cluster_cell",
+                "region of interest / cell size gives more than 16M grid cells".into(),
+            ));
+        }
+        if self.min_cluster_points == 0 {
+            return Err(err("min_cluster_points", "must be at least 1".into()));
+        }
+        if self.max_fit_points < 8 {
+            return Err(err("max_fit_points", "must be at least 8".into()));
+        }
+        Ok(())
+    }
+
+    /// Clustering tolerance at horizontal range `r`.
+    pub fn tolerance_at(&self, r: f32) -> f32 {
+        (self.cluster_tolerance + self.cluster_tolerance_per_metre * r)
+            .min(self.cluster_max_tolerance)
+    }
+}
+
+fn err(field: &'static str, problem: String) -> ConfigError {
+    ConfigError { field, problem }
+}
