@@ -3,6 +3,7 @@
 //! rectangles otherwise, then class-size priors to complete boxes whose far
 //! sides are hidden (a car seen from behind shows only its rear).
 
+use super::config::ClassModel;
 use crate::frames::ObstacleClass;
 
 /// A fitted rectangle: unit axes, and the observed interval along each.
@@ -120,31 +121,36 @@ pub(super) fn fit(points: &[[f32; 2]], criterion: Criterion) -> Rect {
     if w > l { rect.swapped() } else { rect }
 }
 
-/// Typical footprint (length, width) of each class, used to complete boxes.
-pub(super) fn size_prior(class: ObstacleClass) -> Option<(f32, f32)> {
-    match class {
-        ObstacleClass::Car => Some((4.5, 1.85)),
-        ObstacleClass::Truck => Some((9.5, 2.5)),
-        ObstacleClass::Cyclist => Some((1.75, 0.5)),
-        ObstacleClass::Pedestrian => Some((0.4, 0.5)),
-        ObstacleClass::Unknown => None,
-    }
+/// The footprint (length, width) a class is completed to.
+pub(super) fn size_prior(class: ObstacleClass, model: &ClassModel) -> Option<(f32, f32)> {
+    let [length, width] = match class {
+        ObstacleClass::Car => model.car_size,
+        ObstacleClass::Truck => model.truck_size,
+        ObstacleClass::Cyclist => model.cyclist_size,
+        ObstacleClass::Pedestrian => model.pedestrian_size,
+        ObstacleClass::Unknown => return None,
+    };
+    Some((length, width))
 }
 
 /// A lidar-only class guess from the footprint and height (the camera
-/// refines it when fusion runs).
-pub(super) fn classify(rect: &Rect, height: f32) -> ObstacleClass {
+/// refines it when fusion runs). Thresholds: [`ClassModel`].
+pub(super) fn classify(rect: &Rect, height: f32, m: &ClassModel) -> ObstacleClass {
     let (l, w) = rect.extent();
-    if height > 2.6 && l >= 1.2 {
+    if height > m.truck_min_height && l >= m.cyclist_min_length {
         ObstacleClass::Truck
-    } else if height < 0.5 {
+    } else if height < m.min_height {
         ObstacleClass::Unknown
-    } else if l >= 2.4 || (l >= 1.3 && (height < 1.62 || w >= 1.0)) {
+    } else if l >= m.car_min_length
+        || (l >= m.car_min_face && (height < m.car_max_height || w >= m.car_min_width))
+    {
         // Long, or wide, or as low as a car (people on bikes are taller).
         ObstacleClass::Car
-    } else if l >= 1.1 && height >= 1.2 {
+    } else if l >= m.cyclist_min_length && height >= m.cyclist_min_height {
         ObstacleClass::Cyclist
-    } else if l < 1.1 && (1.0..=2.2).contains(&height) {
+    } else if l < m.cyclist_min_length
+        && (m.pedestrian_height[0]..=m.pedestrian_height[1]).contains(&height)
+    {
         ObstacleClass::Pedestrian
     } else {
         ObstacleClass::Unknown
@@ -154,8 +160,14 @@ pub(super) fn classify(rect: &Rect, height: f32) -> ObstacleClass {
 /// Heading and extent completion with the class prior. Vehicles seen only
 /// end-on show a face about as wide as the vehicle and little depth: their
 /// heading is across that face. Hidden sides lie away from the sensor.
-pub(super) fn complete(rect: Rect, class: ObstacleClass, centre: [f32; 2], floating: bool) -> Rect {
-    let Some((prior_length, prior_width)) = size_prior(class) else {
+pub(super) fn complete(
+    rect: Rect,
+    class: ObstacleClass,
+    centre: [f32; 2],
+    floating: bool,
+    model: &ClassModel,
+) -> Rect {
+    let Some((prior_length, prior_width)) = size_prior(class, model) else {
         return rect;
     };
     let (l, _) = rect.extent();
@@ -169,7 +181,7 @@ pub(super) fn complete(rect: Rect, class: ObstacleClass, centre: [f32; 2], float
     // A vehicle seen only above its hidden lower body shows its cabin, which
     // sits mid-length: its near face is about half a cabin from the centre.
     rect.length = if vehicle && floating {
-        grow_from_cabin(rect.length, prior_length)
+        grow_from_cabin(rect.length, prior_length, model.cabin_half_length)
     } else {
         grow_away(rect.length, prior_length)
     };
@@ -177,16 +189,13 @@ pub(super) fn complete(rect: Rect, class: ObstacleClass, centre: [f32; 2], float
     rect
 }
 
-/// Half the length of a car's cabin.
-const CABIN_HALF_LENGTH: f32 = 1.2;
-
-fn grow_from_cabin((a, b): (f32, f32), prior: f32) -> (f32, f32) {
+fn grow_from_cabin((a, b): (f32, f32), prior: f32, cabin_half_length: f32) -> (f32, f32) {
     let mid = if b - a >= prior {
         return (a, b);
     } else if a >= 0.0 {
-        a + CABIN_HALF_LENGTH
+        a + cabin_half_length
     } else if b <= 0.0 {
-        b - CABIN_HALF_LENGTH
+        b - cabin_half_length
     } else {
         (a + b) / 2.0
     };
@@ -253,9 +262,10 @@ mod tests {
             })
             .collect();
         let rect = fit(&points, Criterion::Closeness);
-        let class = classify(&rect, 1.45);
+        let model = ClassModel::default();
+        let class = classify(&rect, 1.45, &model);
         assert_eq!(class, ObstacleClass::Car);
-        let done = complete(rect, class, [17.8, 0.0], false);
+        let done = complete(rect, class, [17.8, 0.0], false, &model);
         let [cx, cy] = done.center();
         assert!((cx - 20.0).abs() < 0.15 && cy.abs() < 0.1, "({cx}, {cy})");
         assert!(done.yaw().abs() < 0.05, "{}", done.yaw());

@@ -68,6 +68,100 @@ pub struct LidarConfig {
     /// How far apart (degrees) two bearing intervals may be and still count
     /// as one line of sight: about twice the azimuth resolution.
     pub shadow_bearing_margin_deg: f32,
+    /// Lidar-only class guesses and the size priors that complete boxes.
+    pub classes: ClassModel,
+}
+
+/// How clusters are classed from their footprint (observed length >= width)
+/// and height above the ground, and the footprint (length, width) each class
+/// is completed to when its far sides are hidden. The camera refines classes
+/// when fusion runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClassModel {
+    pub car_size: [f32; 2],
+    pub truck_size: [f32; 2],
+    pub cyclist_size: [f32; 2],
+    pub pedestrian_size: [f32; 2],
+    /// Half a car cabin's length: a vehicle seen only above its hidden lower
+    /// body shows its cabin, whose near face is this far from the centre.
+    pub cabin_half_length: f32,
+    /// Taller than this (and at least `cyclist_min_length` long): truck.
+    pub truck_min_height: f32,
+    /// Lower than this: unknown.
+    pub min_height: f32,
+    /// At least this long: car; or at least `car_min_face` long and either
+    /// lower than `car_max_height` or at least `car_min_width` wide.
+    pub car_min_length: f32,
+    pub car_min_face: f32,
+    pub car_max_height: f32,
+    pub car_min_width: f32,
+    /// At least this long and `cyclist_min_height` tall: cyclist.
+    pub cyclist_min_length: f32,
+    pub cyclist_min_height: f32,
+    /// Shorter than `cyclist_min_length` and this tall: pedestrian.
+    pub pedestrian_height: [f32; 2],
+}
+
+impl Default for ClassModel {
+    fn default() -> Self {
+        ClassModel {
+            car_size: [4.5, 1.85],
+            truck_size: [9.5, 2.5],
+            cyclist_size: [1.75, 0.5],
+            pedestrian_size: [0.4, 0.5],
+            cabin_half_length: 1.2,
+            truck_min_height: 2.6,
+            min_height: 0.5,
+            car_min_length: 2.4,
+            car_min_face: 1.3,
+            car_max_height: 1.62,
+            car_min_width: 1.0,
+            cyclist_min_length: 1.1,
+            cyclist_min_height: 1.2,
+            pedestrian_height: [1.0, 2.2],
+        }
+    }
+}
+
+impl ClassModel {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let sizes = [
+            ("classes.car_size", self.car_size),
+            ("classes.truck_size", self.truck_size),
+            ("classes.cyclist_size", self.cyclist_size),
+            ("classes.pedestrian_size", self.pedestrian_size),
+        ];
+        for (field, [length, width]) in sizes {
+            if !(length.is_finite() && width.is_finite() && length > 0.0 && width > 0.0) {
+                return Err(err(field, format!("[{length}, {width}] must be positive")));
+            }
+        }
+        let lengths = [
+            ("classes.cabin_half_length", self.cabin_half_length),
+            ("classes.truck_min_height", self.truck_min_height),
+            ("classes.min_height", self.min_height),
+            ("classes.car_min_length", self.car_min_length),
+            ("classes.car_min_face", self.car_min_face),
+            ("classes.car_max_height", self.car_max_height),
+            ("classes.car_min_width", self.car_min_width),
+            ("classes.cyclist_min_length", self.cyclist_min_length),
+            ("classes.cyclist_min_height", self.cyclist_min_height),
+        ];
+        for (field, value) in lengths {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(err(field, format!("must be >= 0 and finite, got {value}")));
+            }
+        }
+        let [lo, hi] = self.pedestrian_height;
+        if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
+            return Err(err(
+                "classes.pedestrian_height",
+                format!("[{lo}, {hi}] is not an interval"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for LidarConfig {
@@ -97,6 +191,7 @@ impl Default for LidarConfig {
             float_over_host: 0.45,
             shadow_merge_per_metre: 0.07,
             shadow_bearing_margin_deg: 0.4,
+            classes: ClassModel::default(),
         }
     }
 }
@@ -176,6 +271,7 @@ impl LidarConfig {
         if self.min_cluster_points == 0 {
             return Err(err("min_cluster_points", "must be at least 1".into()));
         }
+        self.classes.validate()?;
         if self.max_fit_points < 8 {
             return Err(err("max_fit_points", "must be at least 8".into()));
         }

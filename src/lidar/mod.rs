@@ -14,7 +14,7 @@ mod cluster;
 mod config;
 mod ground;
 
-pub use config::{ConfigError, LidarConfig};
+pub use config::{ClassModel, ConfigError, LidarConfig};
 
 use crate::frames::{Box3, Footprint, LidarScan, Obstacle, ObstacleClass};
 use crate::msg::ObstacleSource;
@@ -258,13 +258,13 @@ impl LidarStage {
         if observed.extent().0 > self.config.max_obstacle_length {
             return Fitted::Structure;
         }
-        let class = boxfit::classify(&observed, height);
+        let class = boxfit::classify(&observed, height, &self.config.classes);
         let centre = [
             (total.lo[0] + total.hi[0]) / 2.0,
             (total.lo[1] + total.hi[1]) / 2.0,
         ];
         let floating = total.bottom - total.ground > self.config.float_height;
-        let rect = boxfit::complete(observed, class, centre, floating);
+        let rect = boxfit::complete(observed, class, centre, floating, &self.config.classes);
         let (length, width) = rect.extent();
         let [cx, cy] = rect.center();
         convex_hull(&mut self.fit, &mut self.hull);
