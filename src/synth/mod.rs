@@ -221,7 +221,7 @@ pub fn synthesize(out: &Path, options: &SynthOptions) -> Result<SynthSummary, Sy
     let mut parts: Vec<Part> = Vec::new();
     let mut pixels = vec![0u8; options.camera.width as usize * options.camera.height as usize * 3];
     let mut encoded = Vec::new();
-    let mut points = Vec::new();
+    let mut sweep = Sweep::default();
     let mut cdr = CdrWriter::new();
     for (log_offset, event) in events {
         let log_time = (START_NS + log_offset) as u64;
@@ -258,46 +258,15 @@ pub fn synthesize(out: &Path, options: &SynthOptions) -> Result<SynthSummary, Sy
                 summary.camera_frames += 1;
             }
             Event::Lidar(k) => {
-                let t = k as f64 * lidar_period;
-                let stamp = Time::from_nanos(START_NS + to_ns(t));
-                scene.actor_states(t, &mut states);
-                scene.parts(&states, &mut parts);
-                let ego = scene.ego(t);
-                let rotation = ego.rotation();
-                let origin = ego.position + rotation * V3::from(options.lidar.mount);
-                let mut hits = Vec::new();
-                let scan_seed = options.seed.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ k;
-                let n = lidar.scan(
-                    &parts,
-                    &origin,
-                    &rotation,
-                    scan_seed,
-                    &mut points,
-                    &mut hits,
-                );
-                let header = Header {
-                    stamp,
-                    frame_id: &options.lidar.frame_id,
-                };
-                let fields = lidar::point_fields();
-                let cloud = PointCloud2::new(
-                    header,
-                    1,
-                    n as u32,
-                    &fields,
-                    false,
-                    lidar::POINT_STEP,
-                    lidar::POINT_STEP * n as u32,
-                    &points,
-                    true,
-                )
-                .map_err(|e| SynthError::Options(e.to_string()))?;
+                sweep.cast(&scene, &lidar, options, k);
+                let cloud = sweep.cloud(options)?;
+                let header = cloud.header;
                 writer.write(lidar_topic, log_time, &cloud)?;
-                let truth = ground_truth(&scene, &states, &origin, &rotation, &hits, header);
+                let truth = ground_truth(&scene, &sweep, header);
                 summary.truth_obstacles += truth.obstacles.len() as u64;
                 writer.write(truth_topic, log_time, &truth)?;
                 summary.lidar_scans += 1;
-                summary.lidar_points += n as u64;
+                summary.lidar_points += sweep.count as u64;
             }
         }
     }
@@ -311,42 +280,73 @@ pub fn synthesize(out: &Path, options: &SynthOptions) -> Result<SynthSummary, Sy
     Ok(summary)
 }
 
+/// One lidar sweep: the scene at the scan stamp and what the lidar saw.
+#[derive(Default)]
+struct Sweep {
+    stamp: Time,
+    states: Vec<ActorState>,
+    parts: Vec<Part>,
+    points: Vec<u8>,
+    hits: Vec<lidar::ActorHits>,
+    origin: V3,
+    world_from_lidar: nalgebra::Matrix3<f64>,
+    count: usize,
+}
+
+impl Sweep {
+    /// Casts scan `k` of the scene.
+    fn cast(&mut self, scene: &Scene, lidar: &lidar::Lidar, options: &SynthOptions, k: u64) {
+        let t = k as f64 / options.lidar.rate_hz;
+        self.stamp = Time::from_nanos(START_NS + to_ns(t));
+        scene.actor_states(t, &mut self.states);
+        scene.parts(&self.states, &mut self.parts);
+        let ego = scene.ego(t);
+        self.world_from_lidar = ego.rotation();
+        self.origin = ego.position + self.world_from_lidar * V3::from(options.lidar.mount);
+        self.hits.clear();
+        let seed = options.seed.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ k;
+        self.count = lidar.scan(
+            &self.parts,
+            &self.origin,
+            &self.world_from_lidar,
+            seed,
+            &mut self.points,
+            &mut self.hits,
+        );
+    }
+
+    /// The sweep as a PointCloud2 (x, y, z, intensity, ring, time).
+    fn cloud<'a>(&'a self, options: &'a SynthOptions) -> Result<PointCloud2<'a>, SynthError> {
+        let n = self.count as u32;
+        PointCloud2::new(
+            Header {
+                stamp: self.stamp,
+                frame_id: &options.lidar.frame_id,
+            },
+            1,
+            n,
+            &lidar::point_fields(),
+            false,
+            lidar::POINT_STEP,
+            lidar::POINT_STEP * n,
+            &self.points,
+            true,
+        )
+        .map_err(|e| SynthError::Options(e.to_string()))
+    }
+}
+
 /// The first `count` lidar scans of a scene, serialized as PointCloud2
 /// (no bag, no camera): fixtures for benchmarks.
 pub fn lidar_scans(options: &SynthOptions, count: usize) -> Result<Vec<Vec<u8>>, SynthError> {
     validate(options)?;
     let scene = Scene::generate(options.seed);
     let lidar = lidar::Lidar::new(options.lidar.clone());
-    let period = 1.0 / options.lidar.rate_hz;
-    let (mut states, mut parts, mut points) = (Vec::new(), Vec::new(), Vec::new());
+    let mut sweep = Sweep::default();
     let mut out = Vec::with_capacity(count);
     for k in 0..count as u64 {
-        let t = k as f64 * period;
-        scene.actor_states(t, &mut states);
-        scene.parts(&states, &mut parts);
-        let ego = scene.ego(t);
-        let rotation = ego.rotation();
-        let origin = ego.position + rotation * V3::from(options.lidar.mount);
-        let mut hits = Vec::new();
-        let seed = options.seed.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ k;
-        let n = lidar.scan(&parts, &origin, &rotation, seed, &mut points, &mut hits);
-        let fields = lidar::point_fields();
-        let cloud = PointCloud2::new(
-            Header {
-                stamp: Time::from_nanos(START_NS + to_ns(t)),
-                frame_id: &options.lidar.frame_id,
-            },
-            1,
-            n as u32,
-            &fields,
-            false,
-            lidar::POINT_STEP,
-            lidar::POINT_STEP * n as u32,
-            &points,
-            true,
-        )
-        .map_err(|e| SynthError::Options(e.to_string()))?;
-        out.push(cloud.to_cdr());
+        sweep.cast(&scene, &lidar, options, k);
+        out.push(sweep.cloud(options)?.to_cdr());
     }
     Ok(out)
 }
@@ -410,14 +410,13 @@ fn write_image(
 }
 
 /// Ground truth in the lidar frame at the scan stamp.
-fn ground_truth(
-    scene: &Scene,
-    states: &[ActorState],
-    origin: &V3,
-    world_from_lidar: &nalgebra::Matrix3<f64>,
-    hits: &[lidar::ActorHits],
-    header: Header<'_>,
-) -> ObstacleArray {
+fn ground_truth(scene: &Scene, sweep: &Sweep, header: Header<'_>) -> ObstacleArray {
+    let (states, origin, world_from_lidar, hits) = (
+        &sweep.states,
+        &sweep.origin,
+        &sweep.world_from_lidar,
+        &sweep.hits,
+    );
     let lidar_from_world = world_from_lidar.transpose();
     let mut obstacles = Vec::new();
     for state in states {
