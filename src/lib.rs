@@ -6,6 +6,7 @@
 
 pub mod bag;
 pub mod calibration;
+pub mod camera;
 pub mod cdr;
 pub mod clock;
 pub mod config;

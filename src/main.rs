@@ -26,6 +26,9 @@ struct Cli {
 enum BenchStage {
     /// The lidar obstacle stage at 30k, 60k, 120k and 240k points per scan.
     Lidar,
+    /// Camera preprocessing (1920x1080 rgb8 to 416 and 640), inference and
+    /// decoding with the shipped NanoDet-m.
+    Camera,
 }
 
 #[derive(Subcommand)]
@@ -81,6 +84,17 @@ enum Command {
     },
     /// List the topics of a bag.
     Info { bag: PathBuf },
+    /// Run the camera detector on JPEG/PNG files and print the detections.
+    Detect {
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+        /// Model spec file.
+        #[arg(long, default_value = "models/nanodet-m-416.yaml")]
+        model: PathBuf,
+        /// Write each image with its detections drawn into this folder.
+        #[arg(long)]
+        draw: Option<PathBuf>,
+    },
     /// Time a pipeline stage on synthetic scans (run under `taskset -c 0`
     /// to measure one core).
     Bench {
@@ -146,11 +160,21 @@ fn run(cli: Cli) -> Result<()> {
             json.as_deref(),
         ),
         Command::Info { bag } => info(&bag),
+        Command::Detect {
+            images,
+            model,
+            draw,
+        } => detect(&images, &model, draw.as_deref()),
         Command::Bench {
             stage: BenchStage::Lidar,
             runs,
             config,
         } => bench_lidar(runs, &load_config(config.as_deref())?),
+        Command::Bench {
+            stage: BenchStage::Camera,
+            runs,
+            ..
+        } => bench_camera(runs),
     }
 }
 
@@ -325,5 +349,154 @@ fn bench_lidar(runs: usize, config: &LookoutConfig) -> Result<()> {
             at(0.5) * 1e6 / points as f64
         );
     }
+    Ok(())
+}
+
+fn detect(images: &[PathBuf], model: &Path, draw: Option<&Path>) -> Result<()> {
+    use lookout::camera::{CameraStage, draw::draw_boxes, spec::ModelSpec};
+    use lookout::clock::Clock;
+    use lookout::frames::{CameraFrame, PixelEncoding};
+    let spec = ModelSpec::load(model)?;
+    let clock = MonotonicClock::new();
+    let loading = clock.now_ns();
+    let mut stage = CameraStage::new(spec)?;
+    println!(
+        "{} on {} loaded in {:.0} ms",
+        stage.spec().name,
+        stage.engine().info().backend,
+        (clock.now_ns() - loading) as f64 / 1e6
+    );
+    if let Some(dir) = draw {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut detections = Vec::new();
+    for path in images {
+        let mut rgb = image::open(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .into_rgb8();
+        let (width, height) = rgb.dimensions();
+        let frame = CameraFrame {
+            stamp: 0,
+            frame_id: "image",
+            width,
+            height,
+            encoding: PixelEncoding::Rgb8,
+            step: width * 3,
+            pixels: rgb.as_raw(),
+        };
+        let started = clock.now_ns();
+        stage.process(&frame, &mut detections)?;
+        let elapsed = (clock.now_ns() - started) as f64 / 1e6;
+        println!(
+            "{} ({width}x{height}): {} detections in {elapsed:.1} ms",
+            path.display(),
+            detections.len()
+        );
+        for d in &detections {
+            let [x0, y0, x1, y1] = d.bbox;
+            println!(
+                "  {:<14} {:.3}  [{x0:.1}, {y0:.1}, {x1:.1}, {y1:.1}]",
+                stage.spec().classes[d.class as usize],
+                d.score
+            );
+        }
+        if let Some(dir) = draw {
+            draw_boxes(&mut rgb, width, height, &detections, 3);
+            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
+            let out = dir.join(format!("{stem}.detections.png"));
+            rgb.save(&out)
+                .with_context(|| format!("writing {}", out.display()))?;
+            println!("  drawn: {}", out.display());
+        }
+    }
+    Ok(())
+}
+
+/// p50/p99/max in milliseconds of `runs` calls of `f`, after 3 warm-up calls.
+fn time_ms(runs: usize, mut f: impl FnMut()) -> (f64, f64, f64) {
+    use lookout::clock::Clock;
+    let clock = MonotonicClock::new();
+    for _ in 0..3 {
+        f();
+    }
+    let mut times: Vec<i64> = (0..runs.max(1))
+        .map(|_| {
+            let started = clock.now_ns();
+            f();
+            clock.now_ns() - started
+        })
+        .collect();
+    times.sort_unstable();
+    let at = |q: f64| {
+        times[((q * times.len() as f64).ceil() as usize).clamp(1, times.len()) - 1] as f64 / 1e6
+    };
+    (at(0.5), at(0.99), at(1.0))
+}
+
+/// Times the camera stage's parts on a synthetic 1920x1080 rgb8 frame.
+fn bench_camera(runs: usize) -> Result<()> {
+    use lookout::camera::engine::{Engine, TractEngine};
+    use lookout::camera::preprocess::Preprocessor;
+    use lookout::camera::spec::{ColorOrder, Layout, ModelSpec, ResizeMode};
+    use lookout::camera::{ImageTransform, decode::Decoder};
+    use lookout::frames::{CameraFrame, PixelEncoding};
+    let (w, h) = (1920u32, 1080u32);
+    let pixels: Vec<u8> = (0..w * h * 3)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let frame = CameraFrame {
+        stamp: 0,
+        frame_id: "camera",
+        width: w,
+        height: h,
+        encoding: PixelEncoding::Rgb8,
+        step: w * 3,
+        pixels: &pixels,
+    };
+    let spec = ModelSpec::load(Path::new("models/nanodet-m-416.yaml"))?;
+    println!(
+        "{:<44} {:>9} {:>9} {:>9}",
+        "step (one thread)", "p50 ms", "p99 ms", "max ms"
+    );
+    let report = |name: &str, (p50, p99, max): (f64, f64, f64)| {
+        println!("{name:<44} {p50:>9.2} {p99:>9.2} {max:>9.2}");
+    };
+    let mut letterbox = spec.input.clone();
+    (letterbox.width, letterbox.height) = (640, 640);
+    (letterbox.resize, letterbox.color, letterbox.layout) =
+        (ResizeMode::Letterbox, ColorOrder::Rgb, Layout::Nchw);
+    for (name, input) in [
+        ("preprocess 1920x1080 -> 416 stretch (bgr)", &spec.input),
+        ("preprocess 1920x1080 -> 640 letterbox (rgb)", &letterbox),
+    ] {
+        let mut pre = Preprocessor::new(input);
+        let mut tensor = vec![0.0; pre.tensor_len()];
+        report(
+            name,
+            time_ms(runs, || {
+                pre.run(&frame, &mut tensor);
+            }),
+        );
+    }
+    let mut pre = Preprocessor::new(&spec.input);
+    let mut tensor = vec![0.0; pre.tensor_len()];
+    let transform: ImageTransform = pre.run(&frame, &mut tensor);
+    let mut engine = TractEngine::load(&spec)?;
+    report(
+        "inference nanodet-m 416, tract",
+        time_ms(runs.min(30), || {
+            engine.run(&tensor).expect("inference");
+        }),
+    );
+    let mut decoder = Decoder::new(&spec);
+    let mut detections = Vec::new();
+    report(
+        "decode + nms",
+        time_ms(runs, || {
+            decoder
+                .decode(&engine, &transform, &mut detections)
+                .expect("decode");
+        }),
+    );
     Ok(())
 }

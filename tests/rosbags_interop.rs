@@ -12,6 +12,8 @@
 //! widened exactly) except non-finite ones, the strings `"nan"`, `"inf"`,
 //! `"-inf"`; byte arrays are `{"len", "sha256"}`.
 
+mod common;
+
 use lookout::bag::{Bag, BagWriter, Compression, WriterOptions};
 use lookout::cdr::DecodeError;
 use lookout::frames::{CameraFrame, CameraIntrinsics, CompressedDecoder, LidarScan, PixelEncoding};
@@ -26,7 +28,6 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
-use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -36,40 +37,7 @@ use std::process::Command;
 /// The Python interpreter with rosbags, or `None` (after a loud SKIPPED
 /// line) when there is none and `LOOKOUT_REQUIRE_PYTHON` is not `1`.
 fn python(test: &str) -> Option<PathBuf> {
-    let interpreter = match std::env::var_os("LOOKOUT_PYTHON") {
-        Some(path) => PathBuf::from(path),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/python"),
-    };
-    let problem = match Command::new(&interpreter)
-        .args(["-c", "import rosbags, numpy, PIL"])
-        .output()
-    {
-        Err(e) => format!("cannot run {}: {e}", interpreter.display()),
-        Ok(out) if !out.status.success() => format!(
-            "{} cannot import rosbags, numpy and PIL: {}",
-            interpreter.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ),
-        Ok(_) => return Some(interpreter),
-    };
-    if std::env::var("LOOKOUT_REQUIRE_PYTHON").as_deref() == Ok("1") {
-        panic!(
-            "LOOKOUT_REQUIRE_PYTHON=1 but {problem}\n\
-             Set up the interpreter with scripts/test.sh (or `pip install -r \
-             tests/interop/requirements.txt` into $LOOKOUT_PYTHON's environment)."
-        );
-    }
-    // Straight to the process's stderr: the test harness captures
-    // `eprintln!` of passing tests, and a skip must not go unnoticed.
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n**********************************************************************\n\
-         SKIPPED: {test}: {problem}\n\
-         The rosbags interoperability tests did not run: run scripts/test.sh\n\
-         (or set LOOKOUT_PYTHON to a Python with tests/interop/requirements.txt).\n\
-         **********************************************************************\n"
-    );
-    None
+    common::python(test, "rosbags, numpy, PIL")
 }
 
 fn interop_script(name: &str) -> PathBuf {

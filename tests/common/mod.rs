@@ -2,7 +2,9 @@
 #![allow(dead_code)]
 
 use lookout::synth::{CameraSpec, LidarSpec, SynthOptions};
-use std::path::Path;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// A short, reduced-size scene that synthesizes in well under a second.
 pub fn small_scene_options(seconds: f64, seed: u64) -> SynthOptions {
@@ -34,4 +36,44 @@ pub fn sha256_file(path: &Path) -> String {
     use sha2::Digest;
     let bytes = std::fs::read(path).expect("read file");
     hex::encode(sha2::Sha256::digest(&bytes))
+}
+
+/// The test Python interpreter (`LOOKOUT_PYTHON`, else `.venv-test`) when it
+/// can `import {imports}`; otherwise `None` after a loud SKIPPED line, or a
+/// panic when `LOOKOUT_REQUIRE_PYTHON=1` (as scripts/test.sh and CI set it).
+pub fn python(test: &str, imports: &str) -> Option<PathBuf> {
+    let interpreter = match std::env::var_os("LOOKOUT_PYTHON") {
+        Some(path) => PathBuf::from(path),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/python"),
+    };
+    let problem = match Command::new(&interpreter)
+        .args(["-c", &format!("import {imports}")])
+        .output()
+    {
+        Err(e) => format!("cannot run {}: {e}", interpreter.display()),
+        Ok(out) if !out.status.success() => format!(
+            "{} cannot import {imports}: {}",
+            interpreter.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Ok(_) => return Some(interpreter),
+    };
+    if std::env::var("LOOKOUT_REQUIRE_PYTHON").as_deref() == Ok("1") {
+        panic!(
+            "LOOKOUT_REQUIRE_PYTHON=1 but {problem}\n\
+             Set up the interpreter with scripts/test.sh (or `pip install -r \
+             tests/interop/requirements.txt` into $LOOKOUT_PYTHON's environment)."
+        );
+    }
+    // Straight to the process's stderr: the test harness captures
+    // `eprintln!` of passing tests, and a skip must not go unnoticed.
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n**********************************************************************\n\
+         SKIPPED: {test}: {problem}\n\
+         Tests that need Python did not run: run scripts/test.sh\n\
+         (or set LOOKOUT_PYTHON to a Python with tests/interop/requirements.txt).\n\
+         **********************************************************************\n"
+    );
+    None
 }

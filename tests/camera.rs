@@ -1,0 +1,176 @@
+//! The camera stage with the shipped NanoDet-m: a real photo, and agreement
+//! with an independent onnxruntime + numpy reference decode.
+
+mod common;
+
+use lookout::camera::spec::ModelSpec;
+use lookout::camera::{CameraStage, Detection2d};
+use lookout::frames::{CameraFrame, PixelEncoding};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn nanodet() -> CameraStage {
+    let spec =
+        ModelSpec::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("models/nanodet-m-416.yaml"))
+            .unwrap();
+    CameraStage::new(spec).unwrap()
+}
+
+/// scikit-image's sample images ship inside its wheel.
+fn skimage_image(python: &Path, name: &str) -> PathBuf {
+    let out = Command::new(python)
+        .args([
+            "-c",
+            "import os, sys, skimage; print(os.path.join(os.path.dirname(skimage.__file__), 'data', sys.argv[1]))",
+            name,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+fn rgb(path: &Path) -> (u32, u32, Vec<u8>) {
+    let image = image::open(path).unwrap().into_rgb8();
+    let (w, h) = image.dimensions();
+    (w, h, image.into_raw())
+}
+
+fn frame(w: u32, h: u32, pixels: &[u8]) -> CameraFrame<'_> {
+    CameraFrame {
+        stamp: 0,
+        frame_id: "camera",
+        width: w,
+        height: h,
+        encoding: PixelEncoding::Rgb8,
+        step: w * 3,
+        pixels,
+    }
+}
+
+fn iou(a: [f32; 4], b: [f32; 4]) -> f32 {
+    let ix = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let iy = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let inter = ix * iy;
+    let union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
+    if union > 0.0 { inter / union } else { 0.0 }
+}
+
+#[test]
+fn the_astronaut_is_a_person() {
+    let Some(python) = common::python("the_astronaut_is_a_person", "skimage") else {
+        return;
+    };
+    let (w, h, pixels) = rgb(&skimage_image(&python, "astronaut.png"));
+    let mut stage = nanodet();
+    let mut detections = Vec::new();
+    stage
+        .process(&frame(w, h, &pixels), &mut detections)
+        .unwrap();
+    let person = stage.spec().class_index("person").unwrap() as u16;
+    // The figure: suit, face and hair, from the left edge of the suit to
+    // its right shoulder, hair to the bottom of the picture.
+    let figure = [20.0, 15.0, 365.0, 512.0];
+    let best = detections
+        .iter()
+        .filter(|d| d.class == person && d.score >= 0.5)
+        .map(|d| (iou(d.bbox, figure), d))
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let (overlap, d) = best.unwrap_or_else(|| panic!("no person >= 0.5 in {detections:?}"));
+    assert!(
+        overlap >= 0.6,
+        "person box {:?} covers the figure only {overlap:.2}",
+        d.bbox
+    );
+}
+
+fn reference(python: &Path, stage: &CameraStage, transform: [f32; 6]) -> Vec<(u16, f32, [f32; 4])> {
+    let dir = tempfile::tempdir().unwrap();
+    let tensor = dir.path().join("input.bin");
+    let bytes: Vec<u8> = stage
+        .input_tensor()
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    std::fs::write(&tensor, bytes).unwrap();
+    let out = dir.path().join("reference.json");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/nanodet_reference.py");
+    let status = Command::new(python)
+        .arg(script)
+        .arg(stage.spec().onnx_path())
+        .arg(&tensor)
+        .arg(&out)
+        .args(transform.map(|v| v.to_string()))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out).unwrap()).unwrap();
+    json.as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let b: Vec<f32> = d["box"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+                .collect();
+            (
+                d["class"].as_u64().unwrap() as u16,
+                d["score"].as_f64().unwrap() as f32,
+                [b[0], b[1], b[2], b[3]],
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn detections_equal_an_onnxruntime_reference() {
+    let Some(python) = common::python(
+        "detections_equal_an_onnxruntime_reference",
+        "skimage, onnxruntime, numpy",
+    ) else {
+        return;
+    };
+    let mut stage = nanodet();
+    let mut compared = 0;
+    for name in [
+        "astronaut.png",
+        "coffee.png",
+        "chelsea.png",
+        "motorcycle_left.png",
+        "rocket.jpg",
+    ] {
+        let (w, h, pixels) = rgb(&skimage_image(&python, name));
+        let mut ours: Vec<Detection2d> = Vec::new();
+        stage.process(&frame(w, h, &pixels), &mut ours).unwrap();
+        // The shipped spec stretches: tensor = image * (416 / size).
+        let transform = [
+            416.0 / w as f32,
+            416.0 / h as f32,
+            0.0,
+            0.0,
+            w as f32,
+            h as f32,
+        ];
+        let theirs = reference(&python, &stage, transform);
+        assert_eq!(ours.len(), theirs.len(), "{name}: {ours:?}\nvs\n{theirs:?}");
+        for (o, (class, score, bbox)) in ours.iter().zip(&theirs) {
+            assert_eq!(o.class, *class, "{name}");
+            assert!(
+                (o.score - score).abs() <= 1e-3,
+                "{name}: score {} vs {score}",
+                o.score
+            );
+            for k in 0..4 {
+                assert!(
+                    (o.bbox[k] - bbox[k]).abs() <= 1.0,
+                    "{name}: box {:?} vs {bbox:?}",
+                    o.bbox
+                );
+            }
+            compared += 1;
+        }
+    }
+    assert!(compared >= 5, "only {compared} detections compared");
+}
