@@ -13,11 +13,18 @@ fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
 export LOOKOUT_PYTHON="$PWD/$venv/bin/python"
 export LOOKOUT_REQUIRE_PYTHON=1
+# The onnxruntime engine's shared library, from the onnxruntime wheel.
+ORT_DYLIB_PATH="$("$LOOKOUT_PYTHON" -c 'import glob, os, onnxruntime; print(sorted(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), "capi", "libonnxruntime.so*")))[-1])')"
+export ORT_DYLIB_PATH
 
 echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy (default features)"
 cargo clippy --all-targets --locked -- -D warnings
-echo "== cargo test"
-cargo test --all-targets --locked
-cargo test --doc --locked
+echo "== cargo clippy (all features)"
+cargo clippy --all-targets --all-features --locked -- -D warnings
+# The tests run once, with every engine built in (a superset of the default
+# build: tract's dependency features are the same, so it compiles once).
+echo "== cargo test (features: onnxruntime)"
+cargo test --all-targets --features onnxruntime --locked
+cargo test --doc --features onnxruntime --locked

@@ -80,6 +80,19 @@ pub struct CameraFrame<'a> {
 }
 
 impl<'a> CameraFrame<'a> {
+    /// A tightly packed rgb8 frame (e.g. a decoded JPEG/PNG file).
+    pub fn rgb8(frame_id: &'a str, width: u32, height: u32, pixels: &'a [u8]) -> Self {
+        CameraFrame {
+            stamp: 0,
+            frame_id,
+            width,
+            height,
+            encoding: PixelEncoding::Rgb8,
+            step: width.saturating_mul(3),
+            pixels,
+        }
+    }
+
     /// Checks encoding and geometry of a decoded `sensor_msgs/Image`.
     pub fn from_image(image: &Image<'a>) -> Result<Self, DecodeError> {
         let encoding =

@@ -3,6 +3,7 @@
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use lookout::bag::{Bag, Compression, WriterOptions};
+use lookout::camera::engine::{Backend, EngineOptions};
 use lookout::clock::MonotonicClock;
 use lookout::config::LookoutConfig;
 use lookout::eval::EvalConfig;
@@ -94,6 +95,8 @@ enum Command {
         /// Write each image with its detections drawn into this folder.
         #[arg(long)]
         draw: Option<PathBuf>,
+        #[command(flatten)]
+        engine: EngineArgs,
     },
     /// Time a pipeline stage on synthetic scans (run under `taskset -c 0`
     /// to measure one core).
@@ -106,7 +109,35 @@ enum Command {
         /// Pipeline configuration (YAML; see config/lookout.yaml).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// The onnxruntime shared library, to time that engine too (camera
+        /// only; default: ORT_DYLIB_PATH).
+        #[arg(long)]
+        onnxruntime_library: Option<PathBuf>,
     },
+}
+
+/// Which inference engine runs the camera model.
+#[derive(clap::Args)]
+struct EngineArgs {
+    #[arg(long, value_enum, default_value_t = Backend::Tract)]
+    engine: Backend,
+    /// Threads for one inference.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// The onnxruntime shared library (default: ORT_DYLIB_PATH), e.g. the
+    /// one inside the `onnxruntime` PyPI wheel.
+    #[arg(long)]
+    onnxruntime_library: Option<PathBuf>,
+}
+
+impl EngineArgs {
+    fn options(&self) -> EngineOptions {
+        EngineOptions {
+            backend: self.engine,
+            threads: self.threads,
+            onnxruntime_library: self.onnxruntime_library.clone(),
+        }
+    }
 }
 
 fn main() {
@@ -164,17 +195,20 @@ fn run(cli: Cli) -> Result<()> {
             images,
             model,
             draw,
-        } => detect(&images, &model, draw.as_deref()),
+            engine,
+        } => detect(&images, &model, draw.as_deref(), &engine.options()),
         Command::Bench {
             stage: BenchStage::Lidar,
             runs,
             config,
+            ..
         } => bench_lidar(runs, &load_config(config.as_deref())?),
         Command::Bench {
             stage: BenchStage::Camera,
             runs,
+            onnxruntime_library,
             ..
-        } => bench_camera(runs),
+        } => bench_camera(runs, onnxruntime_library),
     }
 }
 
@@ -352,18 +386,24 @@ fn bench_lidar(runs: usize, config: &LookoutConfig) -> Result<()> {
     Ok(())
 }
 
-fn detect(images: &[PathBuf], model: &Path, draw: Option<&Path>) -> Result<()> {
+fn detect(
+    images: &[PathBuf],
+    model: &Path,
+    draw: Option<&Path>,
+    engine: &EngineOptions,
+) -> Result<()> {
     use lookout::camera::{CameraStage, draw::draw_boxes, spec::ModelSpec};
     use lookout::clock::Clock;
-    use lookout::frames::{CameraFrame, PixelEncoding};
+    use lookout::frames::CameraFrame;
     let spec = ModelSpec::load(model)?;
     let clock = MonotonicClock::new();
     let loading = clock.now_ns();
-    let mut stage = CameraStage::new(spec)?;
+    let mut stage = CameraStage::load(spec, engine)?;
     println!(
-        "{} on {} loaded in {:.0} ms",
+        "{} on {} ({} threads) loaded in {:.0} ms",
         stage.spec().name,
         stage.engine().info().backend,
+        engine.threads,
         (clock.now_ns() - loading) as f64 / 1e6
     );
     if let Some(dir) = draw {
@@ -375,15 +415,7 @@ fn detect(images: &[PathBuf], model: &Path, draw: Option<&Path>) -> Result<()> {
             .with_context(|| format!("reading {}", path.display()))?
             .into_rgb8();
         let (width, height) = rgb.dimensions();
-        let frame = CameraFrame {
-            stamp: 0,
-            frame_id: "image",
-            width,
-            height,
-            encoding: PixelEncoding::Rgb8,
-            step: width * 3,
-            pixels: rgb.as_raw(),
-        };
+        let frame = CameraFrame::rgb8("image", width, height, rgb.as_raw());
         let started = clock.now_ns();
         stage.process(&frame, &mut detections)?;
         let elapsed = (clock.now_ns() - started) as f64 / 1e6;
@@ -433,33 +465,27 @@ fn time_ms(runs: usize, mut f: impl FnMut()) -> (f64, f64, f64) {
     (at(0.5), at(0.99), at(1.0))
 }
 
-/// Times the camera stage's parts on a synthetic 1920x1080 rgb8 frame.
-fn bench_camera(runs: usize) -> Result<()> {
-    use lookout::camera::engine::{Engine, TractEngine};
+/// Times the camera stage's parts on a synthetic 1920x1080 rgb8 frame:
+/// preprocessing and decoding on one thread, inference on every engine this
+/// build has at one and two threads.
+fn bench_camera(runs: usize, onnxruntime_library: Option<PathBuf>) -> Result<()> {
+    use lookout::camera::engine;
     use lookout::camera::preprocess::Preprocessor;
     use lookout::camera::spec::{ColorOrder, Layout, ModelSpec, ResizeMode};
     use lookout::camera::{ImageTransform, decode::Decoder};
-    use lookout::frames::{CameraFrame, PixelEncoding};
+    use lookout::frames::CameraFrame;
     let (w, h) = (1920u32, 1080u32);
     let pixels: Vec<u8> = (0..w * h * 3)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
-    let frame = CameraFrame {
-        stamp: 0,
-        frame_id: "camera",
-        width: w,
-        height: h,
-        encoding: PixelEncoding::Rgb8,
-        step: w * 3,
-        pixels: &pixels,
-    };
+    let frame = CameraFrame::rgb8("camera", w, h, &pixels);
     let spec = ModelSpec::load(Path::new("models/nanodet-m-416.yaml"))?;
     println!(
-        "{:<44} {:>9} {:>9} {:>9}",
-        "step (one thread)", "p50 ms", "p99 ms", "max ms"
+        "{:<48} {:>9} {:>9} {:>9}",
+        "step", "p50 ms", "p99 ms", "max ms"
     );
     let report = |name: &str, (p50, p99, max): (f64, f64, f64)| {
-        println!("{name:<44} {p50:>9.2} {p99:>9.2} {max:>9.2}");
+        println!("{name:<48} {p50:>9.2} {p99:>9.2} {max:>9.2}");
     };
     let mut letterbox = spec.input.clone();
     (letterbox.width, letterbox.height) = (640, 640);
@@ -481,20 +507,45 @@ fn bench_camera(runs: usize) -> Result<()> {
     let mut pre = Preprocessor::new(&spec.input);
     let mut tensor = vec![0.0; pre.tensor_len()];
     let transform: ImageTransform = pre.run(&frame, &mut tensor);
-    let mut engine = TractEngine::load(&spec)?;
-    report(
-        "inference nanodet-m 416, tract",
-        time_ms(runs.min(30), || {
-            engine.run(&tensor).expect("inference");
-        }),
-    );
+    let onnxruntime_library =
+        onnxruntime_library.or_else(|| std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from));
+    let mut last_engine = None;
+    for backend in [Backend::Tract, Backend::Onnxruntime] {
+        for threads in [1, 2] {
+            let options = EngineOptions {
+                backend,
+                threads,
+                onnxruntime_library: onnxruntime_library.clone(),
+            };
+            let mut engine = match engine::load(&spec, &options) {
+                Ok(engine) => engine,
+                Err(error) => {
+                    println!("{backend:?} skipped: {error}");
+                    break;
+                }
+            };
+            let name = format!(
+                "inference nanodet-m 416, {}, {threads} thread{}",
+                engine.info().backend,
+                if threads == 1 { "" } else { "s" }
+            );
+            report(
+                &name,
+                time_ms(runs.min(30), || {
+                    engine.run(&tensor).expect("inference");
+                }),
+            );
+            last_engine = Some(engine);
+        }
+    }
+    let engine = last_engine.context("no engine loaded")?;
     let mut decoder = Decoder::new(&spec);
     let mut detections = Vec::new();
     report(
         "decode + nms",
         time_ms(runs, || {
             decoder
-                .decode(&engine, &transform, &mut detections)
+                .decode(engine.as_ref(), &transform, &mut detections)
                 .expect("decode");
         }),
     );

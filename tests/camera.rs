@@ -3,17 +3,39 @@
 
 mod common;
 
+use lookout::camera::engine::{Backend, EngineOptions};
 use lookout::camera::spec::ModelSpec;
 use lookout::camera::{CameraStage, Detection2d};
-use lookout::frames::{CameraFrame, PixelEncoding};
+use lookout::frames::CameraFrame;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn nanodet() -> CameraStage {
+fn nanodet(options: &EngineOptions) -> CameraStage {
     let spec =
         ModelSpec::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("models/nanodet-m-416.yaml"))
             .unwrap();
-    CameraStage::new(spec).unwrap()
+    CameraStage::load(spec, options).unwrap()
+}
+
+/// Every engine this build has, at one and two threads: the same tests run
+/// on each of them.
+fn every_engine(python: &Path) -> Vec<EngineOptions> {
+    let mut engines = Vec::new();
+    for threads in [1, 2] {
+        engines.push(EngineOptions {
+            backend: Backend::Tract,
+            threads,
+            onnxruntime_library: None,
+        });
+        #[cfg(feature = "onnxruntime")]
+        engines.push(EngineOptions {
+            backend: Backend::Onnxruntime,
+            threads,
+            onnxruntime_library: Some(onnxruntime_library(python)),
+        });
+    }
+    let _ = python;
+    engines
 }
 
 /// scikit-image's sample images ship inside its wheel.
@@ -37,15 +59,7 @@ fn rgb(path: &Path) -> (u32, u32, Vec<u8>) {
 }
 
 fn frame(w: u32, h: u32, pixels: &[u8]) -> CameraFrame<'_> {
-    CameraFrame {
-        stamp: 0,
-        frame_id: "camera",
-        width: w,
-        height: h,
-        encoding: PixelEncoding::Rgb8,
-        step: w * 3,
-        pixels,
-    }
+    CameraFrame::rgb8("camera", w, h, pixels)
 }
 
 fn iou(a: [f32; 4], b: [f32; 4]) -> f32 {
@@ -58,30 +72,33 @@ fn iou(a: [f32; 4], b: [f32; 4]) -> f32 {
 
 #[test]
 fn the_astronaut_is_a_person() {
-    let Some(python) = common::python("the_astronaut_is_a_person", "skimage") else {
+    let Some(python) = common::python("the_astronaut_is_a_person", "skimage, onnxruntime") else {
         return;
     };
     let (w, h, pixels) = rgb(&skimage_image(&python, "astronaut.png"));
-    let mut stage = nanodet();
-    let mut detections = Vec::new();
-    stage
-        .process(&frame(w, h, &pixels), &mut detections)
-        .unwrap();
-    let person = stage.spec().class_index("person").unwrap() as u16;
-    // The figure: suit, face and hair, from the left edge of the suit to
-    // its right shoulder, hair to the bottom of the picture.
-    let figure = [20.0, 15.0, 365.0, 512.0];
-    let best = detections
-        .iter()
-        .filter(|d| d.class == person && d.score >= 0.5)
-        .map(|d| (iou(d.bbox, figure), d))
-        .max_by(|a, b| a.0.total_cmp(&b.0));
-    let (overlap, d) = best.unwrap_or_else(|| panic!("no person >= 0.5 in {detections:?}"));
-    assert!(
-        overlap >= 0.6,
-        "person box {:?} covers the figure only {overlap:.2}",
-        d.bbox
-    );
+    for options in every_engine(&python) {
+        let mut stage = nanodet(&options);
+        let mut detections = Vec::new();
+        stage
+            .process(&frame(w, h, &pixels), &mut detections)
+            .unwrap();
+        let person = stage.spec().class_index("person").unwrap() as u16;
+        // The figure: suit, face and hair, from the left edge of the suit to
+        // its right shoulder, hair to the bottom of the picture.
+        let figure = [20.0, 15.0, 365.0, 512.0];
+        let best = detections
+            .iter()
+            .filter(|d| d.class == person && d.score >= 0.5)
+            .map(|d| (iou(d.bbox, figure), d))
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        let (overlap, d) =
+            best.unwrap_or_else(|| panic!("{options:?}: no person >= 0.5 in {detections:?}"));
+        assert!(
+            overlap >= 0.6,
+            "{options:?}: person box {:?} covers the figure only {overlap:.2}",
+            d.bbox
+        );
+    }
 }
 
 fn reference(python: &Path, stage: &CameraStage, transform: [f32; 6]) -> Vec<(u16, f32, [f32; 4])> {
@@ -124,15 +141,9 @@ fn reference(python: &Path, stage: &CameraStage, transform: [f32; 6]) -> Vec<(u1
         .collect()
 }
 
-#[test]
-fn detections_equal_an_onnxruntime_reference() {
-    let Some(python) = common::python(
-        "detections_equal_an_onnxruntime_reference",
-        "skimage, onnxruntime, numpy",
-    ) else {
-        return;
-    };
-    let mut stage = nanodet();
+/// Runs `stage` over scikit-image sample photos and compares every detection
+/// with the reference decode of the same input tensor.
+fn compare_with_reference(python: &Path, stage: &mut CameraStage) {
     let mut compared = 0;
     for name in [
         "astronaut.png",
@@ -141,7 +152,7 @@ fn detections_equal_an_onnxruntime_reference() {
         "motorcycle_left.png",
         "rocket.jpg",
     ] {
-        let (w, h, pixels) = rgb(&skimage_image(&python, name));
+        let (w, h, pixels) = rgb(&skimage_image(python, name));
         let mut ours: Vec<Detection2d> = Vec::new();
         stage.process(&frame(w, h, &pixels), &mut ours).unwrap();
         // The shipped spec stretches: tensor = image * (416 / size).
@@ -153,19 +164,24 @@ fn detections_equal_an_onnxruntime_reference() {
             w as f32,
             h as f32,
         ];
-        let theirs = reference(&python, &stage, transform);
-        assert_eq!(ours.len(), theirs.len(), "{name}: {ours:?}\nvs\n{theirs:?}");
+        let theirs = reference(python, stage, transform);
+        let backend = stage.engine().info().backend;
+        assert_eq!(
+            ours.len(),
+            theirs.len(),
+            "{backend} {name}: {ours:?}\nvs\n{theirs:?}"
+        );
         for (o, (class, score, bbox)) in ours.iter().zip(&theirs) {
-            assert_eq!(o.class, *class, "{name}");
+            assert_eq!(o.class, *class, "{backend} {name}");
             assert!(
                 (o.score - score).abs() <= 1e-3,
-                "{name}: score {} vs {score}",
+                "{backend} {name}: score {} vs {score}",
                 o.score
             );
             for k in 0..4 {
                 assert!(
                     (o.bbox[k] - bbox[k]).abs() <= 1.0,
-                    "{name}: box {:?} vs {bbox:?}",
+                    "{backend} {name}: box {:?} vs {bbox:?}",
                     o.bbox
                 );
             }
@@ -173,4 +189,35 @@ fn detections_equal_an_onnxruntime_reference() {
         }
     }
     assert!(compared >= 5, "only {compared} detections compared");
+}
+
+#[test]
+fn detections_equal_an_onnxruntime_reference_on_every_engine() {
+    let Some(python) = common::python(
+        "detections_equal_an_onnxruntime_reference_on_every_engine",
+        "skimage, onnxruntime, numpy",
+    ) else {
+        return;
+    };
+    for options in every_engine(&python) {
+        compare_with_reference(&python, &mut nanodet(&options));
+    }
+}
+
+/// The onnxruntime shared library inside the `onnxruntime` wheel.
+#[cfg(feature = "onnxruntime")]
+fn onnxruntime_library(python: &Path) -> PathBuf {
+    let out = Command::new(python)
+        .args([
+            "-c",
+            "import glob, os, onnxruntime; print(sorted(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), 'capi', 'libonnxruntime.so*')))[-1])",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }

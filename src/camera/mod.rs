@@ -70,7 +70,7 @@ pub trait Outputs {
 
 use crate::frames::CameraFrame;
 use decode::{DecodeTensorError, Decoder};
-use engine::{Engine, EngineError, TractEngine};
+use engine::{Engine, EngineError, EngineOptions};
 use preprocess::Preprocessor;
 use spec::ModelSpec;
 
@@ -92,10 +92,15 @@ pub struct CameraStage {
 }
 
 impl CameraStage {
-    /// With the default engine (tract).
+    /// With the default engine (tract, one thread).
     pub fn new(spec: ModelSpec) -> Result<Self, CameraError> {
-        let engine = TractEngine::load(&spec)?;
-        Ok(Self::with_engine(spec, Box::new(engine)))
+        Self::load(spec, &EngineOptions::default())
+    }
+
+    /// With the engine `options` choose.
+    pub fn load(spec: ModelSpec, options: &EngineOptions) -> Result<Self, CameraError> {
+        let engine = engine::load(&spec, options)?;
+        Ok(Self::with_engine(spec, engine))
     }
 
     pub fn with_engine(spec: ModelSpec, engine: Box<dyn Engine>) -> Self {

@@ -1,0 +1,262 @@
+//! Inference engines behind one trait: load a model once (optimized at load),
+//! run it on a preallocated input tensor, hand out named outputs.
+//!
+//! Owns the backends: [`TractEngine`] (pure Rust, the default) and, with the
+//! `onnxruntime` feature, [`OrtEngine`]; the TensorRT backend implements the
+//! same [`Engine`] trait. An engine never touches frames or detections:
+//! tensors in, tensors out.
+
+mod tract;
+pub use tract::TractEngine;
+#[cfg(feature = "onnxruntime")]
+mod onnxruntime;
+#[cfg(feature = "onnxruntime")]
+pub use onnxruntime::OrtEngine;
+
+use super::spec::{Layout, ModelSpec};
+use super::{Outputs, TensorView};
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("loading {path}: {detail}")]
+    Load { path: String, detail: String },
+    #[error("input has {found} values, the model takes {expected}")]
+    InputSize { expected: usize, found: usize },
+    #[error("inference failed: {0}")]
+    Run(String),
+    #[error("output {name:?} is not f32")]
+    OutputType { name: String },
+    #[error("the {backend} engine is not built in: rebuild with `--features {feature}`")]
+    NotBuilt {
+        backend: &'static str,
+        feature: &'static str,
+    },
+    #[error(
+        "the onnxruntime engine needs its shared library: pass its path \
+         (--onnxruntime-library) or set ORT_DYLIB_PATH"
+    )]
+    NoLibrary,
+}
+
+/// What an engine was built for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineInfo {
+    pub backend: &'static str,
+    pub input_name: String,
+    pub input_shape: Vec<usize>,
+    pub output_names: Vec<String>,
+}
+
+/// A loaded model, ready to run.
+pub trait Engine: Outputs + Send {
+    fn info(&self) -> &EngineInfo;
+    /// Runs on `input` (`info().input_shape` elements, row-major); the
+    /// results are then readable through [`Outputs`] until the next run.
+    fn run(&mut self, input: &[f32]) -> Result<(), EngineError>;
+}
+
+/// Which engine runs the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Backend {
+    /// Pure Rust, always built in.
+    #[default]
+    Tract,
+    /// onnxruntime, loaded at run time (feature `onnxruntime`).
+    Onnxruntime,
+}
+
+/// How to load an engine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineOptions {
+    pub backend: Backend,
+    /// Threads the engine may use for one inference.
+    pub threads: usize,
+    /// The onnxruntime shared library; `None` reads `ORT_DYLIB_PATH`.
+    pub onnxruntime_library: Option<PathBuf>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            backend: Backend::Tract,
+            threads: 1,
+            onnxruntime_library: None,
+        }
+    }
+}
+
+/// Loads the model of `spec` on the engine `options` choose.
+pub fn load(spec: &ModelSpec, options: &EngineOptions) -> Result<Box<dyn Engine>, EngineError> {
+    match options.backend {
+        Backend::Tract => Ok(Box::new(TractEngine::load_with_threads(
+            spec,
+            options.threads,
+        )?)),
+        Backend::Onnxruntime => load_onnxruntime(spec, options),
+    }
+}
+
+#[cfg(feature = "onnxruntime")]
+fn load_onnxruntime(
+    spec: &ModelSpec,
+    options: &EngineOptions,
+) -> Result<Box<dyn Engine>, EngineError> {
+    let library = options
+        .onnxruntime_library
+        .clone()
+        .or_else(|| std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from))
+        .ok_or(EngineError::NoLibrary)?;
+    Ok(Box::new(OrtEngine::load(spec, &library, options.threads)?))
+}
+
+#[cfg(not(feature = "onnxruntime"))]
+fn load_onnxruntime(_: &ModelSpec, _: &EngineOptions) -> Result<Box<dyn Engine>, EngineError> {
+    Err(EngineError::NotBuilt {
+        backend: "onnxruntime",
+        feature: "onnxruntime",
+    })
+}
+
+/// The input shape a spec implies.
+pub fn input_shape(spec: &ModelSpec) -> Vec<usize> {
+    let (w, h) = (spec.input.width as usize, spec.input.height as usize);
+    match spec.input.layout {
+        Layout::Nchw => vec![1, 3, h, w],
+        Layout::Nhwc => vec![1, h, w, 3],
+    }
+}
+
+/// An engine's output tensors, copied out of the backend after each run so
+/// that decoders see one layout whatever the backend. Capacities grow on the
+/// first run and are reused after.
+#[derive(Debug, Clone, Default)]
+pub struct OutputBuffers {
+    names: Vec<String>,
+    tensors: Vec<(Vec<usize>, Vec<f32>)>,
+}
+
+impl OutputBuffers {
+    pub fn new(names: Vec<String>) -> Self {
+        OutputBuffers {
+            tensors: vec![(Vec::new(), Vec::new()); names.len()],
+            names,
+        }
+    }
+
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Replaces output `index` with `shape` and `values`.
+    pub fn store(
+        &mut self,
+        index: usize,
+        shape: impl IntoIterator<Item = usize>,
+        values: impl IntoIterator<Item = f32>,
+    ) {
+        let (dims, data) = &mut self.tensors[index];
+        dims.clear();
+        dims.extend(shape);
+        data.clear();
+        data.extend(values);
+    }
+}
+
+impl Outputs for OutputBuffers {
+    fn output(&self, name: &str) -> Option<TensorView<'_>> {
+        let index = self.names.iter().position(|n| n == name)?;
+        let (shape, data) = &self.tensors[index];
+        Some(TensorView { shape, data })
+    }
+}
+
+fn check_input_len(info: &EngineInfo, input: &[f32]) -> Result<(), EngineError> {
+    let expected: usize = info.input_shape.iter().product();
+    if input.len() == expected {
+        Ok(())
+    } else {
+        Err(EngineError::InputSize {
+            expected,
+            found: input.len(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn shipped() -> ModelSpec {
+        ModelSpec::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("models/nanodet-m-416.yaml"))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_missing_model_file_is_a_load_error_naming_it() {
+        let mut spec = shipped();
+        spec.onnx = "no-such-model.onnx".into();
+        let error = load(&spec, &EngineOptions::default()).err().unwrap();
+        assert!(matches!(error, EngineError::Load { .. }), "{error}");
+        assert!(error.to_string().contains("no-such-model.onnx"), "{error}");
+    }
+
+    #[test]
+    fn a_corrupt_model_file_is_a_load_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let onnx = dir.path().join("corrupt.onnx");
+        std::fs::write(&onnx, b"\x08\x07not a protobuf model").unwrap();
+        let mut spec = shipped();
+        spec.onnx = onnx;
+        let error = load(&spec, &EngineOptions::default()).err().unwrap();
+        assert!(matches!(error, EngineError::Load { .. }), "{error}");
+    }
+
+    #[test]
+    fn the_wrong_input_size_is_refused_before_inference() {
+        let mut engine = load(&shipped(), &EngineOptions::default()).unwrap();
+        let error = engine.run(&[0.0; 7]).unwrap_err();
+        assert!(
+            matches!(error, EngineError::InputSize { found: 7, .. }),
+            "{error}"
+        );
+    }
+
+    #[cfg(not(feature = "onnxruntime"))]
+    #[test]
+    fn onnxruntime_without_the_feature_says_how_to_get_it() {
+        let options = EngineOptions {
+            backend: Backend::Onnxruntime,
+            ..EngineOptions::default()
+        };
+        let error = load(&shipped(), &options).err().unwrap();
+        assert!(
+            error.to_string().contains("--features onnxruntime"),
+            "{error}"
+        );
+    }
+
+    #[cfg(feature = "onnxruntime")]
+    #[test]
+    fn onnxruntime_with_a_missing_library_is_a_load_error() {
+        let options = EngineOptions {
+            backend: Backend::Onnxruntime,
+            threads: 1,
+            onnxruntime_library: Some("/nonexistent/libonnxruntime.so".into()),
+        };
+        let error = load(&shipped(), &options).err().unwrap();
+        assert!(error.to_string().contains("/nonexistent"), "{error}");
+    }
+
+    #[test]
+    fn output_buffers_hand_out_what_was_stored() {
+        let mut buffers = OutputBuffers::new(vec!["a".into(), "b".into()]);
+        buffers.store(1, [2, 3], (0..6).map(|v| v as f32));
+        let b = buffers.output("b").unwrap();
+        assert_eq!(b.shape, &[2, 3]);
+        assert_eq!(b.data, &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(buffers.output("a").unwrap().data, &[] as &[f32]);
+        assert!(buffers.output("c").is_none());
+    }
+}
