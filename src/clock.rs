@@ -1,6 +1,7 @@
 //! The one source of time. Every time read in Lookout goes through a
 //! [`Clock`], so replay can run on a simulated clock and be deterministic.
-//! Never sleeps, never blocks.
+//! Reading never blocks; only [`Clock::sleep_ns`] waits (real time on the
+//! monotonic clock, none on the simulated one, which it moves forward).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -10,6 +11,9 @@ use std::time::Instant;
 /// clock are meaningful for the monotonic clock.
 pub trait Clock: Send + Sync {
     fn now_ns(&self) -> i64;
+    /// Lets `ns` pass on this clock (pacing, watchdog periods, injected
+    /// faults). Never called on a per-frame hot path.
+    fn sleep_ns(&self, ns: i64);
 }
 
 /// Steady wall time (`CLOCK_MONOTONIC`), counted from the clock's creation.
@@ -35,6 +39,12 @@ impl Default for MonotonicClock {
 impl Clock for MonotonicClock {
     fn now_ns(&self) -> i64 {
         self.origin.elapsed().as_nanos() as i64
+    }
+
+    fn sleep_ns(&self, ns: i64) {
+        if ns > 0 {
+            std::thread::sleep(std::time::Duration::from_nanos(ns as u64));
+        }
     }
 }
 
@@ -63,6 +73,10 @@ impl SimulatedClock {
 impl Clock for SimulatedClock {
     fn now_ns(&self) -> i64 {
         self.now.load(Ordering::Acquire)
+    }
+
+    fn sleep_ns(&self, ns: i64) {
+        self.advance_ns(ns.max(0));
     }
 }
 

@@ -4,8 +4,18 @@
 //! typo never silently falls back to a default.
 
 use crate::lidar::LidarConfig;
+use crate::sched::SchedulerConfig;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+
+/// A parameter that failed validation, named by its place in the file.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{section}.{field}: {problem}")]
+pub struct ConfigError {
+    pub section: &'static str,
+    pub field: &'static str,
+    pub problem: String,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigFileError {
@@ -21,7 +31,7 @@ pub enum ConfigFileError {
     Invalid {
         path: String,
         #[source]
-        source: crate::lidar::ConfigError,
+        source: ConfigError,
     },
 }
 
@@ -29,11 +39,15 @@ pub enum ConfigFileError {
 #[serde(default, deny_unknown_fields)]
 pub struct LookoutConfig {
     pub lidar: LidarConfig,
+    pub scheduler: SchedulerConfig,
+    /// Injected faults, for tests and demos (none by default).
+    pub faults: crate::sched::faults::FaultConfig,
 }
 
 impl LookoutConfig {
-    pub fn validate(&self) -> Result<(), crate::lidar::ConfigError> {
-        self.lidar.validate()
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.lidar.validate()?;
+        self.scheduler.validate()
     }
 
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self, ConfigFileError> {

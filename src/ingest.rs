@@ -79,6 +79,22 @@ impl Ingest {
         &self.scan
     }
 
+    /// Decodes a camera message (Image or CompressedImage) into a frame:
+    /// raw images borrow `data`, compressed ones this ingest's buffer.
+    pub fn camera_frame<'s>(
+        &'s mut self,
+        kind: InputKind,
+        data: &'s [u8],
+    ) -> Result<CameraFrame<'s>, DecodeError> {
+        match kind {
+            InputKind::CompressedImage => {
+                let message = CompressedImage::decode(data)?;
+                self.compressed.decode(&message)
+            }
+            _ => CameraFrame::from_image(&Image::decode(data)?),
+        }
+    }
+
     /// Decodes and validates one message; returns the frame id alongside.
     pub fn ingest<'m>(
         &mut self,
@@ -147,6 +163,17 @@ fn camera_facts(frame: &CameraFrame<'_>) -> FrameFacts {
         height: frame.height,
         ..FrameFacts::default()
     }
+}
+
+/// The header stamp of a message that starts with a `std_msgs/Header`,
+/// without decoding the rest (the scheduler needs it before the stage runs).
+pub fn header_stamp(data: &[u8]) -> Result<Stamp, DecodeError> {
+    let mut r = crate::cdr::CdrReader::new(data)?;
+    Ok(
+        crate::msg::Header::decode(&mut r, "header.stamp", "header.frame_id")?
+            .stamp
+            .as_nanos(),
+    )
 }
 
 /// The borrowed frame id of a message that starts with a `std_msgs/Header`.

@@ -15,5 +15,7 @@ pub mod frames;
 pub mod ingest;
 pub mod lidar;
 pub mod msg;
+pub mod pipeline;
 pub mod replay;
+pub mod sched;
 pub mod synth;

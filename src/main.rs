@@ -10,7 +10,6 @@ use lookout::eval::EvalConfig;
 use lookout::replay::{ReplayOptions, evaluate_lidar, replay};
 use lookout::synth::{CameraFormat, SynthOptions, synthesize};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 #[derive(Parser)]
 #[command(
@@ -69,6 +68,8 @@ enum Command {
         /// Pipeline configuration (YAML; see config/lookout.yaml).
         #[arg(long)]
         config: Option<PathBuf>,
+        #[command(flatten)]
+        scheduled: ScheduleArgs,
     },
     /// Score the lidar obstacles of a bag against its ground truth.
     Eval {
@@ -114,6 +115,39 @@ enum Command {
         #[arg(long)]
         onnxruntime_library: Option<PathBuf>,
     },
+}
+
+/// Replay through the deadline scheduler (without `--mode`: decode, validate
+/// and run the lidar stage on every message, no deadlines).
+#[derive(clap::Args)]
+struct ScheduleArgs {
+    /// lockstep: simulated clock, every frame in order, deterministic
+    /// outputs; realtime: wall-clock pacing at --rate, real drops.
+    #[arg(long, value_enum)]
+    mode: Option<ReplayMode>,
+    /// Pacing for realtime mode, times the recorded speed.
+    #[arg(long, default_value_t = 1.0)]
+    rate: f64,
+    /// Overrides the config's scheduler.policy.
+    #[arg(long, value_enum)]
+    scheduler: Option<lookout::sched::Policy>,
+    /// Overrides the config's scheduler.workers.
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Run this camera detector on the camera frames.
+    #[arg(long)]
+    camera_model: Option<PathBuf>,
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// Write the end-of-run report (KPIs, counts, status records) as JSON.
+    #[arg(long)]
+    report_json: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ReplayMode {
+    Lockstep,
+    Realtime,
 }
 
 /// Which inference engine runs the camera model.
@@ -178,7 +212,14 @@ fn run(cli: Cli) -> Result<()> {
             out,
             topics,
             config,
-        } => run_replay(&bag, out, topics, &load_config(config.as_deref())?),
+            scheduled,
+        } => {
+            let config = load_config(config.as_deref())?;
+            match scheduled.mode {
+                Some(mode) => run_scheduled_replay(&bag, out, &config, mode, &scheduled),
+                None => run_replay(&bag, out, topics, &config),
+            }
+        }
         Command::Eval {
             bag,
             truth,
@@ -216,7 +257,7 @@ fn run_synth(out: &Path, options: &SynthOptions) -> Result<()> {
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let started = Instant::now();
+    let wall = MonotonicClock::new();
     let summary = synthesize(out, options).context("synthesizing the scene")?;
     println!(
         "wrote {} ({} s, seed {}): {} camera frames, {} lidar scans ({:.0} points/scan), {} ground-truth obstacles, calibration {} [{:.1} s]",
@@ -228,7 +269,7 @@ fn run_synth(out: &Path, options: &SynthOptions) -> Result<()> {
         summary.lidar_points as f64 / summary.lidar_scans.max(1) as f64,
         summary.truth_obstacles,
         summary.calibration_path.display(),
-        started.elapsed().as_secs_f64()
+        lookout::clock::Clock::now_ns(&wall) as f64 / 1e9
     );
     Ok(())
 }
@@ -287,18 +328,66 @@ fn run_replay(
         writer: WriterOptions::default(),
         lidar: Some(config.lidar.clone()),
     };
-    let started = Instant::now();
+    let wall = MonotonicClock::new();
     let report = replay(&bag, &options, &MonotonicClock::new())?;
     print!("{}", report.table());
     println!(
         "replayed {} messages in {:.2} s{}",
         report.read.messages,
-        started.elapsed().as_secs_f64(),
+        lookout::clock::Clock::now_ns(&wall) as f64 / 1e9,
         out.map(|o| format!(", outputs in {}", o.display()))
             .unwrap_or_default()
     );
     if let Some(error) = report.bag_error {
         bail!("the bag is damaged; the messages before the damage were replayed: {error}");
+    }
+    Ok(())
+}
+
+fn run_scheduled_replay(
+    bag_path: &Path,
+    out: Option<PathBuf>,
+    config: &LookoutConfig,
+    mode: ReplayMode,
+    args: &ScheduleArgs,
+) -> Result<()> {
+    use lookout::camera::spec::ModelSpec;
+    use lookout::sched::replay::{Mode, ScheduledReplayOptions, replay_scheduled};
+    let bag = Bag::open(bag_path).with_context(|| format!("opening {}", bag_path.display()))?;
+    let mut scheduler = config.scheduler.clone();
+    if let Some(policy) = args.scheduler {
+        scheduler.policy = policy;
+    }
+    if let Some(workers) = args.workers {
+        scheduler.workers = workers;
+    }
+    if !(args.rate.is_finite() && args.rate > 0.0) {
+        bail!("--rate must be a positive number, not {}", args.rate);
+    }
+    let camera = match &args.camera_model {
+        Some(path) => Some((ModelSpec::load(path)?, args.engine.options())),
+        None => None,
+    };
+    let options = ScheduledReplayOptions {
+        mode: match mode {
+            ReplayMode::Lockstep => Mode::Lockstep,
+            ReplayMode::Realtime => Mode::Realtime { rate: args.rate },
+        },
+        scheduler,
+        lidar: config.lidar.clone(),
+        camera,
+        faults: config.faults.clone(),
+        out: out.clone(),
+        writer: WriterOptions::default(),
+    };
+    let report = replay_scheduled(&bag, &options)?;
+    print!("{}", report.table());
+    if let Some(path) = &args.report_json {
+        std::fs::write(path, serde_json::to_vec_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(out) = out {
+        println!("outputs in {}", out.display());
     }
     Ok(())
 }

@@ -30,6 +30,13 @@ impl CdrWriter {
     }
 
     /// Starts a new message, keeping the allocation.
+    /// A writer that reuses `buffer`'s allocation (its contents are dropped).
+    pub fn from_buffer(buffer: Vec<u8>) -> Self {
+        let mut writer = CdrWriter { buf: buffer };
+        writer.clear();
+        writer
+    }
+
     pub fn clear(&mut self) {
         self.buf.clear();
         self.buf.extend_from_slice(&CDR_LE);

@@ -2,13 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A parameter that failed validation.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("lidar.{field}: {problem}")]
-pub struct ConfigError {
-    pub field: &'static str,
-    pub problem: String,
-}
+pub use crate::config::ConfigError;
 
 /// Parameters of the lidar obstacle stage. Lengths in metres, in the scan's
 /// own frame (x forward, y left, z up, origin at the sensor).
@@ -286,5 +280,9 @@ impl LidarConfig {
 }
 
 fn err(field: &'static str, problem: String) -> ConfigError {
-    ConfigError { field, problem }
+    ConfigError {
+        section: "lidar",
+        field,
+        problem,
+    }
 }

@@ -1,0 +1,510 @@
+//! The scheduling decisions, as a plain state machine: frames in (with the
+//! time they arrived), the next frame to start out, verdicts on finished
+//! results. No threads, no clock reads: every call is given `now`, so the
+//! same decisions replay deterministically on a simulated clock and the
+//! runtime ([`super::runtime`]) only moves frames between threads.
+//!
+//! Earliest deadline first over per-sensor mailboxes: a mailbox keeps at most
+//! `mailbox_depth` unstarted frames and a newer frame replaces the oldest
+//! (`superseded`); a frame already past its deadline is never started
+//! (`stale`); a frame whose predicted finish (now + a high quantile of the
+//! stage's recent run times) is past its deadline is dropped before it wastes
+//! compute (`infeasible`). The `fifo` policy is the baseline: bounded queues
+//! served in arrival order, no deadline enforced. Never allocates after
+//! construction.
+
+use super::config::{DeadlineFrom, LatePolicy, Policy, SchedulerConfig};
+use super::estimate::RunTimeEstimate;
+use std::collections::VecDeque;
+
+/// The inputs that get a deadline and a stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Sensor {
+    Camera = 0,
+    Lidar = 1,
+}
+
+impl Sensor {
+    pub const ALL: [Sensor; 2] = [Sensor::Camera, Sensor::Lidar];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Sensor::Camera => "camera",
+            Sensor::Lidar => "lidar",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Why a frame was not started (or its result not published).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Drop {
+    /// A newer frame of the same sensor replaced it before it started.
+    Superseded,
+    /// Past its deadline on arrival or while waiting.
+    Stale,
+    /// Predicted to finish after its deadline.
+    Infeasible,
+    /// Finished after its deadline (late policy `drop`).
+    Late,
+}
+
+impl Drop {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Drop::Superseded => "superseded",
+            Drop::Stale => "stale",
+            Drop::Infeasible => "infeasible",
+            Drop::Late => "late",
+        }
+    }
+}
+
+/// A frame's timing, as the scheduler tracks it (ns on the pipeline clock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// Arrival order over all sensors.
+    pub seq: u64,
+    /// Arrival order within the sensor, from 0.
+    pub index: u64,
+    pub sensor: Sensor,
+    pub stamp: i64,
+    pub arrival: i64,
+    pub deadline: i64,
+}
+
+/// A frame waiting for (or handed to) a lane, with its payload.
+#[derive(Debug)]
+pub struct Frame<J> {
+    pub timing: Timing,
+    pub job: J,
+}
+
+/// What to do with a finished result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// On time: publish.
+    Publish,
+    /// Late, published with its late flag (policy `publish_flagged`, or the
+    /// fifo baseline, which enforces nothing).
+    PublishLate,
+    /// Late, not published.
+    DropLate,
+}
+
+/// Per-sensor counts since start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SensorCounters {
+    pub received: u64,
+    pub started: u64,
+    /// Results published on time.
+    pub published: u64,
+    pub superseded: u64,
+    pub stale: u64,
+    pub infeasible: u64,
+    /// Results ready after their deadline (dropped or flagged).
+    pub late: u64,
+    /// Frames the stage failed on (bad input or stage error).
+    pub errors: u64,
+    /// Deadline misses in a row (stale, infeasible, late or error); reset by
+    /// an on-time result.
+    pub consecutive_misses: u32,
+}
+
+impl SensorCounters {
+    pub fn count(&mut self, drop: Drop) {
+        match drop {
+            Drop::Superseded => self.superseded += 1,
+            Drop::Stale => self.stale += 1,
+            Drop::Infeasible => self.infeasible += 1,
+            Drop::Late => self.late += 1,
+        }
+        if drop != Drop::Superseded {
+            self.consecutive_misses = self.consecutive_misses.saturating_add(1);
+        }
+    }
+
+    /// Frames that missed their deadline.
+    pub fn misses(&self) -> u64 {
+        self.stale + self.infeasible + self.late + self.errors
+    }
+}
+
+struct Mailbox<J> {
+    /// Infeasible drops in a row: after `probe_after`, the next frame is
+    /// started anyway, so an estimate inflated by one slow run (a stall)
+    /// is refreshed instead of refusing the sensor forever.
+    infeasible_in_a_row: u32,
+    frames: VecDeque<Frame<J>>,
+    depth: usize,
+    budget_ns: i64,
+    from: DeadlineFrom,
+}
+
+pub struct Scheduler<J> {
+    policy: Policy,
+    late: LatePolicy,
+    probe_after: u32,
+    mailboxes: [Mailbox<J>; 2],
+    estimates: [RunTimeEstimate; 2],
+    counters: [SensorCounters; 2],
+    next_seq: u64,
+}
+
+impl<J> Scheduler<J> {
+    /// `config` must be valid ([`SchedulerConfig::validate`]).
+    pub fn new(config: &SchedulerConfig) -> Self {
+        let mailbox = |sensor: &super::config::SensorConfig| {
+            let depth = match config.policy {
+                Policy::Edf => sensor.mailbox_depth,
+                Policy::Fifo => config.fifo_depth,
+            };
+            Mailbox {
+                infeasible_in_a_row: 0,
+                frames: VecDeque::with_capacity(depth),
+                depth,
+                budget_ns: sensor.budget_ns(),
+                from: sensor.deadline_from,
+            }
+        };
+        let estimate = || RunTimeEstimate::new(config.estimate_window, config.admission_quantile);
+        Scheduler {
+            policy: config.policy,
+            late: config.late_results,
+            probe_after: config.admission_probe_after,
+            mailboxes: [mailbox(&config.camera), mailbox(&config.lidar)],
+            estimates: [estimate(), estimate()],
+            counters: [SensorCounters::default(); 2],
+            next_seq: 0,
+        }
+    }
+
+    pub fn counters(&self, sensor: Sensor) -> &SensorCounters {
+        &self.counters[sensor.index()]
+    }
+
+    /// The admission estimate of a sensor's stage run time (ns).
+    pub fn estimate_ns(&self, sensor: Sensor) -> i64 {
+        self.estimates[sensor.index()].estimate_ns()
+    }
+
+    /// Frames waiting, all sensors.
+    pub fn pending(&self) -> usize {
+        self.mailboxes.iter().map(|m| m.frames.len()).sum()
+    }
+
+    /// The deadline a frame of `sensor` stamped `stamp` arriving at `now` gets.
+    pub fn deadline(&self, sensor: Sensor, stamp: i64, now: i64) -> i64 {
+        let mailbox = &self.mailboxes[sensor.index()];
+        let start = match mailbox.from {
+            DeadlineFrom::Stamp => stamp,
+            DeadlineFrom::Arrival => now,
+        };
+        start.saturating_add(mailbox.budget_ns)
+    }
+
+    /// A frame arrives at `now`. Frames dropped on the way (the frame itself
+    /// when stale, or the one it supersedes) go to `dropped`, so the caller
+    /// can recycle their buffers and report them.
+    pub fn offer(
+        &mut self,
+        sensor: Sensor,
+        stamp: i64,
+        now: i64,
+        job: J,
+        dropped: &mut impl FnMut(Frame<J>, Drop),
+    ) -> Timing {
+        let timing = Timing {
+            seq: self.next_seq,
+            index: self.counters[sensor.index()].received,
+            sensor,
+            stamp,
+            arrival: now,
+            deadline: self.deadline(sensor, stamp, now),
+        };
+        self.next_seq += 1;
+        let i = sensor.index();
+        self.counters[i].received += 1;
+        let frame = Frame { timing, job };
+        if self.policy == Policy::Edf && now > timing.deadline {
+            self.counters[i].count(Drop::Stale);
+            dropped(frame, Drop::Stale);
+            return timing;
+        }
+        let mailbox = &mut self.mailboxes[i];
+        if mailbox.frames.len() == mailbox.depth
+            && let Some(old) = mailbox.frames.pop_front()
+        {
+            self.counters[i].count(Drop::Superseded);
+            dropped(old, Drop::Superseded);
+        }
+        mailbox.frames.push_back(frame);
+        timing
+    }
+
+    /// The frame to start now, if any: earliest deadline first (ties: the
+    /// earlier arrival), or arrival order for the fifo baseline. Stale and
+    /// infeasible frames met on the way go to `dropped`.
+    pub fn next(&mut self, now: i64, dropped: &mut impl FnMut(Frame<J>, Drop)) -> Option<Frame<J>> {
+        loop {
+            let i = self.pick()?;
+            let frame = self.mailboxes[i].frames.pop_front()?;
+            if self.policy == Policy::Edf {
+                let mailbox = &mut self.mailboxes[i];
+                let verdict = if now > frame.timing.deadline {
+                    Some(Drop::Stale)
+                } else if now.saturating_add(self.estimates[i].estimate_ns())
+                    > frame.timing.deadline
+                    && mailbox.infeasible_in_a_row < self.probe_after
+                {
+                    mailbox.infeasible_in_a_row += 1;
+                    Some(Drop::Infeasible)
+                } else {
+                    mailbox.infeasible_in_a_row = 0;
+                    None
+                };
+                if let Some(drop) = verdict {
+                    self.counters[i].count(drop);
+                    dropped(frame, drop);
+                    continue;
+                }
+            }
+            self.counters[i].started += 1;
+            return Some(frame);
+        }
+    }
+
+    fn pick(&self) -> Option<usize> {
+        let key = |m: &Mailbox<J>| {
+            m.frames.front().map(|f| match self.policy {
+                Policy::Edf => (f.timing.deadline, f.timing.seq),
+                Policy::Fifo => (f.timing.arrival, f.timing.seq),
+            })
+        };
+        (0..self.mailboxes.len())
+            .filter_map(|i| key(&self.mailboxes[i]).map(|k| (k, i)))
+            .min()
+            .map(|(_, i)| i)
+    }
+
+    /// A started frame's stage finished at `now` after running `run_ns`
+    /// (`ok`: false when the stage failed on it).
+    pub fn finished(&mut self, timing: &Timing, run_ns: i64, now: i64, ok: bool) -> Verdict {
+        let i = timing.sensor.index();
+        self.estimates[i].record(run_ns);
+        let counters = &mut self.counters[i];
+        if !ok {
+            counters.errors += 1;
+            counters.consecutive_misses = counters.consecutive_misses.saturating_add(1);
+            return Verdict::DropLate;
+        }
+        if now <= timing.deadline {
+            counters.published += 1;
+            counters.consecutive_misses = 0;
+            return Verdict::Publish;
+        }
+        counters.count(Drop::Late);
+        match (self.policy, self.late) {
+            (Policy::Fifo, _) | (Policy::Edf, LatePolicy::PublishFlagged) => Verdict::PublishLate,
+            (Policy::Edf, LatePolicy::Drop) => Verdict::DropLate,
+        }
+    }
+
+    /// Empties the mailboxes (shutdown, or time jumped backwards).
+    pub fn drain(&mut self, mut each: impl FnMut(Frame<J>)) {
+        for mailbox in &mut self.mailboxes {
+            while let Some(frame) = mailbox.frames.pop_front() {
+                each(frame);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: i64 = 1_000_000;
+
+    fn config() -> SchedulerConfig {
+        let mut config = SchedulerConfig::default();
+        config.camera.budget_ms = 100.0;
+        config.lidar.budget_ms = 50.0;
+        config
+    }
+
+    fn collect() -> ((), impl FnMut(Frame<u32>, Drop)) {
+        ((), |_, _| {})
+    }
+
+    #[test]
+    fn a_newer_frame_supersedes_an_unstarted_one() {
+        let mut s = Scheduler::new(&config());
+        let mut drops = Vec::new();
+        let mut dropped = |f: Frame<u32>, d| drops.push((f.job, d));
+        s.offer(Sensor::Camera, 0, 0, 1, &mut dropped);
+        s.offer(Sensor::Camera, 10 * MS, 10 * MS, 2, &mut dropped);
+        assert_eq!(s.next(11 * MS, &mut dropped).unwrap().job, 2);
+        assert!(s.next(11 * MS, &mut dropped).is_none());
+        assert_eq!(drops, vec![(1, Drop::Superseded)]);
+        assert_eq!(s.counters(Sensor::Camera).superseded, 1);
+        assert_eq!(s.counters(Sensor::Camera).consecutive_misses, 0);
+    }
+
+    #[test]
+    fn deeper_mailboxes_keep_the_newest_frames_in_order() {
+        let mut c = config();
+        c.camera.mailbox_depth = 2;
+        let mut s = Scheduler::new(&c);
+        let (_, mut ignore) = collect();
+        for k in 0..4 {
+            s.offer(Sensor::Camera, k * MS, k * MS, k as u32, &mut ignore);
+        }
+        assert_eq!(s.next(4 * MS, &mut ignore).unwrap().job, 2);
+        assert_eq!(s.next(4 * MS, &mut ignore).unwrap().job, 3);
+        assert_eq!(s.counters(Sensor::Camera).superseded, 2);
+    }
+
+    #[test]
+    fn a_frame_past_its_deadline_is_never_started() {
+        let mut s = Scheduler::new(&config());
+        let mut drops = Vec::new();
+        let mut dropped = |f: Frame<u32>, d| drops.push((f.job, d));
+        // Arrives 120 ms after its stamp: camera budget is 100 ms.
+        s.offer(Sensor::Camera, 0, 120 * MS, 1, &mut dropped);
+        // Arrives in time but waits past its deadline.
+        s.offer(Sensor::Lidar, 100 * MS, 120 * MS, 2, &mut dropped);
+        assert!(s.next(151 * MS, &mut dropped).is_none());
+        assert_eq!(drops, vec![(1, Drop::Stale), (2, Drop::Stale)]);
+    }
+
+    #[test]
+    fn earliest_deadline_goes_first() {
+        let mut s = Scheduler::new(&config());
+        let (_, mut ignore) = collect();
+        // Camera stamped at 0 (deadline 100 ms), lidar at 20 (deadline 70 ms).
+        s.offer(Sensor::Camera, 0, 25 * MS, 1, &mut ignore);
+        s.offer(Sensor::Lidar, 20 * MS, 25 * MS, 2, &mut ignore);
+        assert_eq!(s.next(25 * MS, &mut ignore).unwrap().job, 2);
+        assert_eq!(s.next(25 * MS, &mut ignore).unwrap().job, 1);
+    }
+
+    #[test]
+    fn the_fifo_baseline_serves_arrival_order_and_enforces_nothing() {
+        let mut c = config();
+        c.policy = Policy::Fifo;
+        c.fifo_depth = 3;
+        let mut s = Scheduler::new(&c);
+        let (_, mut ignore) = collect();
+        s.offer(Sensor::Camera, 0, 500 * MS, 1, &mut ignore); // long past deadline
+        s.offer(Sensor::Lidar, 490 * MS, 500 * MS, 2, &mut ignore);
+        for k in 3..6 {
+            s.offer(Sensor::Camera, 0, 500 * MS, k, &mut ignore);
+        }
+        let order: Vec<u32> = std::iter::from_fn(|| s.next(600 * MS, &mut ignore))
+            .map(|f| f.job)
+            .collect();
+        assert_eq!(order, vec![2, 3, 4, 5]);
+        let timing = Timing {
+            seq: 0,
+            index: 0,
+            sensor: Sensor::Camera,
+            stamp: 0,
+            arrival: 0,
+            deadline: 100 * MS,
+        };
+        assert_eq!(
+            s.finished(&timing, MS, 900 * MS, true),
+            Verdict::PublishLate
+        );
+    }
+
+    #[test]
+    fn admission_drops_what_cannot_finish_in_time() {
+        let mut s = Scheduler::new(&config());
+        let timing = |deadline| Timing {
+            seq: 0,
+            index: 0,
+            sensor: Sensor::Camera,
+            stamp: 0,
+            arrival: 0,
+            deadline,
+        };
+        // The camera stage has been taking 60 ms.
+        for _ in 0..10 {
+            s.finished(&timing(i64::MAX), 60 * MS, 0, true);
+        }
+        let mut drops = Vec::new();
+        let mut dropped = |f: Frame<u32>, d| drops.push((f.job, d));
+        // 100 ms budget; at 50 ms only 50 ms are left: infeasible.
+        s.offer(Sensor::Camera, 0, 50 * MS, 1, &mut dropped);
+        assert!(s.next(50 * MS, &mut dropped).is_none());
+        // At 30 ms, 70 ms left: started.
+        s.offer(Sensor::Camera, 0, 30 * MS, 2, &mut dropped);
+        assert_eq!(s.next(30 * MS, &mut dropped).unwrap().job, 2);
+        assert_eq!(drops, vec![(1, Drop::Infeasible)]);
+    }
+
+    #[test]
+    fn after_probe_after_refusals_a_frame_is_started_to_refresh_the_estimate() {
+        let mut c = config();
+        c.admission_probe_after = 2;
+        let mut s = Scheduler::new(&c);
+        let timing = Timing {
+            seq: 0,
+            index: 0,
+            sensor: Sensor::Camera,
+            stamp: 0,
+            arrival: 0,
+            deadline: i64::MAX,
+        };
+        // One 500 ms stall: the estimate says the stage takes 500 ms.
+        s.finished(&timing, 500 * MS, 0, true);
+        let (_, mut ignore) = collect();
+        let mut started = Vec::new();
+        for k in 0..6 {
+            s.offer(Sensor::Camera, k * MS, k * MS, k as u32, &mut ignore);
+            if let Some(f) = s.next(k * MS, &mut ignore) {
+                started.push(f.job);
+            }
+        }
+        assert_eq!(started, vec![2, 5]);
+        assert_eq!(s.counters(Sensor::Camera).infeasible, 4);
+    }
+
+    #[test]
+    fn late_results_follow_the_policy_and_misses_count_in_a_row() {
+        let timing = Timing {
+            seq: 0,
+            index: 0,
+            sensor: Sensor::Lidar,
+            stamp: 0,
+            arrival: 0,
+            deadline: 50 * MS,
+        };
+        let mut s: Scheduler<()> = Scheduler::new(&config());
+        assert_eq!(s.finished(&timing, MS, 51 * MS, true), Verdict::DropLate);
+        assert_eq!(s.finished(&timing, MS, 10 * MS, false), Verdict::DropLate);
+        assert_eq!(s.counters(Sensor::Lidar).consecutive_misses, 2);
+        assert_eq!(s.counters(Sensor::Lidar).misses(), 2);
+        assert_eq!(s.finished(&timing, MS, 50 * MS, true), Verdict::Publish);
+        assert_eq!(s.counters(Sensor::Lidar).consecutive_misses, 0);
+        let mut c = config();
+        c.late_results = LatePolicy::PublishFlagged;
+        let mut s: Scheduler<()> = Scheduler::new(&c);
+        assert_eq!(s.finished(&timing, MS, 51 * MS, true), Verdict::PublishLate);
+        assert_eq!(s.counters(Sensor::Lidar).late, 1);
+    }
+
+    #[test]
+    fn arrival_based_deadlines_count_from_arrival() {
+        let mut c = config();
+        c.lidar.deadline_from = DeadlineFrom::Arrival;
+        let s: Scheduler<()> = Scheduler::new(&c);
+        assert_eq!(s.deadline(Sensor::Lidar, 0, 70 * MS), 120 * MS);
+        assert_eq!(s.deadline(Sensor::Camera, 0, 70 * MS), 100 * MS);
+    }
+}

@@ -1,0 +1,464 @@
+//! Replaying a bag through the deadline runtime, in one of two modes:
+//!
+//! - `lockstep`: a simulated clock set to each message's log time, the
+//!   caller waiting for each frame to finish before the next; the watchdog
+//!   evaluated at every period of simulated time. Outputs depend only on the
+//!   bag and the configuration: byte-identical across runs and worker counts.
+//! - `realtime`: the monotonic clock, messages fed at their recorded pace
+//!   times `rate`; frames the pipeline cannot serve in time are dropped the
+//!   way they would be on a vehicle.
+//!
+//! Owns the feeding, the time mapping between bag time and the pipeline
+//! clock, and the end-of-run report. Writes obstacles to the output bag.
+
+use super::config::SchedulerConfig;
+use super::core::{Sensor, SensorCounters};
+use super::faults::FaultConfig;
+use super::runtime::{Event, Job, Outcome, OutputTopic, Runtime};
+use super::stats::{LatencySummary, StatusRecord};
+use super::watchdog::Transition;
+use crate::bag::{Bag, BagError, BagWriter, WriterOptions};
+use crate::camera::CameraStage;
+use crate::camera::engine::EngineOptions;
+use crate::camera::spec::ModelSpec;
+use crate::clock::{Clock, MonotonicClock, SimulatedClock};
+use crate::ingest::{InputKind, header_stamp};
+use crate::lidar::{LidarConfig, LidarStage};
+use crate::msg::{MessageType, ObstacleArrayRef};
+use crate::pipeline::PipelineWork;
+use serde::Serialize;
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mode {
+    Lockstep,
+    /// Wall-clock pacing at `rate` times the recorded speed.
+    Realtime {
+        rate: f64,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct ScheduledReplayOptions {
+    pub mode: Mode,
+    pub scheduler: SchedulerConfig,
+    pub lidar: LidarConfig,
+    /// The camera detector; `None` decodes camera frames only.
+    pub camera: Option<(ModelSpec, EngineOptions)>,
+    pub faults: FaultConfig,
+    pub out: Option<PathBuf>,
+    pub writer: WriterOptions,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduledReplayError {
+    #[error(transparent)]
+    Bag(#[from] BagError),
+    #[error("setting up the pipeline: {0}")]
+    Setup(String),
+}
+
+/// One sensor's totals.
+#[derive(Debug, Clone, Serialize)]
+pub struct SensorReport {
+    pub sensor: &'static str,
+    pub budget_ms: f64,
+    pub received: u64,
+    pub published: u64,
+    pub published_late: u64,
+    pub superseded: u64,
+    pub stale: u64,
+    pub infeasible: u64,
+    pub late_dropped: u64,
+    pub errors: u64,
+    /// Stage run time.
+    pub stage: LatencySummary,
+    /// Header stamp to result, of published results.
+    pub end_to_end: LatencySummary,
+}
+
+/// The end-of-replay report (also written as JSON).
+#[derive(Debug, Clone, Serialize)]
+pub struct ScheduledReport {
+    pub mode: String,
+    pub policy: String,
+    pub workers: usize,
+    /// Wall time of the run.
+    pub wall_s: f64,
+    pub sensors: Vec<SensorReport>,
+    /// Published on-time results whose result was ready after the deadline:
+    /// must be 0 (a check on the scheduler, not a tuning number).
+    pub published_after_deadline: u64,
+    /// Share of lane time spent on results that were published.
+    pub useful_lane_share: f64,
+    /// Results published per second of wall time.
+    pub published_per_s: f64,
+    pub health_changes: Vec<String>,
+    pub statuses: Vec<StatusRecord>,
+}
+
+impl ScheduledReport {
+    pub fn table(&self) -> String {
+        let mut out = format!(
+            "mode {}, scheduler {}, {} workers, {:.1} s wall, {:.1} results/s, {:.0}% of lane time on published results\n",
+            self.mode,
+            self.policy,
+            self.workers,
+            self.wall_s,
+            self.published_per_s,
+            100.0 * self.useful_lane_share
+        );
+        out.push_str(&format!(
+            "{:<7} {:>8} {:>9} {:>6} {:>10} {:>6} {:>10} {:>5} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
+            "sensor",
+            "received",
+            "published",
+            "late",
+            "superseded",
+            "stale",
+            "infeasible",
+            "late-",
+            "errors",
+            "run p50",
+            "run p99",
+            "e2e p50",
+            "e2e p99",
+            "e2e max"
+        ));
+        for s in &self.sensors {
+            out.push_str(&format!(
+                "{:<7} {:>8} {:>9} {:>6} {:>10} {:>6} {:>10} {:>5} {:>6} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}\n",
+                s.sensor,
+                s.received,
+                s.published,
+                s.published_late,
+                s.superseded,
+                s.stale,
+                s.infeasible,
+                s.late_dropped,
+                s.errors,
+                s.stage.p50_ms,
+                s.stage.p99_ms,
+                s.end_to_end.p50_ms,
+                s.end_to_end.p99_ms,
+                s.end_to_end.max_ms,
+            ));
+        }
+        out.push_str("(ms; late: published with the late flag; late-: dropped late)\n");
+        for change in &self.health_changes {
+            out.push_str(&format!("health {change}\n"));
+        }
+        out
+    }
+}
+
+/// Maps bag time to the pipeline clock and back.
+#[derive(Debug, Clone, Copy)]
+struct TimeMap {
+    bag_start: i64,
+    clock_start: i64,
+    rate: f64,
+}
+
+impl TimeMap {
+    fn to_clock(self, bag_ns: i64) -> i64 {
+        self.clock_start + ((bag_ns - self.bag_start) as f64 / self.rate) as i64
+    }
+
+    fn to_bag(self, clock_ns: i64) -> u64 {
+        (self.bag_start + ((clock_ns - self.clock_start) as f64 * self.rate) as i64).max(0) as u64
+    }
+}
+
+struct Tally {
+    published_after_deadline: u64,
+    useful_run_ns: i64,
+    late_published: [u64; 2],
+    statuses: Vec<StatusRecord>,
+}
+
+pub fn replay_scheduled(
+    bag: &Bag,
+    options: &ScheduledReplayOptions,
+) -> Result<ScheduledReport, ScheduledReplayError> {
+    options
+        .scheduler
+        .validate()
+        .map_err(|e| ScheduledReplayError::Setup(e.to_string()))?;
+    let mut lanes = Vec::new();
+    for _ in 0..options.scheduler.workers {
+        let lidar = LidarStage::new(options.lidar.clone())
+            .map_err(|e| ScheduledReplayError::Setup(e.to_string()))?;
+        let camera = match &options.camera {
+            Some((spec, engine)) => Some(
+                CameraStage::load(spec.clone(), engine)
+                    .map_err(|e| ScheduledReplayError::Setup(e.to_string()))?,
+            ),
+            None => None,
+        };
+        lanes.push(PipelineWork::new(lidar, camera));
+    }
+    let wall = MonotonicClock::new();
+    let simulated = SimulatedClock::new(0);
+    let (clock, lockstep, rate): (Arc<dyn Clock>, bool, f64) = match options.mode {
+        Mode::Lockstep => (Arc::new(simulated.clone()), true, 1.0),
+        Mode::Realtime { rate } => (Arc::new(wall.clone()), false, rate),
+    };
+    let mut runtime = Runtime::start(
+        &options.scheduler,
+        options.faults.clone(),
+        clock.clone(),
+        lanes,
+        lockstep,
+    );
+    let mut writer = match &options.out {
+        Some(path) => {
+            let mut w = BagWriter::create(path, options.writer)?;
+            let topic = w.add_topic(
+                crate::replay::OBSTACLES_TOPIC,
+                <ObstacleArrayRef as MessageType>::TYPE_NAME,
+            )?;
+            Some((w, topic))
+        }
+        None => None,
+    };
+    let mut tally = Tally {
+        published_after_deadline: 0,
+        useful_run_ns: 0,
+        late_published: [0; 2],
+        statuses: Vec::new(),
+    };
+    let mut map: Option<TimeMap> = None;
+    let mut next_tick: i64 = 0;
+    let period = {
+        let p = (options.scheduler.watchdog.period_ms * 1e6) as i64;
+        p.max(1)
+    };
+    let mut write_error: Option<BagError> = None;
+    let started_wall = wall.now_ns();
+    let read = bag.read_messages(None, |message| {
+        let Some(kind) = InputKind::from_type_name(message.type_name) else {
+            return ControlFlow::Continue(());
+        };
+        let Some(sensor) = PipelineWork::sensor_of(kind) else {
+            return ControlFlow::Continue(());
+        };
+        let log_time = message.log_time as i64;
+        let m = *map.get_or_insert_with(|| TimeMap {
+            bag_start: log_time,
+            clock_start: if lockstep { log_time } else { clock.now_ns() },
+            rate,
+        });
+        let since_start_s = (log_time - m.bag_start) as f64 / 1e9;
+        if options.faults.dropped_out(sensor, since_start_s) {
+            return ControlFlow::Continue(());
+        }
+        let arrival = m.to_clock(log_time);
+        if lockstep {
+            let now = arrival.max(simulated.now_ns());
+            if next_tick == 0 {
+                next_tick = now;
+            }
+            while next_tick <= now {
+                if let Some(status) = runtime.tick_watchdog(next_tick) {
+                    tally.statuses.push(status);
+                }
+                next_tick += period;
+            }
+            simulated.set_ns(now);
+        } else {
+            clock.sleep_ns(arrival - clock.now_ns());
+        }
+        // A frame whose header does not decode cannot be given a deadline:
+        // it goes through with its arrival as stamp and fails in the stage,
+        // where it is counted.
+        let stamp = header_stamp(message.data)
+            .map(|s| m.to_clock(s))
+            .unwrap_or(arrival);
+        let mut bytes = runtime.buffer();
+        bytes.extend_from_slice(message.data);
+        runtime.submit(
+            sensor,
+            stamp,
+            Job {
+                kind,
+                bytes,
+                log_time: message.log_time,
+            },
+        );
+        runtime.wait_idle();
+        let events: Vec<Event> = runtime.events().try_iter().collect();
+        for event in events {
+            if let Err(e) = take(&mut runtime, &mut writer, &mut tally, m, event) {
+                write_error = Some(e);
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    let wall_s = (wall.now_ns() - started_wall) as f64 / 1e9;
+    let (shared, rest) = runtime.finish();
+    if let Some(m) = map {
+        for event in rest {
+            // The runtime is finished: buffers are not recycled any more.
+            take_final(&mut writer, &mut tally, m, event)?;
+        }
+    }
+    if let Some(e) = write_error {
+        return Err(e.into());
+    }
+    if let Some((w, _)) = writer {
+        w.finish()?;
+    }
+    read?;
+    Ok(report(options, &shared.counters, &shared, &tally, wall_s))
+}
+
+/// Handles one event during the run: write the output, recycle buffers.
+fn take(
+    runtime: &mut Runtime,
+    writer: &mut Option<(BagWriter, crate::bag::TopicId)>,
+    tally: &mut Tally,
+    map: TimeMap,
+    event: Event,
+) -> Result<(), BagError> {
+    let (job, output) = account(writer, tally, map, event)?;
+    if let Some(job) = job {
+        runtime.recycle(job);
+    }
+    if let Some(output) = output {
+        runtime.recycle(output);
+    }
+    Ok(())
+}
+
+fn take_final(
+    writer: &mut Option<(BagWriter, crate::bag::TopicId)>,
+    tally: &mut Tally,
+    map: TimeMap,
+    event: Event,
+) -> Result<(), BagError> {
+    account(writer, tally, map, event).map(|_| ())
+}
+
+type Buffers = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+fn account(
+    writer: &mut Option<(BagWriter, crate::bag::TopicId)>,
+    tally: &mut Tally,
+    map: TimeMap,
+    event: Event,
+) -> Result<Buffers, BagError> {
+    match event {
+        Event::Status(status) => {
+            tally.statuses.push(status);
+            Ok((None, None))
+        }
+        Event::Frame {
+            timing,
+            job,
+            outcome,
+            finished,
+            run_ns,
+            output,
+            ..
+        } => {
+            let i = timing.sensor.index();
+            if let Some(finished) = finished {
+                match outcome {
+                    Outcome::Published => {
+                        if finished > timing.deadline {
+                            tally.published_after_deadline += 1;
+                        }
+                        tally.useful_run_ns += run_ns.unwrap_or(0);
+                    }
+                    Outcome::PublishedLate => tally.late_published[i] += 1,
+                    _ => {}
+                }
+            }
+            let output = match output {
+                Some((OutputTopic::Obstacles, bytes)) => {
+                    if let (Some((w, topic)), Some(finished)) = (writer.as_mut(), finished) {
+                        w.write_raw(*topic, map.to_bag(finished), &bytes)?;
+                    }
+                    Some(bytes)
+                }
+                Some((OutputTopic::Detections, bytes)) => Some(bytes),
+                None => None,
+            };
+            Ok((Some(job.bytes), output))
+        }
+    }
+}
+
+fn report(
+    options: &ScheduledReplayOptions,
+    counters: &[SensorCounters; 2],
+    shared: &super::runtime::Shared,
+    tally: &Tally,
+    wall_s: f64,
+) -> ScheduledReport {
+    let config = &options.scheduler;
+    let sensors: Vec<SensorReport> = Sensor::ALL
+        .iter()
+        .map(|&sensor| {
+            let c = &counters[sensor.index()];
+            let late_published = tally.late_published[sensor.index()];
+            SensorReport {
+                sensor: sensor.name(),
+                budget_ms: match sensor {
+                    Sensor::Camera => config.camera.budget_ms,
+                    Sensor::Lidar => config.lidar.budget_ms,
+                },
+                received: c.received,
+                published: c.published,
+                published_late: late_published,
+                superseded: c.superseded,
+                stale: c.stale,
+                infeasible: c.infeasible,
+                late_dropped: c.late - late_published,
+                errors: c.errors,
+                stage: shared.stats.run(sensor),
+                end_to_end: shared.stats.end_to_end(sensor),
+            }
+        })
+        .collect();
+    let published: u64 = sensors.iter().map(|s| s.published).sum();
+    let useful_ns = tally.useful_run_ns as f64;
+    let lane_ns = config.workers as f64 * wall_s * 1e9;
+    ScheduledReport {
+        mode: match options.mode {
+            Mode::Lockstep => "lockstep".to_owned(),
+            Mode::Realtime { rate } => format!("realtime x{rate}"),
+        },
+        policy: format!("{:?}", config.policy).to_lowercase(),
+        workers: config.workers,
+        wall_s,
+        sensors,
+        published_after_deadline: tally.published_after_deadline,
+        useful_lane_share: if lane_ns > 0.0 {
+            (useful_ns / lane_ns).min(1.0)
+        } else {
+            0.0
+        },
+        published_per_s: if wall_s > 0.0 {
+            published as f64 / wall_s
+        } else {
+            0.0
+        },
+        health_changes: shared.transitions.iter().map(describe).collect(),
+        statuses: tally.statuses.clone(),
+    }
+}
+
+fn describe(t: &Transition) -> String {
+    format!(
+        "{} -> {} at {:.3} s: {}",
+        t.from.as_str(),
+        t.to.as_str(),
+        t.at as f64 / 1e9,
+        t.cause
+    )
+}

@@ -1,0 +1,563 @@
+//! The threads that move frames: a dispatcher that owns the [`Scheduler`]
+//! (one owner, so no lock around decisions), worker lanes that run stages,
+//! and a watchdog on its own thread. Lanes plug in through [`Work`]; CUDA
+//! stream lanes will implement the same interface.
+//!
+//! Frames travel as pooled byte buffers (the serialized message), so the
+//! steady state allocates nothing. The dispatcher never blocks on a stage:
+//! it only waits for the next arrival or completion. Every time read goes
+//! through the [`Clock`] given at start: the monotonic clock for realtime,
+//! a simulated one for lockstep replay, where the caller also drives the
+//! watchdog ([`Runtime::tick_watchdog`]) at simulated instants.
+
+use super::config::SchedulerConfig;
+use super::core::{Drop, Frame, Scheduler, Sensor, SensorCounters, Timing, Verdict};
+use super::faults::FaultConfig;
+use super::stats::{LatencyStats, StatusRecord};
+use super::watchdog::{Health, Heartbeats, Transition, Watchdog};
+use crate::clock::Clock;
+use crate::ingest::{FrameFacts, InputKind};
+use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+/// One input message waiting for its stage.
+#[derive(Debug)]
+pub struct Job {
+    pub kind: InputKind,
+    /// The serialized message (pooled buffer).
+    pub bytes: Vec<u8>,
+    /// Where the message sat in its bag (or 0 live).
+    pub log_time: u64,
+}
+
+/// Where a stage's result goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputTopic {
+    Obstacles,
+    Detections,
+}
+
+/// A lane's stage work. `run` computes; `write` serializes the last result
+/// once its lateness is known.
+pub trait Work: Send + 'static {
+    fn run(&mut self, sensor: Sensor, job: &Job) -> Result<FrameFacts, String>;
+    /// Serializes the last result of `sensor` into `out`; `None` when the
+    /// stage publishes nothing.
+    fn write(
+        &mut self,
+        sensor: Sensor,
+        late: bool,
+        degraded: bool,
+        out: &mut Vec<u8>,
+    ) -> Option<OutputTopic>;
+}
+
+/// What became of a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Published,
+    /// Published with its late flag.
+    PublishedLate,
+    Dropped(Drop),
+    /// The stage failed on it (bad input or a stage error).
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Published => "published",
+            Outcome::PublishedLate => "published_late",
+            Outcome::Dropped(d) => d.as_str(),
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// What the runtime reports, in the order it happened.
+#[derive(Debug)]
+pub enum Event {
+    Frame {
+        timing: Timing,
+        job: Job,
+        outcome: Outcome,
+        /// When the result was ready (pipeline clock), if the stage ran.
+        finished: Option<i64>,
+        /// How long the stage ran, if it did.
+        run_ns: Option<i64>,
+        facts: FrameFacts,
+        error: Option<String>,
+        /// The serialized result, when published.
+        output: Option<(OutputTopic, Vec<u8>)>,
+    },
+    Status(StatusRecord),
+}
+
+enum ToDispatcher {
+    Arrive {
+        sensor: Sensor,
+        stamp: i64,
+        job: Job,
+    },
+    Done {
+        lane: usize,
+        frame: Frame<Job>,
+        run_ns: i64,
+        finished: i64,
+        result: Result<(FrameFacts, Option<OutputTopic>), String>,
+        output: Vec<u8>,
+    },
+    Shutdown,
+}
+
+/// Counters and latencies, shared by the dispatcher (writes, once per
+/// event) and the watchdog (reads, at status time): uncontended.
+#[derive(Debug, Clone, Default)]
+pub struct Shared {
+    pub stats: LatencyStats,
+    pub counters: [SensorCounters; 2],
+    pub transitions: Vec<Transition>,
+}
+
+struct Watch {
+    watchdog: Watchdog,
+    last_status: Option<i64>,
+}
+
+/// The running pipeline.
+pub struct Runtime {
+    to_dispatcher: Sender<ToDispatcher>,
+    events: Receiver<Event>,
+    idle: Option<Receiver<u64>>,
+    pool: (Sender<Vec<u8>>, Receiver<Vec<u8>>),
+    submitted: u64,
+    shared: Arc<Mutex<Shared>>,
+    watch: Arc<Mutex<Watch>>,
+    beats: Arc<Heartbeats>,
+    health: Arc<AtomicU8>,
+    clock: Arc<dyn Clock>,
+    stop_watchdog: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking thread cannot leave these half-updated in a way that
+    // matters more than losing the counters: keep going.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Runtime {
+    /// Starts one lane per element of `lanes`. `lockstep`: the caller waits
+    /// for idle after each frame ([`Runtime::wait_idle`]) and drives the
+    /// watchdog itself; otherwise the watchdog runs on its own thread.
+    pub fn start<W: Work>(
+        config: &SchedulerConfig,
+        faults: FaultConfig,
+        clock: Arc<dyn Clock>,
+        lanes: Vec<W>,
+        lockstep: bool,
+    ) -> Self {
+        let (to_dispatcher, inbox) = unbounded();
+        let (event_tx, events) = unbounded();
+        let (idle_tx, idle_rx) = unbounded();
+        let pool = bounded(64);
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let beats = Arc::new(Heartbeats::new(lanes.len()));
+        let health = Arc::new(AtomicU8::new(Health::Ok as u8));
+        let watch = Arc::new(Mutex::new(Watch {
+            watchdog: Watchdog::new(config),
+            last_status: None,
+        }));
+        let faults = Arc::new(faults);
+        let mut threads = Vec::new();
+        let mut lane_txs = Vec::new();
+        for (index, work) in lanes.into_iter().enumerate() {
+            let (tx, rx) = bounded::<Frame<Job>>(1);
+            lane_txs.push(tx);
+            let lane = Lane {
+                index,
+                work,
+                inbox: rx,
+                done: to_dispatcher.clone(),
+                clock: clock.clone(),
+                faults: faults.clone(),
+                health: health.clone(),
+                pool: pool.1.clone(),
+            };
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("lookout-lane-{index}"))
+                    .spawn(move || lane.run())
+                    .expect("spawning a lane thread"),
+            );
+        }
+        let dispatcher = Dispatcher {
+            scheduler: Scheduler::new(config),
+            inbox,
+            lanes: lane_txs,
+            busy: Vec::new(),
+            events: event_tx.clone(),
+            idle: lockstep.then_some(idle_tx),
+            handled: 0,
+            clock: clock.clone(),
+            shared: shared.clone(),
+            beats: beats.clone(),
+        };
+        threads.push(
+            std::thread::Builder::new()
+                .name("lookout-dispatch".into())
+                .spawn(move || dispatcher.run())
+                .expect("spawning the dispatcher"),
+        );
+        let stop_watchdog = Arc::new(AtomicBool::new(false));
+        let runtime = Runtime {
+            to_dispatcher,
+            events,
+            idle: lockstep.then_some(idle_rx),
+            pool,
+            submitted: 0,
+            shared,
+            watch,
+            beats,
+            health,
+            clock,
+            stop_watchdog,
+            threads,
+        };
+        if lockstep {
+            runtime
+        } else {
+            runtime.spawn_watchdog(event_tx)
+        }
+    }
+
+    fn spawn_watchdog(mut self, events: Sender<Event>) -> Self {
+        let ticker = Ticker {
+            watch: self.watch.clone(),
+            shared: self.shared.clone(),
+            beats: self.beats.clone(),
+            health: self.health.clone(),
+            clock: self.clock.clone(),
+        };
+        let stop = self.stop_watchdog.clone();
+        self.threads.push(
+            std::thread::Builder::new()
+                .name("lookout-watchdog".into())
+                .spawn(move || {
+                    let period = lock(&ticker.watch).watchdog.period_ns();
+                    let mut next = ticker.clock.now_ns() + period;
+                    while !stop.load(Ordering::Acquire) {
+                        ticker.clock.sleep_ns(next - ticker.clock.now_ns());
+                        next += period;
+                        if let Some(status) = ticker.tick(ticker.clock.now_ns()) {
+                            let _ = events.send(Event::Status(status));
+                        }
+                    }
+                })
+                .expect("spawning the watchdog"),
+        );
+        self
+    }
+
+    /// An empty buffer for the next message (recycled when possible).
+    pub fn buffer(&self) -> Vec<u8> {
+        self.pool.1.try_recv().unwrap_or_default()
+    }
+
+    /// Hands a buffer back (a frame's bytes or a published output).
+    pub fn recycle(&self, mut buffer: Vec<u8>) {
+        buffer.clear();
+        let _ = self.pool.0.try_send(buffer);
+    }
+
+    /// A frame of `sensor` stamped `stamp` (pipeline clock) arrives now.
+    pub fn submit(&mut self, sensor: Sensor, stamp: i64, job: Job) {
+        self.submitted += 1;
+        let _ = self
+            .to_dispatcher
+            .send(ToDispatcher::Arrive { sensor, stamp, job });
+    }
+
+    /// Lockstep: waits until every submitted frame is finished or dropped.
+    pub fn wait_idle(&self) {
+        if let Some(idle) = &self.idle {
+            while let Ok(handled) = idle.recv() {
+                if handled >= self.submitted {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Lockstep: runs the watchdog at `now`; a status record when one is due.
+    pub fn tick_watchdog(&self, now: i64) -> Option<StatusRecord> {
+        Ticker {
+            watch: self.watch.clone(),
+            shared: self.shared.clone(),
+            beats: self.beats.clone(),
+            health: self.health.clone(),
+            clock: self.clock.clone(),
+        }
+        .tick(now)
+    }
+
+    pub fn events(&self) -> &Receiver<Event> {
+        &self.events
+    }
+
+    pub fn health(&self) -> Health {
+        lock(&self.watch).watchdog.health()
+    }
+
+    /// Processes what is queued, stops every thread, returns the totals and
+    /// any events not yet taken.
+    pub fn finish(mut self) -> (Shared, Vec<Event>) {
+        let _ = self.to_dispatcher.send(ToDispatcher::Shutdown);
+        self.stop_watchdog.store(true, Ordering::Release);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+        let rest = self.events.try_iter().collect();
+        (lock(&self.shared).clone(), rest)
+    }
+}
+
+struct Ticker {
+    watch: Arc<Mutex<Watch>>,
+    shared: Arc<Mutex<Shared>>,
+    beats: Arc<Heartbeats>,
+    health: Arc<AtomicU8>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Ticker {
+    fn tick(&self, now: i64) -> Option<StatusRecord> {
+        let _ = &self.clock;
+        let mut watch = lock(&self.watch);
+        let transition = watch.watchdog.evaluate(now, &self.beats);
+        let period = watch.watchdog.status_period_ns();
+        let due = watch.last_status.is_none_or(|last| now - last >= period);
+        if transition.is_none() && !due {
+            return None;
+        }
+        watch.last_status = Some(now);
+        self.health
+            .store(watch.watchdog.health() as u8, Ordering::Release);
+        let mut shared = lock(&self.shared);
+        if let Some(t) = transition {
+            tracing::warn!(
+                "health {} -> {}: {}",
+                t.from.as_str(),
+                t.to.as_str(),
+                t.cause
+            );
+            shared.transitions.push(t);
+        }
+        Some(StatusRecord::new(
+            now,
+            watch.watchdog.health(),
+            watch.watchdog.cause(),
+            &shared.stats,
+            &shared.counters,
+        ))
+    }
+}
+
+struct Lane<W> {
+    index: usize,
+    work: W,
+    inbox: Receiver<Frame<Job>>,
+    done: Sender<ToDispatcher>,
+    clock: Arc<dyn Clock>,
+    faults: Arc<FaultConfig>,
+    health: Arc<AtomicU8>,
+    pool: Receiver<Vec<u8>>,
+}
+
+impl<W: Work> Lane<W> {
+    fn run(mut self) {
+        while let Ok(frame) = self.inbox.recv() {
+            let sensor = frame.timing.sensor;
+            let started = self.clock.now_ns();
+            let result = if self.faults.fails(sensor, frame.timing.index) {
+                Err("injected stage error".to_owned())
+            } else {
+                self.work.run(sensor, &frame.job)
+            };
+            self.clock
+                .sleep_ns(self.faults.delay_ns(sensor, frame.timing.index));
+            let finished = self.clock.now_ns();
+            let mut output = self.pool.try_recv().unwrap_or_default();
+            let result = result.map(|facts| {
+                let late = finished > frame.timing.deadline;
+                let degraded = self.health.load(Ordering::Acquire) == Health::Error as u8;
+                let topic = self.work.write(sensor, late, degraded, &mut output);
+                (facts, topic)
+            });
+            let message = ToDispatcher::Done {
+                lane: self.index,
+                frame,
+                run_ns: finished - started,
+                finished,
+                result,
+                output,
+            };
+            if self.done.send(message).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+struct Dispatcher {
+    scheduler: Scheduler<Job>,
+    inbox: Receiver<ToDispatcher>,
+    lanes: Vec<Sender<Frame<Job>>>,
+    busy: Vec<bool>,
+    events: Sender<Event>,
+    idle: Option<Sender<u64>>,
+    handled: u64,
+    clock: Arc<dyn Clock>,
+    shared: Arc<Mutex<Shared>>,
+    beats: Arc<Heartbeats>,
+}
+
+impl Dispatcher {
+    fn run(mut self) {
+        self.busy = vec![false; self.lanes.len()];
+        let mut closing = false;
+        loop {
+            if closing && self.scheduler.pending() == 0 && !self.busy.contains(&true) {
+                break;
+            }
+            let Ok(message) = self.inbox.recv() else {
+                break;
+            };
+            let now = self.clock.now_ns();
+            match message {
+                ToDispatcher::Arrive { sensor, stamp, job } => {
+                    self.handled += 1;
+                    self.beats.arrived(sensor, now);
+                    let events = &self.events;
+                    self.scheduler
+                        .offer(sensor, stamp, now, job, &mut |frame, drop| {
+                            report_drop(events, frame, drop)
+                        });
+                }
+                ToDispatcher::Done {
+                    lane,
+                    frame,
+                    run_ns,
+                    finished,
+                    result,
+                    output,
+                } => {
+                    self.busy[lane] = false;
+                    self.beats.lane_idle(lane);
+                    self.complete(frame, run_ns, finished, result, output);
+                }
+                ToDispatcher::Shutdown => closing = true,
+            }
+            self.dispatch(now);
+            self.publish_counters();
+            if let Some(idle) = &self.idle
+                && self.scheduler.pending() == 0
+                && !self.busy.contains(&true)
+            {
+                let _ = idle.send(self.handled);
+            }
+        }
+        let events = &self.events;
+        self.scheduler
+            .drain(|frame| report_drop(events, frame, Drop::Superseded));
+    }
+
+    fn complete(
+        &mut self,
+        frame: Frame<Job>,
+        run_ns: i64,
+        finished: i64,
+        result: Result<(FrameFacts, Option<OutputTopic>), String>,
+        output: Vec<u8>,
+    ) {
+        let timing = frame.timing;
+        let verdict = self
+            .scheduler
+            .finished(&timing, run_ns, finished, result.is_ok());
+        {
+            let mut shared = lock(&self.shared);
+            shared.stats.record_run(timing.sensor, run_ns);
+            if verdict != Verdict::DropLate {
+                shared
+                    .stats
+                    .record_end_to_end(timing.sensor, finished - timing.stamp);
+            }
+        }
+        let (outcome, facts, error, output) = match result {
+            Err(error) => (Outcome::Failed, FrameFacts::default(), Some(error), None),
+            Ok((facts, topic)) => {
+                let outcome = match verdict {
+                    Verdict::Publish => Outcome::Published,
+                    Verdict::PublishLate => Outcome::PublishedLate,
+                    Verdict::DropLate => Outcome::Dropped(Drop::Late),
+                };
+                let output = topic
+                    .filter(|_| verdict != Verdict::DropLate)
+                    .map(|t| (t, output));
+                (outcome, facts, None, output)
+            }
+        };
+        let _ = self.events.send(Event::Frame {
+            timing,
+            job: frame.job,
+            outcome,
+            finished: Some(finished),
+            run_ns: Some(run_ns),
+            facts,
+            error,
+            output,
+        });
+    }
+
+    fn dispatch(&mut self, now: i64) {
+        while let Some(lane) = self.busy.iter().position(|b| !b) {
+            let events = &self.events;
+            let Some(frame) = self
+                .scheduler
+                .next(now, &mut |frame, drop| report_drop(events, frame, drop))
+            else {
+                break;
+            };
+            self.beats
+                .lane_started(lane, frame.timing.sensor, frame.timing.deadline);
+            self.busy[lane] = true;
+            if self.lanes[lane].send(frame).is_err() {
+                break;
+            }
+        }
+    }
+
+    fn publish_counters(&self) {
+        let mut shared = lock(&self.shared);
+        for sensor in Sensor::ALL {
+            let counters = *self.scheduler.counters(sensor);
+            self.beats.set_misses(sensor, counters.consecutive_misses);
+            shared.counters[sensor.index()] = counters;
+        }
+    }
+}
+
+fn report_drop(events: &Sender<Event>, frame: Frame<Job>, drop: Drop) {
+    let _ = events.send(Event::Frame {
+        timing: frame.timing,
+        job: frame.job,
+        outcome: Outcome::Dropped(drop),
+        finished: None,
+        run_ns: None,
+        facts: FrameFacts::default(),
+        error: None,
+        output: None,
+    });
+}

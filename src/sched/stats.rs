@@ -1,0 +1,169 @@
+//! Latency accounting and the status record the watchdog emits: per-stage
+//! run time and end-to-end latency percentiles, the scheduler's counters and
+//! the health. Histograms have fixed bounds, so recording never allocates.
+
+use super::core::{Sensor, SensorCounters};
+use super::watchdog::{Cause, Health};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// Percentiles of one latency, milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct LatencySummary {
+    pub count: u64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+}
+
+impl LatencySummary {
+    fn of(h: &Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return LatencySummary::default();
+        }
+        let q = |q: f64| h.value_at_quantile(q) as f64 / 1e6;
+        LatencySummary {
+            count: h.len(),
+            p50_ms: q(0.5),
+            p90_ms: q(0.9),
+            p99_ms: q(0.99),
+            p999_ms: q(0.999),
+            max_ms: h.max() as f64 / 1e6,
+        }
+    }
+}
+
+fn histogram() -> Histogram<u64> {
+    // 1 ns .. 10 min at 3 significant figures: fixed size, no resizing.
+    Histogram::new_with_bounds(1, 600_000_000_000, 3).expect("valid histogram bounds")
+}
+
+/// Run-time and end-to-end histograms per sensor.
+#[derive(Debug, Clone)]
+pub struct LatencyStats {
+    run_ns: [Histogram<u64>; 2],
+    end_to_end_ns: [Histogram<u64>; 2],
+}
+
+impl Default for LatencyStats {
+    fn default() -> Self {
+        LatencyStats {
+            run_ns: [histogram(), histogram()],
+            end_to_end_ns: [histogram(), histogram()],
+        }
+    }
+}
+
+impl LatencyStats {
+    pub fn record_run(&mut self, sensor: Sensor, run_ns: i64) {
+        self.run_ns[sensor.index()].saturating_record(run_ns.max(1) as u64);
+    }
+
+    /// Of a published result: ready time minus header stamp.
+    pub fn record_end_to_end(&mut self, sensor: Sensor, latency_ns: i64) {
+        self.end_to_end_ns[sensor.index()].saturating_record(latency_ns.max(1) as u64);
+    }
+
+    pub fn run(&self, sensor: Sensor) -> LatencySummary {
+        LatencySummary::of(&self.run_ns[sensor.index()])
+    }
+
+    pub fn end_to_end(&self, sensor: Sensor) -> LatencySummary {
+        LatencySummary::of(&self.end_to_end_ns[sensor.index()])
+    }
+}
+
+/// One sensor's part of a status record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SensorStatus {
+    pub sensor: &'static str,
+    /// The stage's run time.
+    pub stage: LatencySummary,
+    /// Header stamp to result ready, published results only.
+    pub end_to_end: LatencySummary,
+    pub received: u64,
+    pub started: u64,
+    pub published: u64,
+    pub superseded: u64,
+    pub stale: u64,
+    pub infeasible: u64,
+    pub late: u64,
+    pub errors: u64,
+    pub consecutive_misses: u32,
+}
+
+/// What the watchdog emits: at a fixed rate and on every health change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusRecord {
+    /// Pipeline clock, nanoseconds.
+    pub at_ns: i64,
+    #[serde(serialize_with = "health_name")]
+    pub health: Health,
+    /// Why (the cause of the current health).
+    pub reason: String,
+    /// True on ERROR: outputs may be incomplete, a planner should react.
+    pub degraded: bool,
+    pub sensors: Vec<SensorStatus>,
+}
+
+fn health_name<S: serde::Serializer>(h: &Health, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(h.as_str())
+}
+
+impl StatusRecord {
+    pub fn new(
+        at_ns: i64,
+        health: Health,
+        cause: Cause,
+        stats: &LatencyStats,
+        counters: &[SensorCounters; 2],
+    ) -> Self {
+        StatusRecord {
+            at_ns,
+            health,
+            reason: cause.to_string(),
+            degraded: health == Health::Error,
+            sensors: Sensor::ALL
+                .iter()
+                .map(|&sensor| {
+                    let c = &counters[sensor.index()];
+                    SensorStatus {
+                        sensor: sensor.name(),
+                        stage: stats.run(sensor),
+                        end_to_end: stats.end_to_end(sensor),
+                        received: c.received,
+                        started: c.started,
+                        published: c.published,
+                        superseded: c.superseded,
+                        stale: c.stale,
+                        infeasible: c.infeasible,
+                        late: c.late,
+                        errors: c.errors,
+                        consecutive_misses: c.consecutive_misses,
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summaries_report_milliseconds() {
+        let mut stats = LatencyStats::default();
+        for ms in 1..=100 {
+            stats.record_run(Sensor::Lidar, ms * 1_000_000);
+        }
+        let s = stats.run(Sensor::Lidar);
+        assert_eq!(s.count, 100);
+        assert!((s.p50_ms - 50.0).abs() < 0.1, "{s:?}");
+        assert!((s.p99_ms - 99.0).abs() < 0.1, "{s:?}");
+        assert!((s.max_ms - 100.0).abs() < 0.1, "{s:?}");
+        assert_eq!(stats.run(Sensor::Camera), LatencySummary::default());
+    }
+}

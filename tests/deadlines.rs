@@ -1,0 +1,258 @@
+//! The deadline runtime end to end: deterministic lockstep replay, the
+//! watchdog on real threads and the monotonic clock, and an overloaded
+//! realtime replay against the FIFO baseline.
+
+mod common;
+
+use lookout::bag::{Bag, WriterOptions};
+use lookout::camera::engine::EngineOptions;
+use lookout::camera::spec::ModelSpec;
+use lookout::clock::{Clock, MonotonicClock};
+use lookout::ingest::{InputKind, header_stamp};
+use lookout::lidar::{LidarConfig, LidarStage};
+use lookout::pipeline::PipelineWork;
+use lookout::sched::faults::{FaultConfig, StageFaults};
+use lookout::sched::replay::{Mode, ScheduledReplayOptions, replay_scheduled};
+use lookout::sched::runtime::{Job, Runtime};
+use lookout::sched::{Cause, Health, Policy, SchedulerConfig, Sensor};
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::sync::Arc;
+
+fn options(mode: Mode, workers: usize, out: Option<&Path>) -> ScheduledReplayOptions {
+    let scheduler = SchedulerConfig {
+        workers,
+        ..SchedulerConfig::default()
+    };
+    ScheduledReplayOptions {
+        mode,
+        scheduler,
+        lidar: LidarConfig::default(),
+        camera: None,
+        faults: FaultConfig::default(),
+        out: out.map(Path::to_path_buf),
+        writer: WriterOptions::default(),
+    }
+}
+
+#[test]
+fn lockstep_outputs_are_byte_identical_across_runs_and_worker_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = dir.path().join("scene.mcap");
+    common::write_small_scene(&scene, 2.0, 11);
+    let bag = Bag::open(&scene).unwrap();
+    let mut hashes = Vec::new();
+    for (run, workers) in [(0, 1), (1, 1), (2, 2)] {
+        let out = dir.path().join(format!("out{run}.mcap"));
+        let mut o = options(Mode::Lockstep, workers, Some(&out));
+        // A fault with random jitter: lockstep makes it deterministic too.
+        o.faults = FaultConfig {
+            seed: 5,
+            lidar: StageFaults {
+                delay_ms: 20.0,
+                jitter_ms: 30.0,
+                ..StageFaults::default()
+            },
+            ..FaultConfig::default()
+        };
+        let report = replay_scheduled(&bag, &o).unwrap();
+        let lidar = &report.sensors[Sensor::Lidar.index()];
+        assert_eq!(lidar.received, 20, "{}", report.table());
+        assert_eq!(lidar.published, 20, "{}", report.table());
+        assert!(
+            lidar.stage.p50_ms >= 20.0,
+            "simulated run times: {}",
+            report.table()
+        );
+        hashes.push(common::sha256_file(&out));
+    }
+    assert_eq!(hashes[0], hashes[1]);
+    assert_eq!(hashes[0], hashes[2]);
+}
+
+#[test]
+fn lockstep_drops_frames_a_stall_made_stale_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = dir.path().join("scene.mcap");
+    common::write_small_scene(&scene, 2.0, 12);
+    let bag = Bag::open(&scene).unwrap();
+    let mut o = options(Mode::Lockstep, 1, None);
+    o.faults.lidar = StageFaults {
+        stall_frame: Some(3),
+        stall_ms: 500.0,
+        ..StageFaults::default()
+    };
+    let report = replay_scheduled(&bag, &o).unwrap();
+    let lidar = &report.sensors[Sensor::Lidar.index()];
+    // The stalled scan finishes late and is dropped; the scans that arrived
+    // during the stall are superseded or stale; the rest are published.
+    assert_eq!(lidar.late_dropped, 1, "{}", report.table());
+    assert!(lidar.superseded + lidar.stale >= 3, "{}", report.table());
+    assert_eq!(
+        lidar.published + lidar.late_dropped + lidar.superseded + lidar.stale + lidar.infeasible,
+        lidar.received,
+        "{}",
+        report.table()
+    );
+    assert!(lidar.published >= 10, "{}", report.table());
+    assert!(
+        report.health_changes.iter().any(|c| c.contains("-> WARN")),
+        "{:?}",
+        report.health_changes
+    );
+    assert_eq!(report.published_after_deadline, 0);
+}
+
+/// The first point cloud of a small synthetic scene, serialized.
+fn a_lidar_scan() -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = dir.path().join("scene.mcap");
+    common::write_small_scene(&scene, 0.2, 3);
+    let mut scan = Vec::new();
+    Bag::open(&scene)
+        .unwrap()
+        .read_messages(None, |m| {
+            if InputKind::from_type_name(m.type_name) == Some(InputKind::PointCloud2) {
+                scan = m.data.to_vec();
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert!(!scan.is_empty());
+    scan
+}
+
+#[test]
+fn a_stall_is_reported_within_one_watchdog_period_of_the_deadline_and_clears() {
+    let scan = a_lidar_scan();
+    let clock = Arc::new(MonotonicClock::new());
+    let mut config = SchedulerConfig {
+        workers: 1,
+        ..SchedulerConfig::default()
+    };
+    config.lidar.budget_ms = 100.0;
+    config.lidar.deadline_from = lookout::sched::DeadlineFrom::Arrival;
+    config.lidar.silence_timeout_ms = 5000.0;
+    config.watchdog.recover_after_ms = 100.0;
+    let faults = FaultConfig {
+        lidar: StageFaults {
+            stall_frame: Some(0),
+            stall_ms: 500.0,
+            ..StageFaults::default()
+        },
+        ..FaultConfig::default()
+    };
+    let lane = PipelineWork::new(LidarStage::new(LidarConfig::default()).unwrap(), None);
+    let mut runtime = Runtime::start(&config, faults, clock.clone(), vec![lane], false);
+    let stamp = header_stamp(&scan).unwrap();
+    let submit = |runtime: &mut Runtime| {
+        let mut bytes = runtime.buffer();
+        bytes.extend_from_slice(&scan);
+        let job = Job {
+            kind: InputKind::PointCloud2,
+            bytes,
+            log_time: 0,
+        };
+        let now = clock.now_ns();
+        runtime.submit(Sensor::Lidar, stamp, job);
+        now
+    };
+    let submitted = submit(&mut runtime);
+    // The deadline counts from arrival, which the dispatcher reads just
+    // after `submitted`.
+    let deadline = submitted + 100_000_000;
+    clock.sleep_ns(700_000_000);
+    // Good frames after the stall: the first ones are refused (the estimate
+    // still holds the stall) until a probe runs on time and clears the misses.
+    for _ in 0..6 {
+        submit(&mut runtime);
+        clock.sleep_ns(100_000_000);
+    }
+    clock.sleep_ns(400_000_000);
+    assert_eq!(runtime.health(), Health::Ok);
+    let (shared, _) = runtime.finish();
+    let first = shared.transitions[0];
+    assert!(first.to >= Health::Warn, "{:?}", shared.transitions);
+    assert!(
+        matches!(
+            first.cause,
+            Cause::Stall {
+                sensor: Sensor::Lidar,
+                ..
+            }
+        ),
+        "{first:?}"
+    );
+    let period = 10_000_000;
+    // Scheduling slack of the watchdog thread's wake-up on a loaded machine.
+    let wake_slack = 5_000_000;
+    let reported_after = first.at - deadline;
+    assert!(
+        reported_after > 0 && reported_after <= period + wake_slack,
+        "reported {:.1} ms after the deadline",
+        reported_after as f64 / 1e6
+    );
+    let last = shared.transitions.last().unwrap();
+    assert_eq!(last.to, Health::Ok, "{:?}", shared.transitions);
+}
+
+#[test]
+fn under_overload_nothing_is_published_late_and_fifo_latency_grows() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = dir.path().join("scene.mcap");
+    common::write_small_scene(&scene, 3.0, 13);
+    let bag = Bag::open(&scene).unwrap();
+    let spec =
+        ModelSpec::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("models/nanodet-m-416.yaml"))
+            .unwrap();
+    let mut reports = Vec::new();
+    for policy in [Policy::Edf, Policy::Fifo] {
+        let mut o = options(Mode::Realtime { rate: 3.0 }, 2, None);
+        o.scheduler.policy = policy;
+        o.scheduler.camera.budget_ms = 400.0;
+        o.camera = Some((spec.clone(), EngineOptions::default()));
+        let report = replay_scheduled(&bag, &o).unwrap();
+        println!("{}", report.table());
+        reports.push(report);
+    }
+    let (edf, fifo) = (&reports[0], &reports[1]);
+    assert_eq!(edf.published_after_deadline, 0);
+    for s in &edf.sensors {
+        assert_eq!(s.published_late, 0, "{}", edf.table());
+        if s.published > 0 {
+            assert!(
+                s.end_to_end.max_ms <= s.budget_ms,
+                "{}: {}",
+                s.sensor,
+                edf.table()
+            );
+        }
+    }
+    let published: u64 = edf.sensors.iter().map(|s| s.published).sum();
+    assert!(published > 0, "{}", edf.table());
+    // The camera cannot keep up at 3x: something had to be dropped.
+    let camera = &edf.sensors[Sensor::Camera.index()];
+    assert!(
+        camera.superseded + camera.infeasible + camera.stale > 0,
+        "{}",
+        edf.table()
+    );
+    // The FIFO baseline queues instead: its latency grows past the budget.
+    let worst_fifo = fifo
+        .sensors
+        .iter()
+        .map(|s| s.end_to_end.max_ms)
+        .fold(0.0, f64::max);
+    let worst_edf = edf
+        .sensors
+        .iter()
+        .map(|s| s.end_to_end.max_ms)
+        .fold(0.0, f64::max);
+    assert!(
+        worst_fifo > worst_edf,
+        "fifo:\n{}\nedf:\n{}",
+        fifo.table(),
+        edf.table()
+    );
+}
