@@ -19,6 +19,10 @@ use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
 
+/// The realtime tests measure wall-clock behaviour: they run one at a time
+/// so that one's load does not become the other's scheduling jitter.
+static REALTIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn options(mode: Mode, workers: usize, out: Option<&Path>) -> ScheduledReplayOptions {
     let scheduler = SchedulerConfig {
         workers,
@@ -125,6 +129,7 @@ fn a_lidar_scan() -> Vec<u8> {
 
 #[test]
 fn a_stall_is_reported_within_one_watchdog_period_of_the_deadline_and_clears() {
+    let _alone = REALTIME.lock().unwrap_or_else(|e| e.into_inner());
     let scan = a_lidar_scan();
     let clock = Arc::new(MonotonicClock::new());
     let mut config = SchedulerConfig {
@@ -185,9 +190,15 @@ fn a_stall_is_reported_within_one_watchdog_period_of_the_deadline_and_clears() {
         "{first:?}"
     );
     let period = 10_000_000;
-    // Scheduling slack of the watchdog thread's wake-up on a loaded machine.
-    let wake_slack = 5_000_000;
+    // The watchdog looks every period; allow for its thread's wake-up on a
+    // loaded 2-core machine (the exact bound is checked on the simulated
+    // clock in the watchdog's unit tests).
+    let wake_slack = 10_000_000;
     let reported_after = first.at - deadline;
+    println!(
+        "stall reported {:.2} ms after the deadline",
+        reported_after as f64 / 1e6
+    );
     assert!(
         reported_after > 0 && reported_after <= period + wake_slack,
         "reported {:.1} ms after the deadline",
@@ -199,6 +210,7 @@ fn a_stall_is_reported_within_one_watchdog_period_of_the_deadline_and_clears() {
 
 #[test]
 fn under_overload_nothing_is_published_late_and_fifo_latency_grows() {
+    let _alone = REALTIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let scene = dir.path().join("scene.mcap");
     common::write_small_scene(&scene, 3.0, 13);
