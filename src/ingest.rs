@@ -156,7 +156,8 @@ impl Ingest {
     }
 }
 
-fn camera_facts(frame: &CameraFrame<'_>) -> FrameFacts {
+/// The facts of a decoded camera frame.
+pub fn camera_facts(frame: &CameraFrame<'_>) -> FrameFacts {
     FrameFacts {
         stamp: frame.stamp,
         width: frame.width,
@@ -165,24 +166,19 @@ fn camera_facts(frame: &CameraFrame<'_>) -> FrameFacts {
     }
 }
 
-/// The header stamp of a message that starts with a `std_msgs/Header`,
-/// without decoding the rest (the scheduler needs it before the stage runs).
-pub fn header_stamp(data: &[u8]) -> Result<Stamp, DecodeError> {
+/// The header of a message that starts with a `std_msgs/Header`, without
+/// decoding the rest.
+fn header(data: &[u8]) -> Result<crate::msg::Header<'_>, DecodeError> {
     let mut r = crate::cdr::CdrReader::new(data)?;
-    Ok(
-        crate::msg::Header::decode(&mut r, "header.stamp", "header.frame_id")?
-            .stamp
-            .as_nanos(),
-    )
+    crate::msg::Header::decode(&mut r, "header.stamp", "header.frame_id")
 }
 
-/// The borrowed frame id of a message that starts with a `std_msgs/Header`.
+/// The header stamp (the scheduler needs it before the stage runs).
+pub fn header_stamp(data: &[u8]) -> Result<Stamp, DecodeError> {
+    Ok(header(data)?.stamp.as_nanos())
+}
+
+/// The borrowed frame id; empty when the header does not decode.
 fn header_frame_id(data: &[u8]) -> &str {
-    let mut r = match crate::cdr::CdrReader::new(data) {
-        Ok(r) => r,
-        Err(_) => return "",
-    };
-    crate::msg::Header::decode(&mut r, "header.stamp", "header.frame_id")
-        .map(|h| h.frame_id)
-        .unwrap_or("")
+    header(data).map(|h| h.frame_id).unwrap_or("")
 }

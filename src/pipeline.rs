@@ -9,7 +9,7 @@
 use crate::camera::{CameraStage, Detection2d};
 use crate::cdr::CdrWriter;
 use crate::frames::Obstacle;
-use crate::ingest::{FrameFacts, Ingest, InputKind};
+use crate::ingest::{FrameFacts, Ingest, InputKind, camera_facts};
 use crate::lidar::LidarStage;
 use crate::msg::{Encode, Header, ObstacleArrayRef, Time};
 use crate::sched::Sensor;
@@ -60,12 +60,7 @@ impl Work for PipelineWork {
                     .ingest
                     .camera_frame(job.kind, &job.bytes)
                     .map_err(|e| e.to_string())?;
-                let facts = FrameFacts {
-                    stamp: frame.stamp,
-                    width: frame.width,
-                    height: frame.height,
-                    ..FrameFacts::default()
-                };
+                let facts = camera_facts(&frame);
                 if let Some(camera) = self.camera.as_mut() {
                     camera
                         .process(&frame, &mut self.detections)

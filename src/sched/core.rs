@@ -96,7 +96,7 @@ pub enum Verdict {
 }
 
 /// Per-sensor counts since start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct SensorCounters {
     pub received: u64,
     pub started: u64,
@@ -336,8 +336,20 @@ mod tests {
         config
     }
 
-    fn collect() -> ((), impl FnMut(Frame<u32>, Drop)) {
-        ((), |_, _| {})
+    fn ignore() -> impl FnMut(Frame<u32>, Drop) {
+        |_, _| {}
+    }
+
+    /// The timing of a frame of `sensor` stamped and arrived at 0.
+    fn timing(sensor: Sensor, deadline: i64) -> Timing {
+        Timing {
+            seq: 0,
+            index: 0,
+            sensor,
+            stamp: 0,
+            arrival: 0,
+            deadline,
+        }
     }
 
     #[test]
@@ -359,7 +371,7 @@ mod tests {
         let mut c = config();
         c.camera.mailbox_depth = 2;
         let mut s = Scheduler::new(&c);
-        let (_, mut ignore) = collect();
+        let mut ignore = ignore();
         for k in 0..4 {
             s.offer(Sensor::Camera, k * MS, k * MS, k as u32, &mut ignore);
         }
@@ -384,7 +396,7 @@ mod tests {
     #[test]
     fn earliest_deadline_goes_first() {
         let mut s = Scheduler::new(&config());
-        let (_, mut ignore) = collect();
+        let mut ignore = ignore();
         // Camera stamped at 0 (deadline 100 ms), lidar at 20 (deadline 70 ms).
         s.offer(Sensor::Camera, 0, 25 * MS, 1, &mut ignore);
         s.offer(Sensor::Lidar, 20 * MS, 25 * MS, 2, &mut ignore);
@@ -398,7 +410,7 @@ mod tests {
         c.policy = Policy::Fifo;
         c.fifo_depth = 3;
         let mut s = Scheduler::new(&c);
-        let (_, mut ignore) = collect();
+        let mut ignore = ignore();
         s.offer(Sensor::Camera, 0, 500 * MS, 1, &mut ignore); // long past deadline
         s.offer(Sensor::Lidar, 490 * MS, 500 * MS, 2, &mut ignore);
         for k in 3..6 {
@@ -408,14 +420,7 @@ mod tests {
             .map(|f| f.job)
             .collect();
         assert_eq!(order, vec![2, 3, 4, 5]);
-        let timing = Timing {
-            seq: 0,
-            index: 0,
-            sensor: Sensor::Camera,
-            stamp: 0,
-            arrival: 0,
-            deadline: 100 * MS,
-        };
+        let timing = timing(Sensor::Camera, 100 * MS);
         assert_eq!(
             s.finished(&timing, MS, 900 * MS, true),
             Verdict::PublishLate
@@ -425,14 +430,7 @@ mod tests {
     #[test]
     fn admission_drops_what_cannot_finish_in_time() {
         let mut s = Scheduler::new(&config());
-        let timing = |deadline| Timing {
-            seq: 0,
-            index: 0,
-            sensor: Sensor::Camera,
-            stamp: 0,
-            arrival: 0,
-            deadline,
-        };
+        let timing = |deadline| timing(Sensor::Camera, deadline);
         // The camera stage has been taking 60 ms.
         for _ in 0..10 {
             s.finished(&timing(i64::MAX), 60 * MS, 0, true);
@@ -453,17 +451,10 @@ mod tests {
         let mut c = config();
         c.admission_probe_after = 2;
         let mut s = Scheduler::new(&c);
-        let timing = Timing {
-            seq: 0,
-            index: 0,
-            sensor: Sensor::Camera,
-            stamp: 0,
-            arrival: 0,
-            deadline: i64::MAX,
-        };
+        let timing = timing(Sensor::Camera, i64::MAX);
         // One 500 ms stall: the estimate says the stage takes 500 ms.
         s.finished(&timing, 500 * MS, 0, true);
-        let (_, mut ignore) = collect();
+        let mut ignore = ignore();
         let mut started = Vec::new();
         for k in 0..6 {
             s.offer(Sensor::Camera, k * MS, k * MS, k as u32, &mut ignore);
@@ -477,14 +468,7 @@ mod tests {
 
     #[test]
     fn late_results_follow_the_policy_and_misses_count_in_a_row() {
-        let timing = Timing {
-            seq: 0,
-            index: 0,
-            sensor: Sensor::Lidar,
-            stamp: 0,
-            arrival: 0,
-            deadline: 50 * MS,
-        };
+        let timing = timing(Sensor::Lidar, 50 * MS);
         let mut s: Scheduler<()> = Scheduler::new(&config());
         assert_eq!(s.finished(&timing, MS, 51 * MS, true), Verdict::DropLate);
         assert_eq!(s.finished(&timing, MS, 10 * MS, false), Verdict::DropLate);

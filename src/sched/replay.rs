@@ -12,7 +12,7 @@
 //! clock, and the end-of-run report. Writes obstacles to the output bag.
 
 use super::config::SchedulerConfig;
-use super::core::{Sensor, SensorCounters};
+use super::core::Sensor;
 use super::faults::FaultConfig;
 use super::runtime::{Event, Job, Outcome, OutputTopic, Runtime};
 use super::stats::{LatencySummary, StatusRecord};
@@ -231,7 +231,7 @@ pub fn replay_scheduled(
         statuses: Vec::new(),
     };
     let mut map: Option<TimeMap> = None;
-    let mut next_tick: i64 = 0;
+    let mut next_tick: Option<i64> = None;
     let period = {
         let p = (options.scheduler.watchdog.period_ms * 1e6) as i64;
         p.max(1)
@@ -258,14 +258,12 @@ pub fn replay_scheduled(
         let arrival = m.to_clock(log_time);
         if lockstep {
             let now = arrival.max(simulated.now_ns());
-            if next_tick == 0 {
-                next_tick = now;
-            }
-            while next_tick <= now {
-                if let Some(status) = runtime.tick_watchdog(next_tick) {
+            let tick = next_tick.get_or_insert(now);
+            while *tick <= now {
+                if let Some(status) = runtime.tick_watchdog(*tick) {
                     tally.statuses.push(status);
                 }
-                next_tick += period;
+                *tick += period;
             }
             simulated.set_ns(now);
         } else {
@@ -291,7 +289,9 @@ pub fn replay_scheduled(
         runtime.wait_idle();
         let events: Vec<Event> = runtime.events().try_iter().collect();
         for event in events {
-            if let Err(e) = take(&mut runtime, &mut writer, &mut tally, m, event) {
+            if let Err(e) = account(&mut writer, &mut tally, m, event, &mut |b| {
+                runtime.recycle(b)
+            }) {
                 write_error = Some(e);
                 return ControlFlow::Break(());
             }
@@ -303,7 +303,7 @@ pub fn replay_scheduled(
     if let Some(m) = map {
         for event in rest {
             // The runtime is finished: buffers are not recycled any more.
-            take_final(&mut writer, &mut tally, m, event)?;
+            account(&mut writer, &mut tally, m, event, &mut drop)?;
         }
     }
     if let Some(e) = write_error {
@@ -313,48 +313,22 @@ pub fn replay_scheduled(
         w.finish()?;
     }
     read?;
-    Ok(report(options, &shared.counters, &shared, &tally, wall_s))
+    Ok(report(options, shared, tally, wall_s))
 }
 
-/// Handles one event during the run: write the output, recycle buffers.
-fn take(
-    runtime: &mut Runtime,
-    writer: &mut Option<(BagWriter, crate::bag::TopicId)>,
-    tally: &mut Tally,
-    map: TimeMap,
-    event: Event,
-) -> Result<(), BagError> {
-    let (job, output) = account(writer, tally, map, event)?;
-    if let Some(job) = job {
-        runtime.recycle(job);
-    }
-    if let Some(output) = output {
-        runtime.recycle(output);
-    }
-    Ok(())
-}
-
-fn take_final(
-    writer: &mut Option<(BagWriter, crate::bag::TopicId)>,
-    tally: &mut Tally,
-    map: TimeMap,
-    event: Event,
-) -> Result<(), BagError> {
-    account(writer, tally, map, event).map(|_| ())
-}
-
-type Buffers = (Option<Vec<u8>>, Option<Vec<u8>>);
-
+/// Handles one event: tallies it, writes its output, hands its buffers to
+/// `recycle`.
 fn account(
     writer: &mut Option<(BagWriter, crate::bag::TopicId)>,
     tally: &mut Tally,
     map: TimeMap,
     event: Event,
-) -> Result<Buffers, BagError> {
+    recycle: &mut impl FnMut(Vec<u8>),
+) -> Result<(), BagError> {
     match event {
         Event::Status(status) => {
             tally.statuses.push(status);
-            Ok((None, None))
+            Ok(())
         }
         Event::Frame {
             timing,
@@ -378,28 +352,27 @@ fn account(
                     _ => {}
                 }
             }
-            let output = match output {
-                Some((OutputTopic::Obstacles, bytes)) => {
-                    if let (Some((w, topic)), Some(finished)) = (writer.as_mut(), finished) {
-                        w.write_raw(*topic, map.to_bag(finished), &bytes)?;
-                    }
-                    Some(bytes)
+            recycle(job.bytes);
+            if let Some((topic, bytes)) = output {
+                if let (OutputTopic::Obstacles, Some((w, id)), Some(finished)) =
+                    (topic, writer.as_mut(), finished)
+                {
+                    w.write_raw(*id, map.to_bag(finished), &bytes)?;
                 }
-                Some((OutputTopic::Detections, bytes)) => Some(bytes),
-                None => None,
-            };
-            Ok((Some(job.bytes), output))
+                recycle(bytes);
+            }
+            Ok(())
         }
     }
 }
 
 fn report(
     options: &ScheduledReplayOptions,
-    counters: &[SensorCounters; 2],
-    shared: &super::runtime::Shared,
-    tally: &Tally,
+    shared: super::runtime::Shared,
+    tally: Tally,
     wall_s: f64,
 ) -> ScheduledReport {
+    let counters = &shared.counters;
     let config = &options.scheduler;
     let sensors: Vec<SensorReport> = Sensor::ALL
         .iter()
@@ -449,7 +422,7 @@ fn report(
             0.0
         },
         health_changes: shared.transitions.iter().map(describe).collect(),
-        statuses: tally.statuses.clone(),
+        statuses: tally.statuses,
     }
 }
 

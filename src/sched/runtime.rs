@@ -133,11 +133,8 @@ pub struct Runtime {
     idle: Option<Receiver<u64>>,
     pool: (Sender<Vec<u8>>, Receiver<Vec<u8>>),
     submitted: u64,
-    shared: Arc<Mutex<Shared>>,
-    watch: Arc<Mutex<Watch>>,
-    beats: Arc<Heartbeats>,
-    health: Arc<AtomicU8>,
-    clock: Arc<dyn Clock>,
+    /// The watchdog's state and the shared handles it reads.
+    ticker: Ticker,
     stop_watchdog: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -218,11 +215,13 @@ impl Runtime {
             idle: lockstep.then_some(idle_rx),
             pool,
             submitted: 0,
-            shared,
-            watch,
-            beats,
-            health,
-            clock,
+            ticker: Ticker {
+                watch,
+                shared,
+                beats,
+                health,
+                clock,
+            },
             stop_watchdog,
             threads,
         };
@@ -234,13 +233,7 @@ impl Runtime {
     }
 
     fn spawn_watchdog(mut self, events: Sender<Event>) -> Self {
-        let ticker = Ticker {
-            watch: self.watch.clone(),
-            shared: self.shared.clone(),
-            beats: self.beats.clone(),
-            health: self.health.clone(),
-            clock: self.clock.clone(),
-        };
+        let ticker = self.ticker.clone();
         let stop = self.stop_watchdog.clone();
         self.threads.push(
             std::thread::Builder::new()
@@ -293,14 +286,7 @@ impl Runtime {
 
     /// Lockstep: runs the watchdog at `now`; a status record when one is due.
     pub fn tick_watchdog(&self, now: i64) -> Option<StatusRecord> {
-        Ticker {
-            watch: self.watch.clone(),
-            shared: self.shared.clone(),
-            beats: self.beats.clone(),
-            health: self.health.clone(),
-            clock: self.clock.clone(),
-        }
-        .tick(now)
+        self.ticker.tick(now)
     }
 
     pub fn events(&self) -> &Receiver<Event> {
@@ -308,7 +294,7 @@ impl Runtime {
     }
 
     pub fn health(&self) -> Health {
-        lock(&self.watch).watchdog.health()
+        lock(&self.ticker.watch).watchdog.health()
     }
 
     /// Processes what is queued, stops every thread, returns the totals and
@@ -320,10 +306,11 @@ impl Runtime {
             let _ = thread.join();
         }
         let rest = self.events.try_iter().collect();
-        (lock(&self.shared).clone(), rest)
+        (lock(&self.ticker.shared).clone(), rest)
     }
 }
 
+#[derive(Clone)]
 struct Ticker {
     watch: Arc<Mutex<Watch>>,
     shared: Arc<Mutex<Shared>>,
@@ -334,7 +321,6 @@ struct Ticker {
 
 impl Ticker {
     fn tick(&self, now: i64) -> Option<StatusRecord> {
-        let _ = &self.clock;
         let mut watch = lock(&self.watch);
         let transition = watch.watchdog.evaluate(now, &self.beats);
         let period = watch.watchdog.status_period_ns();

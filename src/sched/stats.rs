@@ -83,15 +83,8 @@ pub struct SensorStatus {
     pub stage: LatencySummary,
     /// Header stamp to result ready, published results only.
     pub end_to_end: LatencySummary,
-    pub received: u64,
-    pub started: u64,
-    pub published: u64,
-    pub superseded: u64,
-    pub stale: u64,
-    pub infeasible: u64,
-    pub late: u64,
-    pub errors: u64,
-    pub consecutive_misses: u32,
+    #[serde(flatten)]
+    pub counters: SensorCounters,
 }
 
 /// What the watchdog emits: at a fixed rate and on every health change.
@@ -127,22 +120,11 @@ impl StatusRecord {
             degraded: health == Health::Error,
             sensors: Sensor::ALL
                 .iter()
-                .map(|&sensor| {
-                    let c = &counters[sensor.index()];
-                    SensorStatus {
-                        sensor: sensor.name(),
-                        stage: stats.run(sensor),
-                        end_to_end: stats.end_to_end(sensor),
-                        received: c.received,
-                        started: c.started,
-                        published: c.published,
-                        superseded: c.superseded,
-                        stale: c.stale,
-                        infeasible: c.infeasible,
-                        late: c.late,
-                        errors: c.errors,
-                        consecutive_misses: c.consecutive_misses,
-                    }
+                .map(|&sensor| SensorStatus {
+                    sensor: sensor.name(),
+                    stage: stats.run(sensor),
+                    end_to_end: stats.end_to_end(sensor),
+                    counters: counters[sensor.index()],
                 })
                 .collect(),
         }
