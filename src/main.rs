@@ -29,6 +29,9 @@ enum BenchStage {
     /// Camera preprocessing (1920x1080 rgb8 to 416 and 640), inference and
     /// decoding with the shipped NanoDet-m.
     Camera,
+    /// Scheduler overhead per frame: the decisions alone, and a round trip
+    /// through the runtime's threads with no stage work.
+    Scheduler,
 }
 
 #[derive(Subcommand)]
@@ -142,6 +145,9 @@ struct ScheduleArgs {
     /// Write the end-of-run report (KPIs, counts, status records) as JSON.
     #[arg(long)]
     report_json: Option<PathBuf>,
+    /// Then replay again with the FIFO baseline and print both reports.
+    #[arg(long)]
+    compare_fifo: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -250,6 +256,12 @@ fn run(cli: Cli) -> Result<()> {
             onnxruntime_library,
             ..
         } => bench_camera(runs, onnxruntime_library),
+        Command::Bench {
+            stage: BenchStage::Scheduler,
+            runs,
+            config,
+            ..
+        } => bench_scheduler(runs, &load_config(config.as_deref())?),
     }
 }
 
@@ -385,6 +397,13 @@ fn run_scheduled_replay(
     if let Some(path) = &args.report_json {
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if args.compare_fifo {
+        let mut baseline = options.clone();
+        baseline.scheduler.policy = lookout::sched::Policy::Fifo;
+        baseline.out = None;
+        println!();
+        print!("{}", replay_scheduled(&bag, &baseline)?.table());
     }
     if let Some(out) = out {
         println!("outputs in {}", out.display());
@@ -552,6 +571,86 @@ fn time_ms(runs: usize, mut f: impl FnMut()) -> (f64, f64, f64) {
         times[((q * times.len() as f64).ceil() as usize).clamp(1, times.len()) - 1] as f64 / 1e6
     };
     (at(0.5), at(0.99), at(1.0))
+}
+
+/// p50/p99/max in microseconds of per-frame scheduler overhead.
+fn bench_scheduler(runs: usize, config: &LookoutConfig) -> Result<()> {
+    use lookout::clock::Clock;
+    use lookout::ingest::InputKind;
+    use lookout::lidar::LidarStage;
+    use lookout::pipeline::PipelineWork;
+    use lookout::sched::runtime::{Event, Job, Runtime};
+    use lookout::sched::{Scheduler, Sensor};
+    use std::sync::Arc;
+    let clock = Arc::new(MonotonicClock::new());
+    let frames = runs.max(1) * 1000;
+    let report = |name: &str, mut times: Vec<i64>| {
+        times.sort_unstable();
+        let at = |q: f64| {
+            times[((q * times.len() as f64).ceil() as usize).clamp(1, times.len()) - 1] as f64 / 1e3
+        };
+        println!(
+            "{name:<58} {:>8.2} {:>8.2} {:>8.2}",
+            at(0.5),
+            at(0.99),
+            at(1.0)
+        );
+    };
+    println!(
+        "{:<58} {:>8} {:>8} {:>8}",
+        "per frame", "p50 us", "p99 us", "max us"
+    );
+    // Decisions: a lidar scan offered while a camera frame waits, the
+    // earliest deadline picked with admission, the result judged.
+    let mut scheduler: Scheduler<u64> = Scheduler::new(&config.scheduler);
+    let mut ignore = |_, _| {};
+    let mut times = Vec::with_capacity(frames);
+    for k in 0..frames as i64 {
+        let now = k * 1_000_000;
+        scheduler.offer(Sensor::Camera, now, now, 0, &mut ignore);
+        let started = clock.now_ns();
+        scheduler.offer(Sensor::Lidar, now - 50_000_000, now, 1, &mut ignore);
+        let frame = scheduler.next(now, &mut ignore);
+        times.push(clock.now_ns() - started);
+        if let Some(frame) = frame {
+            scheduler.finished(&frame.timing, 1_000_000, now + 1_000_000, true);
+        }
+        while scheduler.next(now, &mut ignore).is_some() {}
+    }
+    report("decisions: offer + EDF pick + admission", times);
+    // Threads: submit -> dispatcher -> lane -> dispatcher -> event, for a
+    // message the lane rejects at once (no stage work).
+    let lane = PipelineWork::new(LidarStage::new(config.lidar.clone())?, None);
+    let mut runtime = Runtime::start(
+        &config.scheduler,
+        Default::default(),
+        clock.clone(),
+        vec![lane],
+        false,
+    );
+    let mut times = Vec::with_capacity(runs.max(1) * 100);
+    for _ in 0..runs.max(1) * 100 {
+        let job = Job {
+            kind: InputKind::PointCloud2,
+            bytes: runtime.buffer(),
+            log_time: 0,
+        };
+        let started = clock.now_ns();
+        runtime.submit(Sensor::Lidar, started, job);
+        loop {
+            match runtime.events().recv()? {
+                Event::Frame { job, .. } => {
+                    times.push(clock.now_ns() - started);
+                    runtime.recycle(job.bytes);
+                    break;
+                }
+                Event::Status(_) => {}
+            }
+        }
+    }
+    report("round trip through dispatcher and lane threads", times);
+    runtime.finish();
+    Ok(())
 }
 
 /// Times the camera stage's parts on a synthetic 1920x1080 rgb8 frame:

@@ -88,9 +88,8 @@ impl Work for PipelineWork {
                 frame_id: &scan.frame_id,
             },
             obstacles: &self.obstacles,
-            // Until the message has its own late flag, a late result is
-            // published as degraded (its frame report says `published_late`).
-            degraded: degraded || late,
+            degraded,
+            late,
         };
         let mut w = CdrWriter::from_buffer(std::mem::take(out));
         array.encode_into(&mut w);

@@ -311,6 +311,7 @@ pub fn replay(
                 },
                 obstacles: &obstacles,
                 degraded: false,
+                late: false,
             };
             if let Some((w, _, topic)) = writer.as_mut()
                 && let Err(e) = w.write(*topic, message.log_time, &array)

@@ -538,6 +538,7 @@ fn obstacle_arrays() -> Vec<Vec<u8>> {
             },
             obstacles,
             degraded,
+            late: !degraded,
         }
         .to_cdr()
     };
@@ -1452,7 +1453,8 @@ fn bool_bytes_other_than_0_and_1_are_rejected() {
         "PointCloud2.is_dense",
         RejectReason::InvalidValue,
     );
-    // CameraInfo.roi.do_rectify and ObstacleArray.degraded are the last byte
+    // CameraInfo.roi.do_rectify and ObstacleArray.late are the last byte,
+    // ObstacleArray.degraded the one before
     let mut info = camera_infos().remove(0);
     *info.last_mut().unwrap() = 2;
     assert_named(
@@ -1461,14 +1463,17 @@ fn bool_bytes_other_than_0_and_1_are_rejected() {
         "CameraInfo.roi.do_rectify",
         RejectReason::InvalidValue,
     );
-    let mut array = obstacle_arrays().remove(1);
-    *array.last_mut().unwrap() = 2;
-    assert_named(
-        &ObstacleArray::decode(&array).unwrap_err(),
-        InputKind::ObstacleArray,
-        "ObstacleArray.degraded",
-        RejectReason::InvalidValue,
-    );
+    for (from_end, field) in [(1, "ObstacleArray.late"), (2, "ObstacleArray.degraded")] {
+        let mut array = obstacle_arrays().remove(1);
+        let at = array.len() - from_end;
+        array[at] = 2;
+        assert_named(
+            &ObstacleArray::decode(&array).unwrap_err(),
+            InputKind::ObstacleArray,
+            field,
+            RejectReason::InvalidValue,
+        );
+    }
     // FrameReport.accepted follows the message_type string
     let mut w = CdrWriter::new();
     write_header(&mut w, "camera");
@@ -1553,6 +1558,7 @@ fn nanosec_of_a_second_or_more_is_rejected() {
             header: OwnedHeader::default(),
             obstacles: vec![o],
             degraded: false,
+            late: false,
         }
         .to_cdr();
         assert_named(

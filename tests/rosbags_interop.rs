@@ -310,6 +310,7 @@ fn obstacle_array_json(m: &ObstacleArray) -> Value {
         "header": header_json(&m.header.borrowed()),
         "obstacles": m.obstacles.iter().map(obstacle_json).collect::<Vec<_>>(),
         "degraded": m.degraded,
+        "late": m.late,
     })
 }
 
@@ -1115,6 +1116,7 @@ fn lookout_messages() -> Vec<Written> {
                 header: owned_header(Time::from_nanos(T0 + 4 * MS), "lidar"),
                 obstacles: vec![car, unknown_distance, extreme, truth],
                 degraded: false,
+                late: true,
             },
         ),
         (
@@ -1123,6 +1125,7 @@ fn lookout_messages() -> Vec<Written> {
                 header: owned_header(Time::from_nanos(-1_500_000_000), ""),
                 obstacles: vec![],
                 degraded: true,
+                late: false,
             },
         ),
     ];
@@ -1140,6 +1143,7 @@ fn lookout_messages() -> Vec<Written> {
         header: owned_header(Time::from_nanos(T0), "map"),
         obstacles: vec![arrays[0].1.obstacles[3].clone()],
         degraded: false,
+        late: false,
     };
     push(
         "/ground_truth/obstacles",
@@ -1216,6 +1220,7 @@ fn expected_lookout_types() -> Value {
                 ["header", "std_msgs/msg/Header"],
                 ["obstacles", "lookout_msgs/msg/Obstacle[]"],
                 ["degraded", "bool"],
+                ["late", "bool"],
             ],
             "constants": {},
         },

@@ -111,6 +111,7 @@ pub struct ObstacleArray {
     pub header: OwnedHeader,
     pub obstacles: Vec<Obstacle>,
     pub degraded: bool,
+    pub late: bool,
 }
 
 impl MessageType for ObstacleArray {
@@ -124,7 +125,7 @@ impl Encode for ObstacleArray {
         for obstacle in &self.obstacles {
             obstacle.encode_fields(w);
         }
-        w.bool(self.degraded);
+        w.bool(self.degraded).bool(self.late);
     }
 }
 
@@ -143,11 +144,13 @@ impl ObstacleArray {
             obstacles.push(Obstacle::decode_fields(&mut r)?);
         }
         let degraded = r.bool("ObstacleArray.degraded")?;
+        let late = r.bool("ObstacleArray.late")?;
         r.finish("ObstacleArray")?;
         Ok(ObstacleArray {
             header: header.into(),
             obstacles,
             degraded,
+            late,
         })
     }
 }
@@ -158,6 +161,7 @@ pub struct ObstacleArrayRef<'a> {
     pub header: Header<'a>,
     pub obstacles: &'a [crate::frames::Obstacle],
     pub degraded: bool,
+    pub late: bool,
 }
 
 impl MessageType for ObstacleArrayRef<'_> {
@@ -171,7 +175,7 @@ impl Encode for ObstacleArrayRef<'_> {
         for obstacle in self.obstacles {
             Obstacle::encode_frame_obstacle(obstacle, w);
         }
-        w.bool(self.degraded);
+        w.bool(self.degraded).bool(self.late);
     }
 }
 
@@ -257,6 +261,7 @@ mod tests {
                 camera_stamp: Time::default(),
             }],
             degraded: false,
+            late: true,
         };
         assert_eq!(ObstacleArray::decode(&array.to_cdr()).unwrap(), array);
     }

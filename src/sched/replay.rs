@@ -298,8 +298,9 @@ pub fn replay_scheduled(
         }
         ControlFlow::Continue(())
     });
-    let wall_s = (wall.now_ns() - started_wall) as f64 / 1e9;
+    // Frames still queued or running are finished before the run ends.
     let (shared, rest) = runtime.finish();
+    let wall_s = (wall.now_ns() - started_wall) as f64 / 1e9;
     if let Some(m) = map {
         for event in rest {
             // The runtime is finished: buffers are not recycled any more.

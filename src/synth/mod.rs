@@ -449,6 +449,7 @@ fn ground_truth(scene: &Scene, sweep: &Sweep, header: Header<'_>) -> ObstacleArr
         header: OwnedHeader::from(header),
         obstacles,
         degraded: false,
+        late: false,
     }
 }
 
