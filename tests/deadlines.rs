@@ -10,9 +10,11 @@ use lookout::camera::spec::ModelSpec;
 use lookout::clock::{Clock, MonotonicClock};
 use lookout::ingest::{InputKind, header_stamp};
 use lookout::lidar::{LidarConfig, LidarStage};
+use lookout::msg::PipelineStatus;
 use lookout::pipeline::PipelineWork;
+use lookout::replay::OBSTACLES_TOPIC;
 use lookout::sched::faults::{FaultConfig, StageFaults};
-use lookout::sched::replay::{Mode, ScheduledReplayOptions, replay_scheduled};
+use lookout::sched::replay::{Mode, STATUS_TOPIC, ScheduledReplayOptions, replay_scheduled};
 use lookout::sched::runtime::{Job, Runtime};
 use lookout::sched::{Cause, Health, Policy, SchedulerConfig, Sensor};
 use std::ops::ControlFlow;
@@ -69,6 +71,22 @@ fn lockstep_outputs_are_byte_identical_across_runs_and_worker_counts() {
             report.table()
         );
         hashes.push(common::sha256_file(&out));
+        // The watchdog's status records are in the output bag too: one at
+        // the start, then every second of (simulated) time.
+        let mut statuses = Vec::new();
+        Bag::open(&out)
+            .unwrap()
+            .read_messages(Some(&[STATUS_TOPIC.to_owned()]), |m| {
+                statuses.push(PipelineStatus::decode(m.data).unwrap());
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert_eq!(statuses.len(), report.statuses.len());
+        assert!(statuses.len() >= 2, "{statuses:?}");
+        let last = statuses.last().unwrap();
+        assert_eq!(last.sensors.len(), 2);
+        assert_eq!(last.sensors[Sensor::Lidar.index()].sensor, "lidar");
+        assert!(last.sensors[Sensor::Lidar.index()].published > 0);
     }
     assert_eq!(hashes[0], hashes[1]);
     assert_eq!(hashes[0], hashes[2]);
@@ -332,7 +350,7 @@ fn late_results_are_dropped_by_default_or_published_with_their_late_flag() {
         let mut written = Vec::new();
         Bag::open(&out)
             .unwrap()
-            .read_messages(None, |m| {
+            .read_messages(Some(&[OBSTACLES_TOPIC.to_owned()]), |m| {
                 written.push(ObstacleArray::decode(m.data).unwrap().late);
                 ControlFlow::Continue(())
             })
@@ -349,4 +367,45 @@ fn late_results_are_dropped_by_default_or_published_with_their_late_flag() {
             }
         }
     }
+}
+
+#[test]
+fn outputs_published_in_error_health_are_marked_degraded() {
+    use lookout::msg::ObstacleArray;
+    let dir = tempfile::tempdir().unwrap();
+    let scene = dir.path().join("scene.mcap");
+    common::write_small_scene(&scene, 3.0, 16);
+    let bag = Bag::open(&scene).unwrap();
+    let out = dir.path().join("out.mcap");
+    let mut o = options(Mode::Lockstep, 1, Some(&out));
+    // Scans 2..10 fail: 8 misses in a row is ERROR (5 or more).
+    o.faults.lidar.error_frames = Some([2, 10]);
+    let report = replay_scheduled(&bag, &o).unwrap();
+    assert_eq!(report.sensors[Sensor::Lidar.index()].errors, 8);
+    let mut degraded = Vec::new();
+    let mut status_health = Vec::new();
+    Bag::open(&out)
+        .unwrap()
+        .read_messages(None, |m| {
+            if m.topic == OBSTACLES_TOPIC {
+                degraded.push(ObstacleArray::decode(m.data).unwrap().degraded);
+            } else {
+                let s = PipelineStatus::decode(m.data).unwrap();
+                assert_eq!(s.degraded, s.health == Health::Error as u8, "{s:?}");
+                status_health.push(s.health);
+            }
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert!(
+        status_health.contains(&(Health::Error as u8)),
+        "{:?}",
+        report.health_changes
+    );
+    // Before the errors: clean; right after them: degraded; once health
+    // has recovered: clean again.
+    assert_eq!(&degraded[..2], &[false, false], "{degraded:?}");
+    assert!(degraded[2], "{degraded:?}");
+    assert!(!degraded.last().unwrap(), "{degraded:?}");
+    assert_eq!(*status_health.last().unwrap(), Health::Ok as u8);
 }

@@ -20,8 +20,8 @@ use lookout::frames::{CameraFrame, CameraIntrinsics, CompressedDecoder, LidarSca
 use lookout::ingest::{Ingest, InputKind};
 use lookout::msg::{
     CameraInfo, CompressedImage, Encode, FrameReport, Header, Image, MessageType, Obstacle,
-    ObstacleArray, ObstacleSource, OwnedHeader, PointCloud2, PointField, PointFieldType,
-    RegionOfInterest, Time,
+    ObstacleArray, ObstacleSource, OwnedHeader, PipelineStatus, PointCloud2, PointField,
+    PointFieldType, RegionOfInterest, SensorStatus, Time,
 };
 use lookout::synth::{self, CameraFormat, CameraSpec, LidarSpec, SynthOptions};
 use serde_json::{Value, json};
@@ -328,6 +328,51 @@ fn frame_report_json(m: &FrameReport) -> Value {
     })
 }
 
+fn pipeline_status_json(m: &PipelineStatus) -> Value {
+    let five = |prefix: &str, v: &[f64; 5]| {
+        ["p50", "p90", "p99", "p999", "max"]
+            .iter()
+            .zip(v)
+            .map(|(q, x)| (format!("{prefix}_{q}_ms"), jfloat(*x)))
+            .collect::<Vec<_>>()
+    };
+    let sensors: Vec<Value> = m
+        .sensors
+        .iter()
+        .map(|s| {
+            let mut fields = serde_json::Map::new();
+            fields.insert("sensor".into(), json!(s.sensor));
+            for (k, v) in five("stage", &s.stage_ms)
+                .into_iter()
+                .chain(five("end_to_end", &s.end_to_end_ms))
+            {
+                fields.insert(k, v);
+            }
+            for (k, v) in [
+                ("received", s.received),
+                ("started", s.started),
+                ("published", s.published),
+                ("superseded", s.superseded),
+                ("stale", s.stale),
+                ("infeasible", s.infeasible),
+                ("late", s.late),
+                ("errors", s.errors),
+            ] {
+                fields.insert(k.into(), json!(v));
+            }
+            fields.insert("consecutive_misses".into(), json!(s.consecutive_misses));
+            Value::Object(fields)
+        })
+        .collect();
+    json!({
+        "header": header_json(&m.header.borrowed()),
+        "health": m.health,
+        "reason": m.reason,
+        "degraded": m.degraded,
+        "sensors": sensors,
+    })
+}
+
 /// Decodes a stored message with Lookout into the dump's JSON shape.
 fn lookout_json(type_name: &str, data: &[u8]) -> Value {
     fn ok<T>(type_name: &str, decoded: Result<T, DecodeError>) -> T {
@@ -345,6 +390,9 @@ fn lookout_json(type_name: &str, data: &[u8]) -> Value {
         }
         "lookout_msgs/msg/FrameReport" => {
             frame_report_json(&ok(type_name, FrameReport::decode(data)))
+        }
+        "lookout_msgs/msg/PipelineStatus" => {
+            pipeline_status_json(&ok(type_name, PipelineStatus::decode(data)))
         }
         other => panic!("no JSON form for {other}"),
     }
@@ -1186,6 +1234,46 @@ fn lookout_messages() -> Vec<Written> {
             frame_report_json(m),
         );
     }
+
+    let sensor = |name: &str, base: f64, count: u64| SensorStatus {
+        sensor: name.into(),
+        stage_ms: [base, base * 1.5, base * 2.0, base * 2.5, base * 3.0],
+        end_to_end_ms: [base * 4.0, 0.0, f64::NAN, f64::INFINITY, 1e300],
+        received: count,
+        started: count - 1,
+        published: count - 2,
+        superseded: 3,
+        stale: 0,
+        infeasible: u64::MAX,
+        late: 1,
+        errors: 2,
+        consecutive_misses: u32::MAX,
+    };
+    let statuses = [
+        PipelineStatus {
+            header: owned_header(Time::from_nanos(T0 + 500 * MS), ""),
+            health: 0,
+            reason: "all deadlines met".into(),
+            degraded: false,
+            sensors: vec![sensor("camera", 41.5, 30), sensor("lidar", 3.25, 20)],
+        },
+        PipelineStatus {
+            header: owned_header(Time::from_nanos(T0 + 510 * MS), "lookout"),
+            health: 2,
+            reason: "camera stage stalled: 260 ms past its frame's deadline — «é»".into(),
+            degraded: true,
+            sensors: vec![],
+        },
+    ];
+    for (i, m) in statuses.iter().enumerate() {
+        push(
+            "/lookout/status",
+            PipelineStatus::TYPE_NAME,
+            T0 + 500 * MS + i as i64 * 10 * MS,
+            m.to_cdr(),
+            pipeline_status_json(m),
+        );
+    }
     out
 }
 
@@ -1237,6 +1325,45 @@ fn expected_lookout_types() -> Value {
                 ["point_count", "uint32"],
             ],
             "constants": {},
+        },
+        "lookout_msgs/msg/SensorStatus": {
+            "fields": [
+                ["sensor", "string"],
+                ["stage_p50_ms", "float64"],
+                ["stage_p90_ms", "float64"],
+                ["stage_p99_ms", "float64"],
+                ["stage_p999_ms", "float64"],
+                ["stage_max_ms", "float64"],
+                ["end_to_end_p50_ms", "float64"],
+                ["end_to_end_p90_ms", "float64"],
+                ["end_to_end_p99_ms", "float64"],
+                ["end_to_end_p999_ms", "float64"],
+                ["end_to_end_max_ms", "float64"],
+                ["received", "uint64"],
+                ["started", "uint64"],
+                ["published", "uint64"],
+                ["superseded", "uint64"],
+                ["stale", "uint64"],
+                ["infeasible", "uint64"],
+                ["late", "uint64"],
+                ["errors", "uint64"],
+                ["consecutive_misses", "uint32"],
+            ],
+            "constants": {},
+        },
+        "lookout_msgs/msg/PipelineStatus": {
+            "fields": [
+                ["header", "std_msgs/msg/Header"],
+                ["health", "uint8"],
+                ["reason", "string"],
+                ["degraded", "bool"],
+                ["sensors", "lookout_msgs/msg/SensorStatus[]"],
+            ],
+            "constants": {
+                "OK": ["uint8", 0],
+                "WARN": ["uint8", 1],
+                "ERROR": ["uint8", 2],
+            },
         },
         "geometry_msgs/msg/Point": {
             "fields": [["x", "float64"], ["y", "float64"], ["z", "float64"]],

@@ -51,6 +51,14 @@ const DEFINITIONS: &[(&str, &str)] = &[
         "lookout_msgs/FrameReport",
         include_str!("../../lookout_msgs/msg/FrameReport.msg"),
     ),
+    (
+        "lookout_msgs/SensorStatus",
+        include_str!("../../lookout_msgs/msg/SensorStatus.msg"),
+    ),
+    (
+        "lookout_msgs/PipelineStatus",
+        include_str!("../../lookout_msgs/msg/PipelineStatus.msg"),
+    ),
 ];
 
 fn definition(short_name: &str) -> Option<&'static str> {
@@ -137,6 +145,7 @@ mod tests {
             "sensor_msgs/msg/PointCloud2",
             "lookout_msgs/msg/ObstacleArray",
             "lookout_msgs/msg/FrameReport",
+            "lookout_msgs/msg/PipelineStatus",
         ] {
             let text = schema_text(t);
             assert!(!text.is_empty());
@@ -145,6 +154,8 @@ mod tests {
         assert!(cloud.contains("MSG: sensor_msgs/PointField"));
         let obstacles = schema_text("lookout_msgs/msg/ObstacleArray");
         assert!(obstacles.contains("MSG: lookout_msgs/Obstacle"));
+        let status = schema_text("lookout_msgs/msg/PipelineStatus");
+        assert!(status.contains("MSG: lookout_msgs/SensorStatus"));
         assert!(obstacles.contains("MSG: geometry_msgs/Vector3"));
     }
 }

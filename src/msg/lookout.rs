@@ -235,9 +235,171 @@ impl FrameReport {
     }
 }
 
+/// `lookout_msgs/SensorStatus`: latencies in milliseconds as
+/// `[p50, p90, p99, p99.9, max]`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SensorStatus {
+    pub sensor: String,
+    pub stage_ms: [f64; 5],
+    pub end_to_end_ms: [f64; 5],
+    pub received: u64,
+    pub started: u64,
+    pub published: u64,
+    pub superseded: u64,
+    pub stale: u64,
+    pub infeasible: u64,
+    pub late: u64,
+    pub errors: u64,
+    pub consecutive_misses: u32,
+}
+
+impl SensorStatus {
+    fn encode_fields(&self, w: &mut CdrWriter) {
+        w.string(&self.sensor)
+            .f64_slice(&self.stage_ms)
+            .f64_slice(&self.end_to_end_ms);
+        for count in self.counts() {
+            w.u64(count);
+        }
+        w.u32(self.consecutive_misses);
+    }
+
+    fn counts(&self) -> [u64; 8] {
+        [
+            self.received,
+            self.started,
+            self.published,
+            self.superseded,
+            self.stale,
+            self.infeasible,
+            self.late,
+            self.errors,
+        ]
+    }
+
+    fn decode_fields(r: &mut CdrReader<'_>) -> Result<Self, DecodeError> {
+        let sensor = r.string("SensorStatus.sensor")?.to_owned();
+        let stage_ms = r.f64_array::<5>("SensorStatus.stage_ms")?;
+        let end_to_end_ms = r.f64_array::<5>("SensorStatus.end_to_end_ms")?;
+        let mut counts = [0u64; 8];
+        for count in &mut counts {
+            *count = r.u64("SensorStatus.counters")?;
+        }
+        let [
+            received,
+            started,
+            published,
+            superseded,
+            stale,
+            infeasible,
+            late,
+            errors,
+        ] = counts;
+        Ok(SensorStatus {
+            sensor,
+            stage_ms,
+            end_to_end_ms,
+            received,
+            started,
+            published,
+            superseded,
+            stale,
+            infeasible,
+            late,
+            errors,
+            consecutive_misses: r.u32("SensorStatus.consecutive_misses")?,
+        })
+    }
+}
+
+/// `lookout_msgs/PipelineStatus`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PipelineStatus {
+    pub header: OwnedHeader,
+    /// `PipelineStatus.OK` / `WARN` / `ERROR` (0 / 1 / 2).
+    pub health: u8,
+    pub reason: String,
+    pub degraded: bool,
+    pub sensors: Vec<SensorStatus>,
+}
+
+impl MessageType for PipelineStatus {
+    const TYPE_NAME: &'static str = "lookout_msgs/msg/PipelineStatus";
+}
+
+impl Encode for PipelineStatus {
+    fn encode_fields(&self, w: &mut CdrWriter) {
+        self.header.borrowed().encode(w);
+        w.u8(self.health)
+            .string(&self.reason)
+            .bool(self.degraded)
+            .sequence_len(self.sensors.len());
+        for sensor in &self.sensors {
+            sensor.encode_fields(w);
+        }
+    }
+}
+
+impl PipelineStatus {
+    pub fn decode(message: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = CdrReader::new(message)?;
+        let header = Header::decode(
+            &mut r,
+            "PipelineStatus.header.stamp",
+            "PipelineStatus.header.frame_id",
+        )?
+        .into();
+        let health = r.u8("PipelineStatus.health")?;
+        let reason = r.string("PipelineStatus.reason")?.to_owned();
+        let degraded = r.bool("PipelineStatus.degraded")?;
+        // A SensorStatus is at least 4 + 80 + 64 + 4 bytes on the wire.
+        let count = r.sequence_len(152, "PipelineStatus.sensors")?;
+        let mut sensors = Vec::with_capacity(count);
+        for _ in 0..count {
+            sensors.push(SensorStatus::decode_fields(&mut r)?);
+        }
+        r.finish("PipelineStatus")?;
+        Ok(PipelineStatus {
+            header,
+            health,
+            reason,
+            degraded,
+            sensors,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pipeline_status_round_trip() {
+        let status = PipelineStatus {
+            header: OwnedHeader {
+                stamp: Time { sec: 7, nanosec: 9 },
+                frame_id: "lookout".into(),
+            },
+            health: 2,
+            reason: "camera stage stalled".into(),
+            degraded: true,
+            sensors: vec![SensorStatus {
+                sensor: "camera".into(),
+                stage_ms: [1.0, 2.0, 3.0, 4.0, 5.0],
+                end_to_end_ms: [6.0, 7.0, 8.0, 9.0, 10.0],
+                received: 11,
+                started: 12,
+                published: 13,
+                superseded: 14,
+                stale: 15,
+                infeasible: 16,
+                late: 17,
+                errors: 18,
+                consecutive_misses: 19,
+            }],
+        };
+        assert_eq!(PipelineStatus::decode(&status.to_cdr()).unwrap(), status);
+    }
 
     #[test]
     fn obstacle_array_round_trip() {

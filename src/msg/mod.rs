@@ -10,7 +10,10 @@ pub mod defs;
 mod lookout;
 mod sensor;
 
-pub use lookout::{FrameReport, Obstacle, ObstacleArray, ObstacleArrayRef, ObstacleSource};
+pub use lookout::{
+    FrameReport, Obstacle, ObstacleArray, ObstacleArrayRef, ObstacleSource, PipelineStatus,
+    SensorStatus,
+};
 pub use sensor::{
     CameraInfo, CompressedImage, Image, MAX_DISTORTION, MAX_POINT_FIELDS, PointCloud2, PointField,
     PointFieldType, RegionOfInterest,

@@ -17,14 +17,14 @@ use super::faults::FaultConfig;
 use super::runtime::{Event, Job, Outcome, OutputTopic, Runtime};
 use super::stats::{LatencySummary, StatusRecord};
 use super::watchdog::Transition;
-use crate::bag::{Bag, BagError, BagWriter, WriterOptions};
+use crate::bag::{Bag, BagError, BagWriter, TopicId, WriterOptions};
 use crate::camera::CameraStage;
 use crate::camera::engine::EngineOptions;
 use crate::camera::spec::ModelSpec;
 use crate::clock::{Clock, MonotonicClock, SimulatedClock};
 use crate::ingest::{InputKind, header_stamp};
 use crate::lidar::{LidarConfig, LidarStage};
-use crate::msg::{MessageType, ObstacleArrayRef};
+use crate::msg::{MessageType, ObstacleArrayRef, PipelineStatus, Time};
 use crate::pipeline::PipelineWork;
 use serde::Serialize;
 use std::ops::ControlFlow;
@@ -154,6 +154,32 @@ impl ScheduledReport {
     }
 }
 
+/// Topic on which scheduled replay writes the watchdog's status records.
+pub const STATUS_TOPIC: &str = "/lookout/status";
+
+/// The output bag: obstacles and status records.
+struct OutputBag {
+    writer: BagWriter,
+    obstacles: TopicId,
+    status: TopicId,
+}
+
+impl OutputBag {
+    fn create(path: &std::path::Path, options: WriterOptions) -> Result<Self, BagError> {
+        let mut writer = BagWriter::create(path, options)?;
+        let obstacles = writer.add_topic(
+            crate::replay::OBSTACLES_TOPIC,
+            <ObstacleArrayRef as MessageType>::TYPE_NAME,
+        )?;
+        let status = writer.add_topic(STATUS_TOPIC, PipelineStatus::TYPE_NAME)?;
+        Ok(OutputBag {
+            writer,
+            obstacles,
+            status,
+        })
+    }
+}
+
 /// Maps bag time to the pipeline clock and back.
 #[derive(Debug, Clone, Copy)]
 struct TimeMap {
@@ -214,14 +240,7 @@ pub fn replay_scheduled(
         lockstep,
     );
     let mut writer = match &options.out {
-        Some(path) => {
-            let mut w = BagWriter::create(path, options.writer)?;
-            let topic = w.add_topic(
-                crate::replay::OBSTACLES_TOPIC,
-                <ObstacleArrayRef as MessageType>::TYPE_NAME,
-            )?;
-            Some((w, topic))
-        }
+        Some(path) => Some(OutputBag::create(path, options.writer)?),
         None => None,
     };
     let mut tally = Tally {
@@ -260,8 +279,12 @@ pub fn replay_scheduled(
             let now = arrival.max(simulated.now_ns());
             let tick = next_tick.get_or_insert(now);
             while *tick <= now {
-                if let Some(status) = runtime.tick_watchdog(*tick) {
-                    tally.statuses.push(status);
+                if let Some(status) = runtime.tick_watchdog(*tick)
+                    && let Err(e) =
+                        account(&mut writer, &mut tally, m, Event::Status(status), &mut drop)
+                {
+                    write_error = Some(e);
+                    return ControlFlow::Break(());
                 }
                 *tick += period;
             }
@@ -310,8 +333,8 @@ pub fn replay_scheduled(
     if let Some(e) = write_error {
         return Err(e.into());
     }
-    if let Some((w, _)) = writer {
-        w.finish()?;
+    if let Some(out) = writer {
+        out.writer.finish()?;
     }
     read?;
     Ok(report(options, shared, tally, wall_s))
@@ -320,7 +343,7 @@ pub fn replay_scheduled(
 /// Handles one event: tallies it, writes its output, hands its buffers to
 /// `recycle`.
 fn account(
-    writer: &mut Option<(BagWriter, crate::bag::TopicId)>,
+    writer: &mut Option<OutputBag>,
     tally: &mut Tally,
     map: TimeMap,
     event: Event,
@@ -328,6 +351,11 @@ fn account(
 ) -> Result<(), BagError> {
     match event {
         Event::Status(status) => {
+            if let Some(out) = writer.as_mut() {
+                let at = map.to_bag(status.at_ns);
+                let message = status.to_msg(Time::from_nanos(at as i64));
+                out.writer.write(out.status, at, &message)?;
+            }
             tally.statuses.push(status);
             Ok(())
         }
@@ -355,10 +383,11 @@ fn account(
             }
             recycle(job.bytes);
             if let Some((topic, bytes)) = output {
-                if let (OutputTopic::Obstacles, Some((w, id)), Some(finished)) =
+                if let (OutputTopic::Obstacles, Some(out), Some(finished)) =
                     (topic, writer.as_mut(), finished)
                 {
-                    w.write_raw(*id, map.to_bag(finished), &bytes)?;
+                    out.writer
+                        .write_raw(out.obstacles, map.to_bag(finished), &bytes)?;
                 }
                 recycle(bytes);
             }

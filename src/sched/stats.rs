@@ -4,6 +4,7 @@
 
 use super::core::{Sensor, SensorCounters};
 use super::watchdog::{Cause, Health};
+use crate::msg::{OwnedHeader, PipelineStatus, Time};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
@@ -125,6 +126,55 @@ impl StatusRecord {
                     stage: stats.run(sensor),
                     end_to_end: stats.end_to_end(sensor),
                     counters: counters[sensor.index()],
+                })
+                .collect(),
+        }
+    }
+}
+
+impl LatencySummary {
+    /// `[p50, p90, p99, p99.9, max]`, as `SensorStatus` carries them.
+    pub fn as_array(&self) -> [f64; 5] {
+        [
+            self.p50_ms,
+            self.p90_ms,
+            self.p99_ms,
+            self.p999_ms,
+            self.max_ms,
+        ]
+    }
+}
+
+impl StatusRecord {
+    /// As a `lookout_msgs/PipelineStatus` stamped `stamp`.
+    pub fn to_msg(&self, stamp: Time) -> PipelineStatus {
+        PipelineStatus {
+            header: OwnedHeader {
+                stamp,
+                frame_id: String::new(),
+            },
+            health: self.health as u8,
+            reason: self.reason.clone(),
+            degraded: self.degraded,
+            sensors: self
+                .sensors
+                .iter()
+                .map(|s| {
+                    let c = &s.counters;
+                    crate::msg::SensorStatus {
+                        sensor: s.sensor.to_owned(),
+                        stage_ms: s.stage.as_array(),
+                        end_to_end_ms: s.end_to_end.as_array(),
+                        received: c.received,
+                        started: c.started,
+                        published: c.published,
+                        superseded: c.superseded,
+                        stale: c.stale,
+                        infeasible: c.infeasible,
+                        late: c.late,
+                        errors: c.errors,
+                        consecutive_misses: c.consecutive_misses,
+                    }
                 })
                 .collect(),
         }
