@@ -559,16 +559,21 @@ fn time_ms(runs: usize, mut f: impl FnMut()) -> (f64, f64, f64) {
     for _ in 0..3 {
         f();
     }
-    let mut times: Vec<i64> = (0..runs.max(1))
+    let times: Vec<i64> = (0..runs.max(1))
         .map(|_| {
             let started = clock.now_ns();
             f();
             clock.now_ns() - started
         })
         .collect();
+    percentiles(times, 1e6)
+}
+
+/// p50/p99/max of `times` (nanoseconds, at least one) divided by `unit`.
+fn percentiles(mut times: Vec<i64>, unit: f64) -> (f64, f64, f64) {
     times.sort_unstable();
     let at = |q: f64| {
-        times[((q * times.len() as f64).ceil() as usize).clamp(1, times.len()) - 1] as f64 / 1e6
+        times[((q * times.len() as f64).ceil() as usize).clamp(1, times.len()) - 1] as f64 / unit
     };
     (at(0.5), at(0.99), at(1.0))
 }
@@ -584,17 +589,9 @@ fn bench_scheduler(runs: usize, config: &LookoutConfig) -> Result<()> {
     use std::sync::Arc;
     let clock = Arc::new(MonotonicClock::new());
     let frames = runs.max(1) * 1000;
-    let report = |name: &str, mut times: Vec<i64>| {
-        times.sort_unstable();
-        let at = |q: f64| {
-            times[((q * times.len() as f64).ceil() as usize).clamp(1, times.len()) - 1] as f64 / 1e3
-        };
-        println!(
-            "{name:<58} {:>8.2} {:>8.2} {:>8.2}",
-            at(0.5),
-            at(0.99),
-            at(1.0)
-        );
+    let report = |name: &str, times: Vec<i64>| {
+        let (p50, p99, max) = percentiles(times, 1e3);
+        println!("{name:<58} {p50:>8.2} {p99:>8.2} {max:>8.2}");
     };
     println!(
         "{:<58} {:>8} {:>8} {:>8}",
