@@ -626,6 +626,7 @@ fn bench_scheduler(runs: usize, config: &LookoutConfig) -> Result<()> {
         false,
     );
     let mut times = Vec::with_capacity(runs.max(1) * 100);
+    let mut to_lane = Vec::with_capacity(runs.max(1) * 100);
     for _ in 0..runs.max(1) * 100 {
         let job = Job {
             kind: InputKind::PointCloud2,
@@ -636,8 +637,17 @@ fn bench_scheduler(runs: usize, config: &LookoutConfig) -> Result<()> {
         runtime.submit(Sensor::Lidar, started, job);
         loop {
             match runtime.events().recv()? {
-                Event::Frame { job, .. } => {
+                Event::Frame {
+                    job,
+                    finished,
+                    run_ns,
+                    ..
+                } => {
                     times.push(clock.now_ns() - started);
+                    // The lane started the frame `run_ns` before it finished.
+                    if let (Some(finished), Some(run_ns)) = (finished, run_ns) {
+                        to_lane.push(finished - run_ns - started);
+                    }
                     runtime.recycle(job.bytes);
                     break;
                 }
@@ -645,7 +655,11 @@ fn bench_scheduler(runs: usize, config: &LookoutConfig) -> Result<()> {
             }
         }
     }
-    report("round trip through dispatcher and lane threads", times);
+    report(
+        "enqueue -> lane start, through the dispatcher thread",
+        to_lane,
+    );
+    report("round trip: enqueue -> lane -> dispatcher -> event", times);
     runtime.finish();
     Ok(())
 }
