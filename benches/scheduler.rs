@@ -1,10 +1,23 @@
-//! Scheduler overhead per frame, excluding stage work: a frame offered to
-//! its mailbox, picked earliest-deadline-first with admission, and its
-//! result judged, with both sensors queued.
+//! Scheduler overhead per frame, excluding stage work.
+//!
+//! - `scheduler_offer_next_finished`: the decisions alone: a frame offered
+//!   to its mailbox, picked earliest-deadline-first with admission, and its
+//!   result judged, with both sensors queued.
+//! - `runtime_submit_to_dispatch`: the same through the running runtime:
+//!   `Runtime::submit` until the frame sits in an idle lane's slot (the
+//!   lane thread is parked, as between sensor frames). The lane's wake-up
+//!   is the kernel's and is reported by `lookout bench scheduler`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use lookout::clock::{Clock, MonotonicClock};
+use lookout::ingest::InputKind;
+use lookout::lidar::{LidarConfig, LidarStage};
+use lookout::pipeline::PipelineWork;
+use lookout::sched::runtime::{Event, Job, Runtime};
 use lookout::sched::{Scheduler, SchedulerConfig, Sensor};
 use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
 
 fn decisions(c: &mut Criterion) {
     let config = SchedulerConfig::default();
@@ -23,5 +36,41 @@ fn decisions(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, decisions);
+fn submit_to_dispatch(c: &mut Criterion) {
+    let clock = Arc::new(MonotonicClock::new());
+    let lane = PipelineWork::new(LidarStage::new(LidarConfig::default()).unwrap(), None);
+    let mut runtime = Runtime::start(
+        &SchedulerConfig::default(),
+        Default::default(),
+        clock.clone(),
+        vec![lane],
+        false,
+    );
+    c.bench_function("runtime_submit_to_dispatch", |b| {
+        b.iter_custom(|iterations| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iterations {
+                let job = Job {
+                    kind: InputKind::PointCloud2,
+                    bytes: runtime.buffer(),
+                    log_time: 0,
+                };
+                let started = clock.now_ns();
+                runtime.submit(Sensor::Lidar, started, job);
+                total += Duration::from_nanos((clock.now_ns() - started) as u64);
+                // Untimed: let the lane finish so it is idle for the next one.
+                while let Ok(event) = runtime.events().recv() {
+                    if let Event::Frame { job, .. } = event {
+                        runtime.recycle(job.bytes);
+                        break;
+                    }
+                }
+            }
+            total
+        })
+    });
+    runtime.finish();
+}
+
+criterion_group!(benches, decisions, submit_to_dispatch);
 criterion_main!(benches);

@@ -182,7 +182,7 @@ fn a_stall_is_reported_within_one_watchdog_period_of_the_deadline_and_clears() {
         now
     };
     let submitted = submit(&mut runtime);
-    // The deadline counts from arrival, which the dispatcher reads just
+    // The deadline counts from arrival, which `submit` reads just
     // after `submitted`.
     let deadline = submitted + 100_000_000;
     clock.sleep_ns(700_000_000);

@@ -8,8 +8,8 @@
 //! - [`estimate`]: run-time quantiles for admission.
 //! - [`watchdog`]: heartbeats and the health state machine.
 //! - [`stats`]: latency histograms and the status record.
-//! - [`runtime`]: the threads (dispatcher, lanes, watchdog) that move
-//!   frames; lockstep and realtime replay drive it.
+//! - [`runtime`]: the lanes and watchdog threads and the shared lock that
+//!   move frames; lockstep and realtime replay drive it.
 
 pub mod config;
 pub mod core;

@@ -309,7 +309,9 @@ pub fn replay_scheduled(
                 log_time: message.log_time,
             },
         );
-        runtime.wait_idle();
+        if lockstep {
+            runtime.wait_idle();
+        }
         let events: Vec<Event> = runtime.events().try_iter().collect();
         for event in events {
             if let Err(e) = account(&mut writer, &mut tally, m, event, &mut |b| {

@@ -1,14 +1,21 @@
-//! The threads that move frames: a dispatcher that owns the [`Scheduler`]
-//! (one owner, so no lock around decisions), worker lanes that run stages,
-//! and a watchdog on its own thread. Lanes plug in through [`Work`]; CUDA
-//! stream lanes will implement the same interface.
+//! The threads that move frames: worker lanes that run stages, and a
+//! watchdog on its own thread. Lanes plug in through [`Work`]; CUDA stream
+//! lanes will implement the same interface.
+//!
+//! There is no dispatcher thread: the [`Scheduler`] sits under one lock
+//! that the submitting thread takes to place an arriving frame (straight
+//! into an idle lane's slot when there is one) and that a lane takes when
+//! its stage returns, to record the result and pick its own next frame.
+//! A frame therefore crosses at most one thread boundary before its stage
+//! starts, and none when a lane is already busy. The lock is held only for
+//! a decision (well under a microsecond); never across stage work, I/O or
+//! a wait.
 //!
 //! Frames travel as pooled byte buffers (the serialized message), so the
-//! steady state allocates nothing. The dispatcher never blocks on a stage:
-//! it only waits for the next arrival or completion. Every time read goes
-//! through the [`Clock`] given at start: the monotonic clock for realtime,
-//! a simulated one for lockstep replay, where the caller also drives the
-//! watchdog ([`Runtime::tick_watchdog`]) at simulated instants.
+//! steady state allocates nothing. Every time read goes through the
+//! [`Clock`] given at start: the monotonic clock for realtime, a simulated
+//! one for lockstep replay, where the caller also drives the watchdog
+//! ([`Runtime::tick_watchdog`]) at simulated instants.
 
 use super::config::SchedulerConfig;
 use super::core::{Drop, Frame, Scheduler, Sensor, SensorCounters, Timing, Verdict};
@@ -19,7 +26,7 @@ use crate::clock::Clock;
 use crate::ingest::{FrameFacts, InputKind};
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 /// One input message waiting for its stage.
@@ -95,25 +102,17 @@ pub enum Event {
     Status(StatusRecord),
 }
 
-enum ToDispatcher {
-    Arrive {
-        sensor: Sensor,
-        stamp: i64,
-        job: Job,
-    },
-    Done {
-        lane: usize,
-        frame: Frame<Job>,
-        run_ns: i64,
-        finished: i64,
-        result: Result<(FrameFacts, Option<OutputTopic>), String>,
-        output: Vec<u8>,
-    },
-    Shutdown,
+/// What a lane hands back when its stage returns.
+struct Done {
+    frame: Frame<Job>,
+    run_ns: i64,
+    finished: i64,
+    result: Result<(FrameFacts, Option<OutputTopic>), String>,
+    output: Vec<u8>,
 }
 
-/// Counters and latencies, shared by the dispatcher (writes, once per
-/// event) and the watchdog (reads, at status time): uncontended.
+/// Counters and latencies, written once per event by the thread that
+/// decided it and read by the watchdog at status time.
 #[derive(Debug, Clone, Default)]
 pub struct Shared {
     pub stats: LatencyStats,
@@ -126,13 +125,37 @@ struct Watch {
     last_status: Option<i64>,
 }
 
+/// The scheduler and the lanes' state: what the submitter and the lanes
+/// decide under one lock, held only for a decision (well under a
+/// microsecond), never across stage work, I/O or a wait.
+struct Core {
+    scheduler: Scheduler<Job>,
+    /// Each lane's slot (one frame) and whether it is running one.
+    lanes: Vec<(Sender<Frame<Job>>, bool)>,
+}
+
+impl Core {
+    fn quiet(&self) -> bool {
+        self.scheduler.pending() == 0 && self.lanes.iter().all(|(_, busy)| !busy)
+    }
+}
+
+/// What the submitter and the lanes share.
+struct Hub {
+    core: Mutex<Core>,
+    /// Signalled whenever the core goes quiet (nothing queued or running).
+    quiet: Condvar,
+    events: Sender<Event>,
+    clock: Arc<dyn Clock>,
+    shared: Arc<Mutex<Shared>>,
+    beats: Arc<Heartbeats>,
+}
+
 /// The running pipeline.
 pub struct Runtime {
-    to_dispatcher: Sender<ToDispatcher>,
+    hub: Arc<Hub>,
     events: Receiver<Event>,
-    idle: Option<Receiver<u64>>,
     pool: (Sender<Vec<u8>>, Receiver<Vec<u8>>),
-    submitted: u64,
     /// The watchdog's state and the shared handles it reads.
     ticker: Ticker,
     stop_watchdog: Arc<AtomicBool>,
@@ -156,9 +179,7 @@ impl Runtime {
         lanes: Vec<W>,
         lockstep: bool,
     ) -> Self {
-        let (to_dispatcher, inbox) = unbounded();
         let (event_tx, events) = unbounded();
-        let (idle_tx, idle_rx) = unbounded();
         let pool = bounded(64);
         let shared = Arc::new(Mutex::new(Shared::default()));
         let beats = Arc::new(Heartbeats::new(lanes.len()));
@@ -168,17 +189,31 @@ impl Runtime {
             last_status: None,
         }));
         let faults = Arc::new(faults);
-        let mut threads = Vec::new();
-        let mut lane_txs = Vec::new();
-        for (index, work) in lanes.into_iter().enumerate() {
+        let mut slots = Vec::new();
+        let mut inboxes = Vec::new();
+        for _ in 0..lanes.len() {
             let (tx, rx) = bounded::<Frame<Job>>(1);
-            lane_txs.push(tx);
+            slots.push((tx, false));
+            inboxes.push(rx);
+        }
+        let hub = Arc::new(Hub {
+            core: Mutex::new(Core {
+                scheduler: Scheduler::new(config),
+                lanes: slots,
+            }),
+            quiet: Condvar::new(),
+            events: event_tx.clone(),
+            clock: clock.clone(),
+            shared: shared.clone(),
+            beats: beats.clone(),
+        });
+        let mut threads = Vec::new();
+        for (index, (work, inbox)) in lanes.into_iter().zip(inboxes).enumerate() {
             let lane = Lane {
                 index,
                 work,
-                inbox: rx,
-                done: to_dispatcher.clone(),
-                clock: clock.clone(),
+                inbox,
+                hub: hub.clone(),
                 faults: faults.clone(),
                 health: health.clone(),
                 pool: pool.1.clone(),
@@ -190,31 +225,10 @@ impl Runtime {
                     .expect("spawning a lane thread"),
             );
         }
-        let dispatcher = Dispatcher {
-            scheduler: Scheduler::new(config),
-            inbox,
-            lanes: lane_txs,
-            busy: Vec::new(),
-            events: event_tx.clone(),
-            idle: lockstep.then_some(idle_tx),
-            handled: 0,
-            clock: clock.clone(),
-            shared: shared.clone(),
-            beats: beats.clone(),
-        };
-        threads.push(
-            std::thread::Builder::new()
-                .name("lookout-dispatch".into())
-                .spawn(move || dispatcher.run())
-                .expect("spawning the dispatcher"),
-        );
-        let stop_watchdog = Arc::new(AtomicBool::new(false));
         let runtime = Runtime {
-            to_dispatcher,
+            hub,
             events,
-            idle: lockstep.then_some(idle_rx),
             pool,
-            submitted: 0,
             ticker: Ticker {
                 watch,
                 shared,
@@ -222,7 +236,7 @@ impl Runtime {
                 health,
                 clock,
             },
-            stop_watchdog,
+            stop_watchdog: Arc::new(AtomicBool::new(false)),
             threads,
         };
         if lockstep {
@@ -266,21 +280,17 @@ impl Runtime {
     }
 
     /// A frame of `sensor` stamped `stamp` (pipeline clock) arrives now.
+    /// Decided here, in the caller's thread: when it returns, the frame is
+    /// dropped, queued, or already in an idle lane's hands.
     pub fn submit(&mut self, sensor: Sensor, stamp: i64, job: Job) {
-        self.submitted += 1;
-        let _ = self
-            .to_dispatcher
-            .send(ToDispatcher::Arrive { sensor, stamp, job });
+        self.hub.arrive(sensor, stamp, job);
     }
 
-    /// Lockstep: waits until every submitted frame is finished or dropped.
+    /// Waits until every submitted frame is finished or dropped.
     pub fn wait_idle(&self) {
-        if let Some(idle) = &self.idle {
-            while let Ok(handled) = idle.recv() {
-                if handled >= self.submitted {
-                    break;
-                }
-            }
+        let mut core = lock(&self.hub.core);
+        while !core.quiet() {
+            core = self.hub.quiet.wait(core).unwrap_or_else(|e| e.into_inner());
         }
     }
 
@@ -300,7 +310,9 @@ impl Runtime {
     /// Processes what is queued, stops every thread, returns the totals and
     /// any events not yet taken.
     pub fn finish(mut self) -> (Shared, Vec<Event>) {
-        let _ = self.to_dispatcher.send(ToDispatcher::Shutdown);
+        self.wait_idle();
+        // Closing the slots ends the lanes.
+        lock(&self.hub.core).lanes.clear();
         self.stop_watchdog.store(true, Ordering::Release);
         for thread in self.threads.drain(..) {
             let _ = thread.join();
@@ -355,123 +367,99 @@ struct Lane<W> {
     index: usize,
     work: W,
     inbox: Receiver<Frame<Job>>,
-    done: Sender<ToDispatcher>,
-    clock: Arc<dyn Clock>,
+    hub: Arc<Hub>,
     faults: Arc<FaultConfig>,
     health: Arc<AtomicU8>,
     pool: Receiver<Vec<u8>>,
 }
 
 impl<W: Work> Lane<W> {
+    /// Waits for a frame only when nothing is queued: after each frame the
+    /// lane takes the next earliest-deadline one itself, with no handoff.
     fn run(mut self) {
-        while let Ok(frame) = self.inbox.recv() {
-            let sensor = frame.timing.sensor;
-            let started = self.clock.now_ns();
-            let result = if self.faults.fails(sensor, frame.timing.index) {
-                Err("injected stage error".to_owned())
-            } else {
-                self.work.run(sensor, &frame.job)
-            };
-            self.clock
-                .sleep_ns(self.faults.delay_ns(sensor, frame.timing.index));
-            let finished = self.clock.now_ns();
-            let mut output = self.pool.try_recv().unwrap_or_default();
-            let result = result.map(|facts| {
-                let late = finished > frame.timing.deadline;
-                let degraded = self.health.load(Ordering::Acquire) == Health::Error as u8;
-                let topic = self.work.write(sensor, late, degraded, &mut output);
-                (facts, topic)
-            });
-            let message = ToDispatcher::Done {
-                lane: self.index,
-                frame,
-                run_ns: finished - started,
-                finished,
-                result,
-                output,
-            };
-            if self.done.send(message).is_err() {
-                break;
+        while let Ok(mut frame) = self.inbox.recv() {
+            loop {
+                let done = self.execute(frame);
+                match self.hub.complete(self.index, done) {
+                    Some(next) => frame = next,
+                    None => break,
+                }
             }
+        }
+    }
+
+    fn execute(&mut self, frame: Frame<Job>) -> Done {
+        let sensor = frame.timing.sensor;
+        let clock = &self.hub.clock;
+        let started = clock.now_ns();
+        let result = if self.faults.fails(sensor, frame.timing.index) {
+            Err("injected stage error".to_owned())
+        } else {
+            self.work.run(sensor, &frame.job)
+        };
+        clock.sleep_ns(self.faults.delay_ns(sensor, frame.timing.index));
+        let finished = clock.now_ns();
+        let mut output = self.pool.try_recv().unwrap_or_default();
+        let result = result.map(|facts| {
+            let late = finished > frame.timing.deadline;
+            let degraded = self.health.load(Ordering::Acquire) == Health::Error as u8;
+            let topic = self.work.write(sensor, late, degraded, &mut output);
+            (facts, topic)
+        });
+        Done {
+            frame,
+            run_ns: finished - started,
+            finished,
+            result,
+            output,
         }
     }
 }
 
-struct Dispatcher {
-    scheduler: Scheduler<Job>,
-    inbox: Receiver<ToDispatcher>,
-    lanes: Vec<Sender<Frame<Job>>>,
-    busy: Vec<bool>,
-    events: Sender<Event>,
-    idle: Option<Sender<u64>>,
-    handled: u64,
-    clock: Arc<dyn Clock>,
-    shared: Arc<Mutex<Shared>>,
-    beats: Arc<Heartbeats>,
-}
-
-impl Dispatcher {
-    fn run(mut self) {
-        self.busy = vec![false; self.lanes.len()];
-        let mut closing = false;
-        loop {
-            if closing && self.scheduler.pending() == 0 && !self.busy.contains(&true) {
-                break;
-            }
-            let Ok(message) = self.inbox.recv() else {
-                break;
-            };
-            let now = self.clock.now_ns();
-            match message {
-                ToDispatcher::Arrive { sensor, stamp, job } => {
-                    self.handled += 1;
-                    self.beats.arrived(sensor, now);
-                    let events = &self.events;
-                    self.scheduler
-                        .offer(sensor, stamp, now, job, &mut |frame, drop| {
-                            report_drop(events, frame, drop)
-                        });
-                }
-                ToDispatcher::Done {
-                    lane,
-                    frame,
-                    run_ns,
-                    finished,
-                    result,
-                    output,
-                } => {
-                    self.busy[lane] = false;
-                    self.beats.lane_idle(lane);
-                    self.complete(frame, run_ns, finished, result, output);
-                }
-                ToDispatcher::Shutdown => closing = true,
-            }
-            self.dispatch(now);
-            self.publish_counters();
-            if let Some(idle) = &self.idle
-                && self.scheduler.pending() == 0
-                && !self.busy.contains(&true)
-            {
-                let _ = idle.send(self.handled);
-            }
-        }
+impl Hub {
+    fn arrive(&self, sensor: Sensor, stamp: i64, job: Job) {
+        let mut core = lock(&self.core);
+        let now = self.clock.now_ns();
+        self.beats.arrived(sensor, now);
         let events = &self.events;
-        self.scheduler
-            .drain(|frame| report_drop(events, frame, Drop::Superseded));
+        core.scheduler
+            .offer(sensor, stamp, now, job, &mut |frame, drop| {
+                report_drop(events, frame, drop)
+            });
+        self.dispatch(&mut core, now);
+        self.settle(&core);
     }
 
-    fn complete(
-        &mut self,
-        frame: Frame<Job>,
-        run_ns: i64,
-        finished: i64,
-        result: Result<(FrameFacts, Option<OutputTopic>), String>,
-        output: Vec<u8>,
-    ) {
-        let timing = frame.timing;
-        let verdict = self
+    /// Records lane `lane`'s result; the lane's next frame, if one waits.
+    fn complete(&self, lane: usize, done: Done) -> Option<Frame<Job>> {
+        let mut core = lock(&self.core);
+        core.lanes[lane].1 = false;
+        self.beats.lane_idle(lane);
+        self.record(&mut core.scheduler, done);
+        let now = self.clock.now_ns();
+        let events = &self.events;
+        let next = core
             .scheduler
-            .finished(&timing, run_ns, finished, result.is_ok());
+            .next(now, &mut |frame, drop| report_drop(events, frame, drop));
+        if let Some(frame) = &next {
+            core.lanes[lane].1 = true;
+            self.beats
+                .lane_started(lane, frame.timing.sensor, frame.timing.deadline);
+        }
+        self.settle(&core);
+        next
+    }
+
+    fn record(&self, scheduler: &mut Scheduler<Job>, done: Done) {
+        let Done {
+            frame,
+            run_ns,
+            finished,
+            result,
+            output,
+        } = done;
+        let timing = frame.timing;
+        let verdict = scheduler.finished(&timing, run_ns, finished, result.is_ok());
         {
             let mut shared = lock(&self.shared);
             shared.stats.record_run(timing.sensor, run_ns);
@@ -507,10 +495,11 @@ impl Dispatcher {
         });
     }
 
-    fn dispatch(&mut self, now: i64) {
-        while let Some(lane) = self.busy.iter().position(|b| !b) {
+    /// Hands the earliest-deadline frames to idle lanes.
+    fn dispatch(&self, core: &mut Core, now: i64) {
+        while let Some(lane) = core.lanes.iter().position(|(_, busy)| !busy) {
             let events = &self.events;
-            let Some(frame) = self
+            let Some(frame) = core
                 .scheduler
                 .next(now, &mut |frame, drop| report_drop(events, frame, drop))
             else {
@@ -518,32 +507,59 @@ impl Dispatcher {
             };
             self.beats
                 .lane_started(lane, frame.timing.sensor, frame.timing.deadline);
-            self.busy[lane] = true;
-            if self.lanes[lane].send(frame).is_err() {
-                break;
+            let (slot, busy) = &mut core.lanes[lane];
+            // An idle lane has taken its last frame, so its slot is empty;
+            // a send fails only when the lane thread is gone.
+            match slot.try_send(frame) {
+                Ok(()) => *busy = true,
+                Err(e) => {
+                    self.beats.lane_idle(lane);
+                    report_failed(events, e.into_inner(), format!("lane {lane} has stopped"));
+                    break;
+                }
             }
         }
     }
 
-    fn publish_counters(&self) {
-        let mut shared = lock(&self.shared);
-        for sensor in Sensor::ALL {
-            let counters = *self.scheduler.counters(sensor);
-            self.beats.set_misses(sensor, counters.consecutive_misses);
-            shared.counters[sensor.index()] = counters;
+    /// Publishes the counters for the watchdog and wakes waiters on quiet.
+    fn settle(&self, core: &Core) {
+        {
+            let mut shared = lock(&self.shared);
+            for sensor in Sensor::ALL {
+                let counters = *core.scheduler.counters(sensor);
+                self.beats.set_misses(sensor, counters.consecutive_misses);
+                shared.counters[sensor.index()] = counters;
+            }
+        }
+        if core.quiet() {
+            self.quiet.notify_all();
         }
     }
 }
 
 fn report_drop(events: &Sender<Event>, frame: Frame<Job>, drop: Drop) {
+    report_unrun(events, frame, Outcome::Dropped(drop), None);
+}
+
+fn report_failed(events: &Sender<Event>, frame: Frame<Job>, error: String) {
+    report_unrun(events, frame, Outcome::Failed, Some(error));
+}
+
+/// A frame that never ran.
+fn report_unrun(
+    events: &Sender<Event>,
+    frame: Frame<Job>,
+    outcome: Outcome,
+    error: Option<String>,
+) {
     let _ = events.send(Event::Frame {
         timing: frame.timing,
         job: frame.job,
-        outcome: Outcome::Dropped(drop),
+        outcome,
         finished: None,
         run_ns: None,
         facts: FrameFacts::default(),
-        error: None,
+        error,
         output: None,
     });
 }

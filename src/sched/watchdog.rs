@@ -6,7 +6,7 @@
 //!
 //! Raises at once; steps down one level only after the causes have stayed
 //! below the current level for `recover_after`. Never blocks; heartbeats are
-//! atomics written by lanes and the dispatcher, read here.
+//! atomics written by lanes and the submitting thread, read here.
 
 use super::config::{SchedulerConfig, WatchdogConfig};
 use super::core::Sensor;
