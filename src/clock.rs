@@ -48,6 +48,25 @@ impl Clock for MonotonicClock {
     }
 }
 
+/// ROS time without a simulator: the system clock (`CLOCK_REALTIME`), the
+/// time sensor drivers stamp headers with. The live node's deadlines count
+/// on it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ns(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0)
+    }
+
+    fn sleep_ns(&self, ns: i64) {
+        MonotonicClock::new().sleep_ns(ns)
+    }
+}
+
 /// A clock that only moves when told to: replay and tests set it.
 #[derive(Debug, Clone, Default)]
 pub struct SimulatedClock {

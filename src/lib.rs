@@ -15,6 +15,7 @@ pub mod frames;
 pub mod ingest;
 pub mod lidar;
 pub mod msg;
+pub mod node;
 pub mod pipeline;
 pub mod replay;
 pub mod sched;

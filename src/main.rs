@@ -36,6 +36,15 @@ enum BenchStage {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run as a ROS 2 node (feature `ros2`): subscribes to image, camera_info
+    /// and points, publishes ~/obstacles, ~/markers, ~/status and
+    /// /diagnostics. Parameters: `--ros-args --params-file FILE -p NAME:=VALUE`
+    /// (launch/lookout.params.yaml lists them all).
+    Node {
+        /// ROS arguments (`--ros-args ...`), read by ROS itself.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ros_args: Vec<String>,
+    },
     /// Synthesize a scene bag if absent, replay it, print the summary.
     Demo {
         /// Scene bag to use (created when missing).
@@ -194,9 +203,22 @@ fn main() {
     }
 }
 
+#[cfg(feature = "ros2")]
+fn run_node() -> Result<()> {
+    let overhead = lookout::node::run()?;
+    println!("{overhead}");
+    Ok(())
+}
+
+#[cfg(not(feature = "ros2"))]
+fn run_node() -> Result<()> {
+    anyhow::bail!("this lookout was built without the ros2 feature (cargo build --features ros2)")
+}
+
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo { bag, seconds } => demo(&bag, seconds),
+        Command::Node { .. } => run_node(),
         Command::Synth {
             out,
             seconds,

@@ -80,28 +80,25 @@ impl Obstacle {
         Time::from_nanos(o.camera_stamp).encode(w);
     }
 
-    fn decode_fields(r: &mut CdrReader<'_>) -> Result<Self, DecodeError> {
-        let id = r.u32("Obstacle.id")?;
-        let label = r.string("Obstacle.label")?.to_owned();
-        let score = r.f32("Obstacle.score")?;
+    /// Decodes into `self`, reusing its label's allocation.
+    fn decode_fields_into(&mut self, r: &mut CdrReader<'_>) -> Result<(), DecodeError> {
+        self.id = r.u32("Obstacle.id")?;
+        self.label.clear();
+        self.label.push_str(r.string("Obstacle.label")?);
+        self.score = r.f32("Obstacle.score")?;
         let code = r.u8("Obstacle.source")?;
-        let source = ObstacleSource::from_code(code).ok_or_else(|| {
+        self.source = ObstacleSource::from_code(code).ok_or_else(|| {
             DecodeError::invalid("Obstacle.source", format!("unknown source {code}"))
         })?;
-        Ok(Obstacle {
-            id,
-            label,
-            score,
-            source,
-            center: r.f64_array("Obstacle.center")?,
-            size: r.f64_array("Obstacle.size")?,
-            yaw: r.f64("Obstacle.yaw")?,
-            velocity: r.f64_array("Obstacle.velocity")?,
-            point_count: r.u32("Obstacle.point_count")?,
-            nearest_distance: r.f32("Obstacle.nearest_distance")?,
-            lidar_stamp: Time::decode(r, "Obstacle.lidar_stamp")?,
-            camera_stamp: Time::decode(r, "Obstacle.camera_stamp")?,
-        })
+        self.center = r.f64_array("Obstacle.center")?;
+        self.size = r.f64_array("Obstacle.size")?;
+        self.yaw = r.f64("Obstacle.yaw")?;
+        self.velocity = r.f64_array("Obstacle.velocity")?;
+        self.point_count = r.u32("Obstacle.point_count")?;
+        self.nearest_distance = r.f32("Obstacle.nearest_distance")?;
+        self.lidar_stamp = Time::decode(r, "Obstacle.lidar_stamp")?;
+        self.camera_stamp = Time::decode(r, "Obstacle.camera_stamp")?;
+        Ok(())
     }
 }
 
@@ -131,27 +128,34 @@ impl Encode for ObstacleArray {
 
 impl ObstacleArray {
     pub fn decode(message: &[u8]) -> Result<Self, DecodeError> {
+        let mut array = ObstacleArray::default();
+        array.decode_into(message)?;
+        Ok(array)
+    }
+
+    /// Decodes into `self`, reusing its allocations: once the obstacle list
+    /// and labels have grown to a scene's size, decoding allocates nothing.
+    /// On error `self` holds a partial message.
+    pub fn decode_into(&mut self, message: &[u8]) -> Result<(), DecodeError> {
         let mut r = CdrReader::new(message)?;
         let header = Header::decode(
             &mut r,
             "ObstacleArray.header.stamp",
             "ObstacleArray.header.frame_id",
         )?;
+        self.header.stamp = header.stamp;
+        self.header.frame_id.clear();
+        self.header.frame_id.push_str(header.frame_id);
         // An Obstacle is at least 100 bytes on the wire.
         let count = r.sequence_len(100, "ObstacleArray.obstacles")?;
-        let mut obstacles = Vec::with_capacity(count);
-        for _ in 0..count {
-            obstacles.push(Obstacle::decode_fields(&mut r)?);
+        self.obstacles.truncate(count);
+        self.obstacles.resize_with(count, Obstacle::default);
+        for obstacle in &mut self.obstacles {
+            obstacle.decode_fields_into(&mut r)?;
         }
-        let degraded = r.bool("ObstacleArray.degraded")?;
-        let late = r.bool("ObstacleArray.late")?;
-        r.finish("ObstacleArray")?;
-        Ok(ObstacleArray {
-            header: header.into(),
-            obstacles,
-            degraded,
-            late,
-        })
+        self.degraded = r.bool("ObstacleArray.degraded")?;
+        self.late = r.bool("ObstacleArray.late")?;
+        r.finish("ObstacleArray")
     }
 }
 

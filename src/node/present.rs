@@ -1,0 +1,256 @@
+//! What the node shows people: RViz markers for each obstacle array and a
+//! live latency overlay, and `/diagnostics` from the watchdog's status.
+//!
+//! Independent of r2r (it produces serialized messages), so it is tested
+//! without ROS. Markers are built from reused buffers: nothing is allocated
+//! per frame once the scene's size is reached.
+
+use crate::cdr::{CdrWriter, DecodeError};
+use crate::frames::ObstacleClass;
+use crate::msg::viz::{
+    DiagnosticLevel, DiagnosticStatus, Marker, MarkerAction, MarkerKind, encode_diagnostic_array,
+    encode_marker_array,
+};
+use crate::msg::{Encode, Header, ObstacleArray, Time};
+use crate::sched::Health;
+use crate::sched::stats::StatusRecord;
+use std::fmt::Write;
+
+/// Marker namespaces in `~/markers`.
+pub const OBSTACLE_NS: &str = "obstacles";
+pub const LABEL_NS: &str = "labels";
+pub const STATUS_NS: &str = "status";
+
+/// Diagnostic names in `/diagnostics` (prefixed with the node's name).
+pub const PIPELINE_DIAGNOSTIC: &str = "pipeline";
+
+pub fn class_color(label: &str) -> [f32; 4] {
+    match ObstacleClass::from_label(label) {
+        ObstacleClass::Car => [0.2, 0.6, 1.0, 0.5],
+        ObstacleClass::Truck => [0.1, 0.2, 0.9, 0.5],
+        ObstacleClass::Pedestrian => [1.0, 0.8, 0.1, 0.6],
+        ObstacleClass::Cyclist => [0.9, 0.3, 0.9, 0.6],
+        ObstacleClass::Unknown => [0.7, 0.7, 0.7, 0.4],
+    }
+}
+
+pub fn health_color(health: Health) -> [f32; 4] {
+    match health {
+        Health::Ok => [0.2, 0.9, 0.2, 1.0],
+        Health::Warn => [1.0, 0.7, 0.0, 1.0],
+        Health::Error => [1.0, 0.1, 0.1, 1.0],
+    }
+}
+
+/// Turns pipeline outputs and status records into display messages.
+pub struct Presenter {
+    base_frame: String,
+    obstacles: ObstacleArray,
+    writer: CdrWriter,
+    overlay: String,
+    label: String,
+    health: Health,
+}
+
+impl Presenter {
+    pub fn new(base_frame: &str) -> Self {
+        Presenter {
+            base_frame: base_frame.to_owned(),
+            obstacles: ObstacleArray::default(),
+            writer: CdrWriter::new(),
+            overlay: String::from("lookout: waiting for the first status"),
+            label: String::new(),
+            health: Health::Ok,
+        }
+    }
+
+    /// The `MarkerArray` for one serialized `ObstacleArray`: the previous
+    /// boxes and labels deleted, one box coloured by class and one text
+    /// label per obstacle, and the status overlay.
+    pub fn markers(&mut self, obstacle_array: &[u8]) -> Result<&[u8], DecodeError> {
+        self.obstacles.decode_into(obstacle_array)?;
+        let Presenter {
+            obstacles,
+            writer,
+            overlay,
+            label,
+            base_frame,
+            health,
+        } = self;
+        let header = obstacles.header.borrowed();
+        let count = 2 + 2 * obstacles.obstacles.len() + 1;
+        encode_marker_array(writer, count, |i, w| {
+            let mut marker = Marker {
+                header,
+                ns: OBSTACLE_NS,
+                id: 0,
+                kind: MarkerKind::Cube,
+                action: MarkerAction::DeleteAll,
+                position: [0.0; 3],
+                yaw: 0.0,
+                scale: [1.0; 3],
+                color: [0.0; 4],
+                lifetime_ns: 0,
+                frame_locked: false,
+                text: "",
+            };
+            let n = obstacles.obstacles.len();
+            match i {
+                0 => {}
+                1 => marker.ns = LABEL_NS,
+                i if i < 2 + n => {
+                    let o = &obstacles.obstacles[i - 2];
+                    marker.id = i as i32 - 2;
+                    marker.action = MarkerAction::Add;
+                    marker.position = o.center;
+                    marker.yaw = o.yaw;
+                    marker.scale = o.size.map(|s| s.max(0.05));
+                    marker.color = class_color(&o.label);
+                }
+                i if i < 2 + 2 * n => {
+                    let o = &obstacles.obstacles[i - 2 - n];
+                    label.clear();
+                    let _ = write!(label, "{} {:.2}", o.label, o.score);
+                    marker.ns = LABEL_NS;
+                    marker.id = (i - 2 - n) as i32;
+                    marker.kind = MarkerKind::TextViewFacing;
+                    marker.action = MarkerAction::Add;
+                    marker.position = [
+                        o.center[0],
+                        o.center[1],
+                        o.center[2] + o.size[2] / 2.0 + 0.5,
+                    ];
+                    marker.scale = [0.0, 0.0, 0.6];
+                    marker.color = [1.0, 1.0, 1.0, 1.0];
+                    marker.text = label;
+                }
+                _ => {
+                    // The overlay rides with the vehicle, above it.
+                    marker.header = Header {
+                        stamp: header.stamp,
+                        frame_id: base_frame,
+                    };
+                    marker.ns = STATUS_NS;
+                    marker.kind = MarkerKind::TextViewFacing;
+                    marker.action = MarkerAction::Add;
+                    marker.position = [0.0, 0.0, 4.0];
+                    marker.scale = [0.0, 0.0, 0.5];
+                    marker.color = health_color(*health);
+                    marker.frame_locked = true;
+                    marker.text = overlay;
+                }
+            }
+            marker.encode_fields(w);
+        });
+        Ok(self.writer.as_bytes())
+    }
+
+    /// Takes a status record: updates the overlay text and returns the
+    /// serialized `PipelineStatus` and `DiagnosticArray` for it.
+    pub fn status(&mut self, record: &StatusRecord, stamp: Time, node: &str) -> (Vec<u8>, Vec<u8>) {
+        self.health = record.health;
+        self.overlay.clear();
+        overlay_text(record, &mut self.overlay);
+        let status = record.to_msg(stamp).to_cdr();
+        let header = Header {
+            stamp,
+            frame_id: "",
+        };
+        encode_diagnostic_array(&mut self.writer, header, &diagnostics(record, node));
+        (status, self.writer.as_bytes().to_vec())
+    }
+}
+
+/// The overlay: health, then per sensor end-to-end p50/p99 and drops.
+pub fn overlay_text(record: &StatusRecord, out: &mut String) {
+    let _ = write!(out, "lookout {}", record.health.as_str());
+    if record.health != Health::Ok {
+        let _ = write!(out, ": {}", record.reason);
+    }
+    for s in &record.sensors {
+        let c = &s.counters;
+        let _ = write!(
+            out,
+            "\n{} e2e p50 {:.1} p99 {:.1} ms | misses {} (late {}, stale {}, infeasible {})",
+            s.sensor,
+            s.end_to_end.p50_ms,
+            s.end_to_end.p99_ms,
+            c.misses(),
+            c.late,
+            c.stale,
+            c.infeasible
+        );
+    }
+}
+
+fn level(health: Health) -> DiagnosticLevel {
+    match health {
+        Health::Ok => DiagnosticLevel::Ok,
+        Health::Warn => DiagnosticLevel::Warn,
+        Health::Error => DiagnosticLevel::Error,
+    }
+}
+
+/// One diagnostic for the pipeline (health and reason) and one per sensor
+/// (latencies and counters as key/values).
+pub fn diagnostics(record: &StatusRecord, node: &str) -> Vec<DiagnosticStatus> {
+    let mut out = vec![DiagnosticStatus {
+        level: level(record.health),
+        name: format!("{node}: {PIPELINE_DIAGNOSTIC}"),
+        message: if record.health == Health::Ok {
+            "ok".into()
+        } else {
+            record.reason.clone()
+        },
+        hardware_id: node.to_owned(),
+        values: vec![
+            ("health".into(), record.health.as_str().into()),
+            ("degraded".into(), record.degraded.to_string()),
+        ],
+    }];
+    for s in &record.sensors {
+        let c = &s.counters;
+        let sensor_level = if c.consecutive_misses > 0 {
+            DiagnosticLevel::Warn.max_with(level(record.health))
+        } else {
+            DiagnosticLevel::Ok
+        };
+        let ms = |x: f64| format!("{x:.3}");
+        out.push(DiagnosticStatus {
+            level: sensor_level,
+            name: format!("{node}: {}", s.sensor),
+            message: format!(
+                "e2e p99 {:.1} ms, {} misses ({} in a row)",
+                s.end_to_end.p99_ms,
+                c.misses(),
+                c.consecutive_misses
+            ),
+            hardware_id: node.to_owned(),
+            values: vec![
+                ("stage_p50_ms".into(), ms(s.stage.p50_ms)),
+                ("stage_p99_ms".into(), ms(s.stage.p99_ms)),
+                ("e2e_p50_ms".into(), ms(s.end_to_end.p50_ms)),
+                ("e2e_p99_ms".into(), ms(s.end_to_end.p99_ms)),
+                ("e2e_max_ms".into(), ms(s.end_to_end.max_ms)),
+                ("received".into(), c.received.to_string()),
+                ("published".into(), c.published.to_string()),
+                ("superseded".into(), c.superseded.to_string()),
+                ("stale".into(), c.stale.to_string()),
+                ("infeasible".into(), c.infeasible.to_string()),
+                ("late".into(), c.late.to_string()),
+                ("errors".into(), c.errors.to_string()),
+            ],
+        });
+    }
+    out
+}
+
+impl DiagnosticLevel {
+    fn max_with(self, other: DiagnosticLevel) -> DiagnosticLevel {
+        if other as u8 > self as u8 {
+            other
+        } else {
+            self
+        }
+    }
+}

@@ -1,0 +1,452 @@
+//! The r2r side of the node: subscriptions, publishers, parameters, time.
+//!
+//! Threads: the caller's thread spins the node and submits each received
+//! message to the deadline runtime (decode and stages run on the lanes);
+//! one output thread publishes results and status as the runtime reports
+//! them. Messages stay serialized CDR end to end: r2r hands over the bytes
+//! it received, the lanes decode them in place, results are published with
+//! `publish_raw`.
+
+use super::overhead::Overhead;
+use super::params::{ImageTransport, NodeSettings, ParamError, ParamValue, Reliability};
+use super::present::Presenter;
+use crate::camera::CameraStage;
+use crate::camera::engine::EngineOptions;
+use crate::camera::spec::ModelSpec;
+use crate::clock::{Clock, MonotonicClock, SystemClock};
+use crate::ingest::{InputKind, header_stamp};
+use crate::lidar::LidarStage;
+use crate::msg::{CameraInfo, Time};
+use crate::pipeline::PipelineWork;
+use crate::sched::Sensor;
+use crate::sched::runtime::{Event, Job, OutputTopic, Runtime};
+use futures::StreamExt;
+use futures::executor::LocalPool;
+use futures::task::LocalSpawnExt;
+use r2r::{ParameterValue, QosProfile};
+use std::cell::RefCell;
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Why the node could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Parameter(#[from] ParamError),
+    #[error("ROS: {0}")]
+    Ros(#[from] r2r::Error),
+    #[error("model '{path}': {detail}")]
+    Model { path: String, detail: String },
+    #[error("lidar configuration: {0}")]
+    Lidar(#[from] crate::config::ConfigError),
+}
+
+const NODE_NAME: &str = "lookout";
+
+/// ROS time for `use_sim_time`: `/clock`, interpolated with the monotonic
+/// clock between its updates. `/clock` moves in steps (often 10 ms or
+/// coarser), and stage run times and admission estimates need real
+/// resolution; deadlines need the simulated epoch. Never goes backwards
+/// while `/clock` does not.
+struct RosClock {
+    ros: Arc<Mutex<r2r::Clock>>,
+    steady: MonotonicClock,
+    /// (last `/clock` reading, steady time it was first seen, last returned)
+    state: Mutex<(i64, i64, i64)>,
+}
+
+impl RosClock {
+    fn new(ros: Arc<Mutex<r2r::Clock>>) -> Self {
+        RosClock {
+            ros,
+            steady: MonotonicClock::new(),
+            state: Mutex::new((i64::MIN, 0, i64::MIN)),
+        }
+    }
+}
+
+impl Clock for RosClock {
+    fn now_ns(&self) -> i64 {
+        let ros_ns = {
+            let mut clock = self.ros.lock().unwrap_or_else(|e| e.into_inner());
+            clock.get_now().map(|d| d.as_nanos() as i64).unwrap_or(0)
+        };
+        let steady = self.steady.now_ns();
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (last_ros, seen_at, last_returned) = &mut *state;
+        if ros_ns != *last_ros {
+            *last_ros = ros_ns;
+            *seen_at = steady;
+            // /clock went back (a bag restarted): follow it.
+            if ros_ns < *last_returned {
+                *last_returned = ros_ns;
+            }
+        }
+        let now = (*last_ros + (steady - *seen_at)).max(*last_returned);
+        *last_returned = now;
+        now
+    }
+
+    fn sleep_ns(&self, ns: i64) {
+        self.steady.sleep_ns(ns)
+    }
+}
+
+fn from_ros(value: &ParameterValue) -> Option<ParamValue> {
+    Some(match value {
+        ParameterValue::Bool(b) => ParamValue::Bool(*b),
+        ParameterValue::Integer(i) => ParamValue::Integer(*i),
+        ParameterValue::Double(x) => ParamValue::Double(*x),
+        ParameterValue::String(s) => ParamValue::String(s.clone()),
+        ParameterValue::BoolArray(v) => ParamValue::BoolArray(v.clone()),
+        ParameterValue::IntegerArray(v) => ParamValue::IntegerArray(v.clone()),
+        ParameterValue::DoubleArray(v) => ParamValue::DoubleArray(v.clone()),
+        ParameterValue::StringArray(v) => ParamValue::StringArray(v.clone()),
+        ParameterValue::ByteArray(_) | ParameterValue::NotSet => return None,
+    })
+}
+
+fn to_ros(value: &ParamValue) -> ParameterValue {
+    match value {
+        ParamValue::Bool(b) => ParameterValue::Bool(*b),
+        ParamValue::Integer(i) => ParameterValue::Integer(*i),
+        ParamValue::Double(x) => ParameterValue::Double(*x),
+        ParamValue::String(s) => ParameterValue::String(s.clone()),
+        ParamValue::BoolArray(v) => ParameterValue::BoolArray(v.clone()),
+        ParamValue::IntegerArray(v) => ParameterValue::IntegerArray(v.clone()),
+        ParamValue::DoubleArray(v) => ParameterValue::DoubleArray(v.clone()),
+        ParamValue::StringArray(v) => ParameterValue::StringArray(v.clone()),
+    }
+}
+
+/// Parameters r2r or ROS itself owns, not Lookout.
+fn is_ros_parameter(name: &str) -> bool {
+    matches!(name, "use_sim_time" | "qos_overrides") || name.starts_with("qos_overrides.")
+}
+
+/// Reads the overrides given on the command line / params file, validates
+/// them, and declares every parameter with its effective value.
+fn settings(node: &mut r2r::Node) -> Result<NodeSettings, NodeError> {
+    let overrides: Vec<(String, ParamValue)> = {
+        let params = node.params.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        for (name, p) in params.iter() {
+            if is_ros_parameter(name) {
+                continue;
+            }
+            let value = from_ros(&p.value).ok_or_else(|| ParamError::WrongType {
+                name: name.clone(),
+                expected: "a value",
+                got: "an unsupported type",
+            })?;
+            out.push((name.clone(), value));
+        }
+        out
+    };
+    let settings = NodeSettings::from_parameters(&overrides)?;
+    let mut params = node.params.lock().unwrap_or_else(|e| e.into_inner());
+    for (name, value) in settings.parameters() {
+        params.insert(name, r2r::Parameter::new(to_ros(&value)));
+    }
+    Ok(settings)
+}
+
+fn qos(settings: &NodeSettings) -> QosProfile {
+    let depth = settings.node.queue_depth as usize;
+    match settings.node.reliability {
+        Reliability::BestEffort => QosProfile::sensor_data().keep_last(depth),
+        Reliability::Reliable => QosProfile::default().keep_last(depth),
+    }
+}
+
+fn lanes(settings: &NodeSettings) -> Result<Vec<PipelineWork>, NodeError> {
+    let config = &settings.pipeline;
+    let camera_spec = if settings.node.model.is_empty() {
+        None
+    } else {
+        let path = &settings.node.model;
+        let spec = ModelSpec::load(Path::new(path)).map_err(|e| NodeError::Model {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        Some(spec)
+    };
+    let options = EngineOptions {
+        backend: settings.node.engine,
+        threads: settings.node.engine_threads as usize,
+        onnxruntime_library: None,
+    };
+    let mut lanes = Vec::new();
+    for _ in 0..config.scheduler.workers.max(1) {
+        let camera =
+            match &camera_spec {
+                Some(spec) => Some(CameraStage::load(spec.clone(), &options).map_err(|e| {
+                    NodeError::Model {
+                        path: settings.node.model.clone(),
+                        detail: e.to_string(),
+                    }
+                })?),
+                None => None,
+            };
+        lanes.push(PipelineWork::new(
+            LidarStage::new(config.lidar.clone())?,
+            camera,
+        ));
+    }
+    Ok(lanes)
+}
+
+/// Counts of what the node itself rejected before the pipeline.
+#[derive(Default)]
+struct NodeCounters {
+    camera_info_errors: AtomicU64,
+}
+
+/// Runs the node until SIGINT / SIGTERM. Returns the overhead summary.
+pub fn run() -> Result<Overhead, NodeError> {
+    let context = r2r::Context::create()?;
+    let mut node = r2r::Node::create(context, NODE_NAME, "")?;
+    let settings = settings(&mut node)?;
+    let node_name = node.name().unwrap_or_else(|_| NODE_NAME.to_owned());
+    let (parameter_handler, _changes) = node.make_parameter_handler()?;
+    let use_sim_time = matches!(
+        node.params
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get("use_sim_time")
+            .map(|p| &p.value),
+        Some(ParameterValue::Bool(true))
+    );
+    let clock: Arc<dyn Clock> = if use_sim_time {
+        Arc::new(RosClock::new(node.get_ros_clock()))
+    } else {
+        Arc::new(SystemClock)
+    };
+
+    let qos = qos(&settings);
+    let image_type = match settings.node.image_transport {
+        ImageTransport::Raw => ("sensor_msgs/msg/Image", InputKind::Image),
+        ImageTransport::Compressed => (
+            "sensor_msgs/msg/CompressedImage",
+            InputKind::CompressedImage,
+        ),
+    };
+    let images = node.subscribe_raw(&settings.node.image_topic, image_type.0, qos.clone())?;
+    let points = node.subscribe_raw(
+        &settings.node.points_topic,
+        "sensor_msgs/msg/PointCloud2",
+        qos.clone(),
+    )?;
+    let infos = node.subscribe_raw(
+        &settings.node.camera_info_topic,
+        "sensor_msgs/msg/CameraInfo",
+        qos,
+    )?;
+    let reliable = QosProfile::default().keep_last(10);
+    let obstacles_pub = node.create_publisher_untyped(
+        "~/obstacles",
+        "lookout_msgs/msg/ObstacleArray",
+        reliable.clone(),
+    )?;
+    let markers_pub = node.create_publisher_untyped(
+        "~/markers",
+        "visualization_msgs/msg/MarkerArray",
+        reliable.clone(),
+    )?;
+    let status_pub = node.create_publisher_untyped(
+        "~/status",
+        "lookout_msgs/msg/PipelineStatus",
+        reliable.clone(),
+    )?;
+    let diagnostics_pub = node.create_publisher_untyped(
+        "/diagnostics",
+        "diagnostic_msgs/msg/DiagnosticArray",
+        reliable,
+    )?;
+
+    let runtime = Runtime::start(
+        &settings.pipeline.scheduler,
+        settings.pipeline.faults.clone(),
+        clock.clone(),
+        lanes(&settings)?,
+        false,
+    );
+    let events = runtime.events().clone();
+    let runtime = Rc::new(RefCell::new(runtime));
+    let counters = Arc::new(NodeCounters::default());
+    let receipt_clock = MonotonicClock::new();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        if let Err(e) = ctrlc::set_handler(move || stop.store(true, Ordering::Release)) {
+            tracing::warn!("no signal handler ({e}); stop the node with SIGKILL");
+        }
+    }
+
+    let output = {
+        let presenter = Presenter::new(&settings.node.base_frame);
+        let clock = clock.clone();
+        let receipt_clock = receipt_clock.clone();
+        let node_name = node_name.clone();
+        let counters = counters.clone();
+        std::thread::Builder::new()
+            .name("lookout-publish".into())
+            .spawn(move || {
+                publish_loop(
+                    events,
+                    presenter,
+                    Publishers {
+                        obstacles: obstacles_pub,
+                        markers: markers_pub,
+                        status: status_pub,
+                        diagnostics: diagnostics_pub,
+                    },
+                    &*clock,
+                    &receipt_clock,
+                    &node_name,
+                    &counters,
+                )
+            })
+            .expect("spawning the publish thread")
+    };
+
+    let mut pool = LocalPool::new();
+    let spawner = pool.spawner();
+    let _ = spawner.spawn_local(parameter_handler);
+    for (stream, kind, sensor) in [
+        (images, image_type.1, Sensor::Camera),
+        (points, InputKind::PointCloud2, Sensor::Lidar),
+    ] {
+        let runtime = runtime.clone();
+        let clock = clock.clone();
+        let receipt_clock = receipt_clock.clone();
+        let mut stream = stream;
+        let _ = spawner.spawn_local(async move {
+            while let Some(bytes) = stream.next().await {
+                let received = receipt_clock.now_ns();
+                let arrival = clock.now_ns();
+                // A header that does not decode gets the arrival as stamp;
+                // the stage then fails on the message and counts it.
+                let stamp = header_stamp(&bytes).unwrap_or(arrival);
+                runtime.borrow_mut().submit(
+                    sensor,
+                    stamp,
+                    Job {
+                        kind,
+                        bytes,
+                        log_time: received as u64,
+                    },
+                );
+            }
+        });
+    }
+    {
+        let counters = counters.clone();
+        let mut infos = infos;
+        let _ = spawner.spawn_local(async move {
+            while let Some(bytes) = infos.next().await {
+                if let Err(e) = CameraInfo::decode(&bytes) {
+                    counters.camera_info_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!("camera_info rejected: {e}");
+                }
+            }
+        });
+    }
+
+    tracing::info!(
+        "{node_name}: image {} ({:?}), points {}, camera_info {}; model {}",
+        settings.node.image_topic,
+        settings.node.image_transport,
+        settings.node.points_topic,
+        settings.node.camera_info_topic,
+        if settings.node.model.is_empty() {
+            "none (lidar only)"
+        } else {
+            &settings.node.model
+        }
+    );
+    while !stop.load(Ordering::Acquire) {
+        node.spin_once(Duration::from_millis(5));
+        pool.run_until_stalled();
+    }
+    drop(pool);
+    let runtime = Rc::try_unwrap(runtime)
+        .ok()
+        .expect("the subscription tasks are gone")
+        .into_inner();
+    runtime.finish();
+    Ok(output.join().unwrap_or_default())
+}
+
+struct Publishers {
+    obstacles: r2r::PublisherUntyped,
+    markers: r2r::PublisherUntyped,
+    status: r2r::PublisherUntyped,
+    diagnostics: r2r::PublisherUntyped,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn publish_loop(
+    events: crossbeam_channel::Receiver<Event>,
+    mut presenter: Presenter,
+    publishers: Publishers,
+    clock: &dyn Clock,
+    receipt_clock: &MonotonicClock,
+    node_name: &str,
+    counters: &NodeCounters,
+) -> Overhead {
+    let mut overhead = Overhead::new();
+    for event in events.iter() {
+        match event {
+            Event::Frame {
+                job,
+                output,
+                run_ns,
+                error,
+                timing,
+                ..
+            } => {
+                if let Some(error) = error {
+                    tracing::warn!("{} frame rejected: {error}", timing.sensor.name());
+                }
+                let Some((OutputTopic::Obstacles, bytes)) = output else {
+                    continue;
+                };
+                if let Err(e) = publishers.obstacles.publish_raw(&bytes) {
+                    tracing::warn!("publishing obstacles: {e}");
+                }
+                let returned = receipt_clock.now_ns();
+                overhead.record(returned - job.log_time as i64 - run_ns.unwrap_or(0));
+                match presenter.markers(&bytes) {
+                    Ok(markers) => {
+                        if let Err(e) = publishers.markers.publish_raw(markers) {
+                            tracing::warn!("publishing markers: {e}");
+                        }
+                    }
+                    Err(e) => tracing::warn!("markers: {e}"),
+                }
+            }
+            Event::Status(record) => {
+                let stamp = Time::from_nanos(clock.now_ns());
+                let mut record = record;
+                let info_errors = counters.camera_info_errors.load(Ordering::Relaxed);
+                if info_errors > 0 {
+                    record.reason =
+                        format!("{} (camera_info rejected: {info_errors})", record.reason);
+                }
+                let (status, diagnostics) = presenter.status(&record, stamp, node_name);
+                if let Err(e) = publishers.status.publish_raw(&status) {
+                    tracing::warn!("publishing status: {e}");
+                }
+                if let Err(e) = publishers.diagnostics.publish_raw(&diagnostics) {
+                    tracing::warn!("publishing diagnostics: {e}");
+                }
+            }
+        }
+    }
+    overhead
+}

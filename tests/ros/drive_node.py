@@ -1,0 +1,177 @@
+"""Drives a running `lookout node` over DDS, the way a vehicle would.
+
+Publishes every Image, CompressedImage, CameraInfo and PointCloud2 message
+of a rosbag2 MCAP file, as recorded (the serialized bytes, unchanged), at the
+recorded timing, with /clock carrying the bag time (the node runs with
+use_sim_time, as a bag replay with --clock does). Records what the node
+publishes on ~/obstacles, ~/markers, ~/status and /diagnostics and writes it
+as JSON for the Rust test to check.
+
+Usage: drive_node.py BAG OUT.json [--node /lookout] [--settle 3.0]
+Run with the ROS venv's python (scripts/setup-ros.sh).
+"""
+
+import argparse
+import json
+import sys
+import time
+
+import rclpy
+from rclpy.qos import QoSProfile, ReliabilityPolicy, HistoryPolicy, qos_profile_sensor_data
+from rclpy.serialization import deserialize_message
+from rosbags.highlevel import AnyReader
+from pathlib import Path
+
+from builtin_interfaces.msg import Time
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from visualization_msgs.msg import MarkerArray
+from diagnostic_msgs.msg import DiagnosticArray
+from lookout_msgs.msg import ObstacleArray, PipelineStatus
+
+TYPES = {
+    "sensor_msgs/msg/Image": Image,
+    "sensor_msgs/msg/CompressedImage": CompressedImage,
+    "sensor_msgs/msg/CameraInfo": CameraInfo,
+    "sensor_msgs/msg/PointCloud2": PointCloud2,
+}
+
+
+def stamp_ns(stamp):
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("bag")
+    parser.add_argument("out")
+    parser.add_argument("--node", default="/lookout")
+    parser.add_argument("--settle", type=float, default=3.0)
+    parser.add_argument("--topic-map", default="",
+                        help="comma list of bag_topic=published_topic")
+    args = parser.parse_args()
+    remap = dict(pair.split("=", 1) for pair in args.topic_map.split(",") if pair)
+
+    rclpy.init()
+    node = rclpy.create_node("lookout_driver")
+    reliable = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50,
+                          reliability=ReliabilityPolicy.RELIABLE)
+    received = {"obstacles": [], "markers": [], "status": [], "diagnostics": []}
+    receipt = {"obstacles": []}
+
+    def on_obstacles(raw):
+        receipt["obstacles"].append(time.monotonic())
+        m = deserialize_message(raw, ObstacleArray)
+        received["obstacles"].append({
+            "stamp": stamp_ns(m.header.stamp),
+            "frame_id": m.header.frame_id,
+            "degraded": m.degraded,
+            "late": m.late,
+            "obstacles": [{
+                "id": o.id, "label": o.label, "score": o.score, "source": o.source,
+                "center": [o.center.x, o.center.y, o.center.z],
+                "size": [o.size.x, o.size.y, o.size.z], "yaw": o.yaw,
+                "point_count": o.point_count,
+            } for o in m.obstacles],
+        })
+
+    def on_markers(raw):
+        m = deserialize_message(raw, MarkerArray)
+        received["markers"].append([{
+            "ns": k.ns, "id": k.id, "type": k.type, "action": k.action,
+            "frame_id": k.header.frame_id, "text": k.text,
+            "position": [k.pose.position.x, k.pose.position.y, k.pose.position.z],
+            "scale": [k.scale.x, k.scale.y, k.scale.z],
+            "color": [k.color.r, k.color.g, k.color.b, k.color.a],
+        } for k in m.markers])
+
+    def on_status(raw):
+        m = deserialize_message(raw, PipelineStatus)
+        received["status"].append({
+            "health": m.health, "reason": m.reason, "degraded": m.degraded,
+            "sensors": [{
+                "sensor": s.sensor,
+                "stage_ms": [s.stage_p50_ms, s.stage_p90_ms, s.stage_p99_ms,
+                             s.stage_p999_ms, s.stage_max_ms],
+                "end_to_end_ms": [s.end_to_end_p50_ms, s.end_to_end_p90_ms,
+                                  s.end_to_end_p99_ms, s.end_to_end_p999_ms,
+                                  s.end_to_end_max_ms],
+                "received": s.received,
+                "published": s.published, "errors": s.errors,
+                "stale": s.stale, "superseded": s.superseded,
+            } for s in m.sensors],
+        })
+
+    def on_diagnostics(raw):
+        m = deserialize_message(raw, DiagnosticArray)
+        received["diagnostics"].append([{
+            "level": int.from_bytes(s.level, "little") if isinstance(s.level, bytes) else int(s.level),
+            "name": s.name, "message": s.message, "hardware_id": s.hardware_id,
+            "values": {kv.key: kv.value for kv in s.values},
+        } for s in m.status])
+
+    node.create_subscription(ObstacleArray, f"{args.node}/obstacles", on_obstacles, reliable, raw=True)
+    node.create_subscription(MarkerArray, f"{args.node}/markers", on_markers, reliable, raw=True)
+    node.create_subscription(PipelineStatus, f"{args.node}/status", on_status, reliable, raw=True)
+    node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, reliable, raw=True)
+
+    with AnyReader([Path(args.bag)]) as reader:
+        connections = [c for c in reader.connections if c.msgtype in TYPES]
+        messages = [(c.topic, c.msgtype, t, raw) for c, t, raw in reader.messages(connections=connections)]
+    publishers = {}
+    clock_pub = node.create_publisher(Clock, "/clock", reliable)
+    for topic, msgtype, _, _ in messages:
+        if topic not in publishers:
+            publishers[topic] = node.create_publisher(
+                TYPES[msgtype], remap.get(topic, topic), qos_profile_sensor_data)
+
+    # Wait until the node has subscribed to everything we publish.
+    deadline = time.monotonic() + 30.0
+    while time.monotonic() < deadline:
+        rclpy.spin_once(node, timeout_sec=0.05)
+        if all(p.get_subscription_count() > 0 for p in publishers.values()) \
+                and clock_pub.get_subscription_count() > 0:
+            break
+    else:
+        print("drive_node: lookout never subscribed", file=sys.stderr)
+        sys.exit(2)
+    # Discovery of our subscriptions on the node's side.
+    settle_until = time.monotonic() + 1.0
+    while time.monotonic() < settle_until:
+        rclpy.spin_once(node, timeout_sec=0.05)
+
+    start_wall = time.monotonic()
+    start_bag = messages[0][2] if messages else 0
+    sent = []
+    for topic, msgtype, log_time, raw in messages:
+        due = start_wall + (log_time - start_bag) / 1e9
+        while True:
+            now = time.monotonic()
+            if now >= due:
+                break
+            rclpy.spin_once(node, timeout_sec=min(0.005, due - now))
+        clock = Clock()
+        clock.clock = Time(sec=log_time // 1_000_000_000, nanosec=log_time % 1_000_000_000)
+        clock_pub.publish(clock)
+        publishers[topic].publish(bytes(raw))
+        sent.append({"topic": topic, "type": msgtype, "sent": time.monotonic()})
+    # Keep the clock moving while the last results come back.
+    last_bag = messages[-1][2] if messages else 0
+    end = time.monotonic() + args.settle
+    while time.monotonic() < end:
+        elapsed = time.monotonic() - start_wall
+        t = start_bag + int(elapsed * 1e9)
+        clock = Clock()
+        clock.clock = Time(sec=t // 1_000_000_000, nanosec=t % 1_000_000_000)
+        clock_pub.publish(clock)
+        rclpy.spin_once(node, timeout_sec=0.02)
+    del last_bag
+
+    with open(args.out, "w") as f:
+        json.dump({"sent": sent, "received": received, "receipt": receipt}, f)
+    node.destroy_node()
+    rclpy.shutdown()
+
+
+if __name__ == "__main__":
+    main()
