@@ -31,7 +31,9 @@ cargo clippy --all-targets --locked -- -D warnings
 echo "== cargo clippy (all features)"
 cargo clippy --all-targets --all-features --locked -- -D warnings
 # The tests run once, with every engine and the ROS 2 node built in (a
-# superset of the default build).
+# superset of the default build). A binary linked with the PyPI wheels' rcl
+# needs libpython's symbols at load (their Python type support), so the
+# tests, which run the lookout binary, get it preloaded.
 echo "== cargo test (features: onnxruntime, ros2)"
-cargo test --all-targets --features onnxruntime,ros2 --locked
-cargo test --doc --features onnxruntime,ros2 --locked
+LD_PRELOAD="$LOOKOUT_ROS_PRELOAD" cargo test --all-targets --features onnxruntime,ros2 --locked
+LD_PRELOAD="$LOOKOUT_ROS_PRELOAD" cargo test --doc --features onnxruntime,ros2 --locked
