@@ -24,7 +24,8 @@ fi
 # bindgen (r2r's build) needs libclang and clang's own headers (stdbool.h);
 # cmake needs a C++ compiler.
 need_apt=()
-if ! ldconfig -p | grep -q 'libclang.*\.so' || ! compgen -G '/usr/lib/llvm-*/lib/clang/*/include/stdbool.h' > /dev/null; then
+# (grep without -q: under pipefail, -q's early exit fails the pipeline.)
+if ! ldconfig -p | grep 'libclang.*\.so' > /dev/null || ! compgen -G '/usr/lib/llvm-*/lib/clang/*/include/stdbool.h' > /dev/null; then
     need_apt+=(libclang-dev)
 fi
 command -v c++ > /dev/null || need_apt+=(g++)

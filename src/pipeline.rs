@@ -13,7 +13,7 @@ use crate::ingest::{FrameFacts, Ingest, InputKind, camera_facts};
 use crate::lidar::LidarStage;
 use crate::msg::{Encode, Header, ObstacleArrayRef, Time};
 use crate::sched::Sensor;
-use crate::sched::runtime::{Job, OutputTopic, Work};
+use crate::sched::runtime::{Job, OutputTopic, StageError, Work};
 
 pub struct PipelineWork {
     ingest: Ingest,
@@ -45,26 +45,20 @@ impl PipelineWork {
 }
 
 impl Work for PipelineWork {
-    fn run(&mut self, sensor: Sensor, job: &Job) -> Result<FrameFacts, String> {
+    fn run(&mut self, sensor: Sensor, job: &Job) -> Result<FrameFacts, StageError> {
         match sensor {
             Sensor::Lidar => {
-                let (facts, _) = self
-                    .ingest
-                    .ingest(job.kind, &job.bytes)
-                    .map_err(|e| e.to_string())?;
+                let (facts, _) = self.ingest.ingest(job.kind, &job.bytes)?;
                 self.lidar.process(self.ingest.scan(), &mut self.obstacles);
                 Ok(facts)
             }
             Sensor::Camera => {
-                let frame = self
-                    .ingest
-                    .camera_frame(job.kind, &job.bytes)
-                    .map_err(|e| e.to_string())?;
+                let frame = self.ingest.camera_frame(job.kind, &job.bytes)?;
                 let facts = camera_facts(&frame);
                 if let Some(camera) = self.camera.as_mut() {
                     camera
                         .process(&frame, &mut self.detections)
-                        .map_err(|e| e.to_string())?;
+                        .map_err(|e| StageError::stage(e.to_string()))?;
                 }
                 Ok(facts)
             }

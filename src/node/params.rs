@@ -67,6 +67,12 @@ pub struct NodeConfig {
     pub engine_threads: i64,
     /// The frame the status overlay in `~/markers` is attached to.
     pub base_frame: String,
+    /// 0: normal scheduling. 1..=97: the node's threads run SCHED_FIFO,
+    /// the spin thread at this priority, lanes one above, the publisher two
+    /// above, so sensor drivers and other processes cannot preempt a frame
+    /// on its way (needs root, CAP_SYS_NICE or an `rtprio` limit; without,
+    /// a warning and normal scheduling).
+    pub realtime_priority: i64,
 }
 
 impl Default for NodeConfig {
@@ -82,6 +88,7 @@ impl Default for NodeConfig {
             engine: Backend::Tract,
             engine_threads: 1,
             base_frame: "base_link".into(),
+            realtime_priority: 0,
         }
     }
 }
@@ -109,6 +116,12 @@ impl NodeConfig {
         }
         if !(1..=64).contains(&self.engine_threads) {
             return invalid("engine_threads", "must be in 1..=64");
+        }
+        if !(0..=97).contains(&self.realtime_priority) {
+            return invalid(
+                "realtime_priority",
+                "must be in 0..=97 (0: normal scheduling; lanes and publisher run 1 and 2 above)",
+            );
         }
         Ok(())
     }
@@ -443,6 +456,7 @@ mod tests {
             ("lidar.max_range", ParamValue::String("far".into())),
             ("node.queue_depth", ParamValue::Integer(0)),
             ("node.engine", ParamValue::String("cuda_magic".into())),
+            ("node.realtime_priority", ParamValue::Integer(120)),
         ];
         for (name, value) in cases {
             let error = one(name, value.clone()).unwrap_err().to_string();

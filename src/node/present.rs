@@ -13,7 +13,7 @@ use crate::msg::viz::{
 };
 use crate::msg::{Encode, Header, ObstacleArray, Time};
 use crate::sched::Health;
-use crate::sched::stats::StatusRecord;
+use crate::sched::stats::{Rejects, StatusRecord};
 use std::fmt::Write;
 
 /// Marker namespaces in `~/markers`.
@@ -23,6 +23,26 @@ pub const STATUS_NS: &str = "status";
 
 /// Diagnostic names in `/diagnostics` (prefixed with the node's name).
 pub const PIPELINE_DIAGNOSTIC: &str = "pipeline";
+pub const CAMERA_INFO_DIAGNOSTIC: &str = "camera_info";
+
+/// Messages the node itself rejects before the pipeline (camera_info).
+#[derive(Debug, Clone, Default)]
+pub struct InputRejects {
+    pub rejects: Rejects,
+    /// The latest message was rejected (no good one since).
+    pub failing: bool,
+}
+
+impl InputRejects {
+    pub fn accepted(&mut self) {
+        self.failing = false;
+    }
+
+    pub fn rejected(&mut self, error: &crate::sched::StageError) {
+        self.rejects.record(error);
+        self.failing = true;
+    }
+}
 
 pub fn class_color(label: &str) -> [f32; 4] {
     match ObstacleClass::from_label(label) {
@@ -145,9 +165,16 @@ impl Presenter {
         Ok(self.writer.as_bytes())
     }
 
-    /// Takes a status record: updates the overlay text and returns the
-    /// serialized `PipelineStatus` and `DiagnosticArray` for it.
-    pub fn status(&mut self, record: &StatusRecord, stamp: Time, node: &str) -> (Vec<u8>, Vec<u8>) {
+    /// Takes a status record (and the node's own camera_info rejects):
+    /// updates the overlay text and returns the serialized `PipelineStatus`
+    /// and `DiagnosticArray` for it.
+    pub fn status(
+        &mut self,
+        record: &StatusRecord,
+        camera_info: &InputRejects,
+        stamp: Time,
+        node: &str,
+    ) -> (Vec<u8>, Vec<u8>) {
         self.health = record.health;
         self.overlay.clear();
         overlay_text(record, &mut self.overlay);
@@ -156,7 +183,11 @@ impl Presenter {
             stamp,
             frame_id: "",
         };
-        encode_diagnostic_array(&mut self.writer, header, &diagnostics(record, node));
+        encode_diagnostic_array(
+            &mut self.writer,
+            header,
+            &diagnostics(record, camera_info, node),
+        );
         (status, self.writer.as_bytes().to_vec())
     }
 }
@@ -191,9 +222,24 @@ fn level(health: Health) -> DiagnosticLevel {
     }
 }
 
-/// One diagnostic for the pipeline (health and reason) and one per sensor
-/// (latencies and counters as key/values).
-pub fn diagnostics(record: &StatusRecord, node: &str) -> Vec<DiagnosticStatus> {
+/// `rejected.<reason>` per reason seen, then `last_rejection` (the message).
+fn reject_values(rejects: &Rejects, values: &mut Vec<(String, String)>) {
+    for (reason, count) in rejects.iter() {
+        values.push((format!("rejected.{reason}"), count.to_string()));
+    }
+    if !rejects.last.is_empty() {
+        values.push(("last_rejection".into(), rejects.last.clone()));
+    }
+}
+
+/// One diagnostic for the pipeline (health and reason), one per sensor
+/// (latencies and counters as key/values, failed frames by reason) and one
+/// for the camera_info messages the node rejected.
+pub fn diagnostics(
+    record: &StatusRecord,
+    camera_info: &InputRejects,
+    node: &str,
+) -> Vec<DiagnosticStatus> {
     let mut out = vec![DiagnosticStatus {
         level: level(record.health),
         name: format!("{node}: {PIPELINE_DIAGNOSTIC}"),
@@ -216,32 +262,56 @@ pub fn diagnostics(record: &StatusRecord, node: &str) -> Vec<DiagnosticStatus> {
             DiagnosticLevel::Ok
         };
         let ms = |x: f64| format!("{x:.3}");
+        let mut message = format!(
+            "e2e p99 {:.1} ms, {} misses ({} in a row)",
+            s.end_to_end.p99_ms,
+            c.misses(),
+            c.consecutive_misses
+        );
+        if c.errors > 0 {
+            let _ = write!(message, ", {} rejected: {}", c.errors, s.rejects.last);
+        }
+        let mut values = vec![
+            ("stage_p50_ms".into(), ms(s.stage.p50_ms)),
+            ("stage_p99_ms".into(), ms(s.stage.p99_ms)),
+            ("e2e_p50_ms".into(), ms(s.end_to_end.p50_ms)),
+            ("e2e_p99_ms".into(), ms(s.end_to_end.p99_ms)),
+            ("e2e_max_ms".into(), ms(s.end_to_end.max_ms)),
+            ("received".into(), c.received.to_string()),
+            ("published".into(), c.published.to_string()),
+            ("superseded".into(), c.superseded.to_string()),
+            ("stale".into(), c.stale.to_string()),
+            ("infeasible".into(), c.infeasible.to_string()),
+            ("late".into(), c.late.to_string()),
+            ("errors".into(), c.errors.to_string()),
+        ];
+        reject_values(&s.rejects, &mut values);
         out.push(DiagnosticStatus {
             level: sensor_level,
             name: format!("{node}: {}", s.sensor),
-            message: format!(
-                "e2e p99 {:.1} ms, {} misses ({} in a row)",
-                s.end_to_end.p99_ms,
-                c.misses(),
-                c.consecutive_misses
-            ),
+            message,
             hardware_id: node.to_owned(),
-            values: vec![
-                ("stage_p50_ms".into(), ms(s.stage.p50_ms)),
-                ("stage_p99_ms".into(), ms(s.stage.p99_ms)),
-                ("e2e_p50_ms".into(), ms(s.end_to_end.p50_ms)),
-                ("e2e_p99_ms".into(), ms(s.end_to_end.p99_ms)),
-                ("e2e_max_ms".into(), ms(s.end_to_end.max_ms)),
-                ("received".into(), c.received.to_string()),
-                ("published".into(), c.published.to_string()),
-                ("superseded".into(), c.superseded.to_string()),
-                ("stale".into(), c.stale.to_string()),
-                ("infeasible".into(), c.infeasible.to_string()),
-                ("late".into(), c.late.to_string()),
-                ("errors".into(), c.errors.to_string()),
-            ],
+            values,
         });
     }
+    let rejected = camera_info.rejects.total();
+    let mut values = vec![("rejected".into(), rejected.to_string())];
+    reject_values(&camera_info.rejects, &mut values);
+    out.push(DiagnosticStatus {
+        level: if camera_info.failing {
+            DiagnosticLevel::Warn
+        } else {
+            DiagnosticLevel::Ok
+        },
+        name: format!("{node}: {CAMERA_INFO_DIAGNOSTIC}"),
+        message: match (camera_info.failing, rejected) {
+            (true, _) => format!("latest rejected: {}", camera_info.rejects.last),
+            (false, 0) => "ok".into(),
+            (false, n) => format!("ok ({n} rejected before)"),
+        },
+        hardware_id: node.to_owned(),
+        values,
+    });
     out
 }
 
@@ -252,5 +322,82 @@ impl DiagnosticLevel {
         } else {
             self
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sched::stats::LatencyStats;
+    use crate::sched::{Cause, Sensor, SensorCounters, StageError};
+
+    fn value<'a>(status: &'a DiagnosticStatus, key: &str) -> Option<&'a str> {
+        status
+            .values
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn diagnostics_count_rejects_by_reason_per_sensor_and_for_camera_info() {
+        let mut counters = [SensorCounters::default(); 2];
+        counters[Sensor::Lidar.index()].errors = 2;
+        counters[Sensor::Lidar.index()].consecutive_misses = 1;
+        let mut rejects: [Rejects; 2] = Default::default();
+        for reason in ["inconsistent_size", "sequence_too_long"] {
+            rejects[Sensor::Lidar.index()].record(&StageError {
+                reason,
+                message: format!("PointCloud2: {reason}"),
+            });
+        }
+        let record = StatusRecord::new(
+            0,
+            Health::Warn,
+            Cause::Misses {
+                sensor: Sensor::Lidar,
+                count: 1,
+            },
+            &LatencyStats::default(),
+            &counters,
+            &rejects,
+        );
+        let mut camera_info = InputRejects::default();
+        camera_info.rejected(&StageError {
+            reason: "truncated",
+            message: "CameraInfo.r: truncated".into(),
+        });
+        let all = diagnostics(&record, &camera_info, "lookout");
+        let names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "lookout: pipeline",
+                "lookout: camera",
+                "lookout: lidar",
+                "lookout: camera_info"
+            ]
+        );
+        let lidar = &all[2];
+        assert_eq!(lidar.level, DiagnosticLevel::Warn);
+        assert_eq!(value(lidar, "errors"), Some("2"));
+        assert_eq!(value(lidar, "rejected.inconsistent_size"), Some("1"));
+        assert_eq!(value(lidar, "rejected.sequence_too_long"), Some("1"));
+        assert_eq!(
+            value(lidar, "last_rejection"),
+            Some("PointCloud2: sequence_too_long")
+        );
+        assert!(lidar.message.contains("2 rejected"), "{}", lidar.message);
+        let camera = &all[1];
+        assert_eq!(camera.level, DiagnosticLevel::Ok);
+        assert_eq!(value(camera, "last_rejection"), None);
+
+        let info = &all[3];
+        assert_eq!(info.level, DiagnosticLevel::Warn);
+        assert_eq!(value(info, "rejected.truncated"), Some("1"));
+        camera_info.accepted();
+        let info = &diagnostics(&record, &camera_info, "lookout")[3];
+        assert_eq!(info.level, DiagnosticLevel::Ok);
+        assert_eq!(info.message, "ok (1 rejected before)");
     }
 }

@@ -9,7 +9,7 @@
 
 use super::overhead::Overhead;
 use super::params::{ImageTransport, NodeSettings, ParamError, ParamValue, Reliability};
-use super::present::Presenter;
+use super::present::{InputRejects, Presenter};
 use crate::camera::CameraStage;
 use crate::camera::engine::EngineOptions;
 use crate::camera::spec::ModelSpec;
@@ -18,8 +18,8 @@ use crate::ingest::{InputKind, header_stamp};
 use crate::lidar::LidarStage;
 use crate::msg::{CameraInfo, Time};
 use crate::pipeline::PipelineWork;
-use crate::sched::Sensor;
 use crate::sched::runtime::{Event, Job, OutputTopic, Runtime};
+use crate::sched::{Sensor, StageError};
 use futures::StreamExt;
 use futures::executor::LocalPool;
 use futures::task::LocalSpawnExt;
@@ -27,7 +27,7 @@ use r2r::{ParameterValue, QosProfile};
 use std::cell::RefCell;
 use std::path::Path;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -199,10 +199,75 @@ fn lanes(settings: &NodeSettings) -> Result<Vec<PipelineWork>, NodeError> {
     Ok(lanes)
 }
 
-/// Counts of what the node itself rejected before the pipeline.
+/// What the node itself rejected before the pipeline. Locked only when a
+/// camera_info arrives and at status time (a few times a second).
 #[derive(Default)]
 struct NodeCounters {
-    camera_info_errors: AtomicU64,
+    camera_info: Mutex<InputRejects>,
+}
+
+/// `node.realtime_priority` as three SCHED_FIFO levels: the spin thread at
+/// the base, lanes one above (a frame in flight is not held up while the
+/// next message is taken), the publisher two above (short, and every result
+/// waits for it). Threads inherit the level of the thread that starts them,
+/// so [`RealtimeLevels::enter`] is called before each start.
+struct RealtimeLevels {
+    base: i64,
+}
+
+impl RealtimeLevels {
+    const LANES: i64 = 1;
+    const PUBLISHER: i64 = 2;
+
+    /// Tries the base level on the calling thread; a refusal (no privilege)
+    /// is a warning and normal scheduling from then on: the node still runs.
+    fn new(base: i64) -> Self {
+        if base == 0 {
+            return RealtimeLevels { base };
+        }
+        match set_fifo_priority(base) {
+            Ok(()) => {
+                tracing::info!(
+                    "SCHED_FIFO: spin thread {base}, lanes {}, publisher {}",
+                    base + Self::LANES,
+                    base + Self::PUBLISHER
+                );
+                RealtimeLevels { base }
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "node.realtime_priority {base} not applied ({e}; needs root, CAP_SYS_NICE or an rtprio limit): normal scheduling"
+                );
+                RealtimeLevels { base: 0 }
+            }
+        }
+    }
+
+    /// Moves the calling thread `boost` levels above the base.
+    fn enter(&self, boost: i64) {
+        if self.base > 0
+            && let Err(e) = set_fifo_priority(self.base + boost)
+        {
+            tracing::warn!("SCHED_FIFO {}: {e}", self.base + boost);
+        }
+    }
+}
+
+fn set_fifo_priority(priority: i64) -> Result<(), String> {
+    use thread_priority::{
+        RealtimeThreadSchedulePolicy, ThreadPriority, ThreadPriorityValue, ThreadSchedulePolicy,
+        set_thread_priority_and_policy, thread_native_id,
+    };
+    let value = u8::try_from(priority)
+        .ok()
+        .and_then(|p| ThreadPriorityValue::try_from(p).ok())
+        .ok_or_else(|| format!("{priority} is out of range"))?;
+    set_thread_priority_and_policy(
+        thread_native_id(),
+        ThreadPriority::Crossplatform(value),
+        ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo),
+    )
+    .map_err(|e| format!("{e:?}"))
 }
 
 /// Runs the node until SIGINT / SIGTERM. Returns the overhead summary.
@@ -226,6 +291,7 @@ pub fn run() -> Result<Overhead, NodeError> {
         Arc::new(SystemClock)
     };
 
+    let realtime = RealtimeLevels::new(settings.node.realtime_priority);
     let qos = qos(&settings);
     let image_type = match settings.node.image_transport {
         ImageTransport::Raw => ("sensor_msgs/msg/Image", InputKind::Image),
@@ -267,6 +333,7 @@ pub fn run() -> Result<Overhead, NodeError> {
         reliable,
     )?;
 
+    realtime.enter(RealtimeLevels::LANES);
     let runtime = Runtime::start(
         &settings.pipeline.scheduler,
         settings.pipeline.faults.clone(),
@@ -287,6 +354,7 @@ pub fn run() -> Result<Overhead, NodeError> {
         }
     }
 
+    realtime.enter(RealtimeLevels::PUBLISHER);
     let output = {
         let presenter = Presenter::new(&settings.node.base_frame);
         let clock = clock.clone();
@@ -314,6 +382,7 @@ pub fn run() -> Result<Overhead, NodeError> {
             .expect("spawning the publish thread")
     };
 
+    realtime.enter(0);
     let mut pool = LocalPool::new();
     let spawner = pool.spawner();
     let _ = spawner.spawn_local(parameter_handler);
@@ -349,9 +418,17 @@ pub fn run() -> Result<Overhead, NodeError> {
         let mut infos = infos;
         let _ = spawner.spawn_local(async move {
             while let Some(bytes) = infos.next().await {
-                if let Err(e) = CameraInfo::decode(&bytes) {
-                    counters.camera_info_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!("camera_info rejected: {e}");
+                let decoded = CameraInfo::decode(&bytes).map(|_| ());
+                let mut camera_info = counters
+                    .camera_info
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                match decoded {
+                    Ok(()) => camera_info.accepted(),
+                    Err(e) => {
+                        tracing::warn!("camera_info rejected: {e}");
+                        camera_info.rejected(&StageError::from(e));
+                    }
                 }
             }
         });
@@ -411,7 +488,12 @@ fn publish_loop(
                 ..
             } => {
                 if let Some(error) = error {
-                    tracing::warn!("{} frame rejected: {error}", timing.sensor.name());
+                    // Counted by reason in the runtime's status.
+                    tracing::warn!(
+                        "{} frame failed ({}): {error}",
+                        timing.sensor.name(),
+                        error.reason
+                    );
                 }
                 let Some((OutputTopic::Obstacles, bytes)) = output else {
                     continue;
@@ -432,13 +514,13 @@ fn publish_loop(
             }
             Event::Status(record) => {
                 let stamp = Time::from_nanos(clock.now_ns());
-                let mut record = record;
-                let info_errors = counters.camera_info_errors.load(Ordering::Relaxed);
-                if info_errors > 0 {
-                    record.reason =
-                        format!("{} (camera_info rejected: {info_errors})", record.reason);
-                }
-                let (status, diagnostics) = presenter.status(&record, stamp, node_name);
+                let camera_info = counters
+                    .camera_info
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
+                let (status, diagnostics) =
+                    presenter.status(&record, &camera_info, stamp, node_name);
                 if let Err(e) = publishers.status.publish_raw(&status) {
                     tracing::warn!("publishing status: {e}");
                 }

@@ -22,4 +22,5 @@ pub mod watchdog;
 
 pub use config::{DeadlineFrom, LatePolicy, Policy, SchedulerConfig, SensorConfig, WatchdogConfig};
 pub use core::{Drop, Frame, Scheduler, Sensor, SensorCounters, Timing, Verdict};
+pub use runtime::StageError;
 pub use watchdog::{Cause, Health, Heartbeats, Transition, Watchdog};

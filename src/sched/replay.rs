@@ -15,7 +15,7 @@ use super::config::SchedulerConfig;
 use super::core::Sensor;
 use super::faults::FaultConfig;
 use super::runtime::{Event, Job, Outcome, OutputTopic, Runtime};
-use super::stats::{LatencySummary, StatusRecord};
+use super::stats::{LatencySummary, Rejects, StatusRecord};
 use super::watchdog::Transition;
 use crate::bag::{Bag, BagError, BagWriter, TopicId, WriterOptions};
 use crate::camera::CameraStage;
@@ -73,6 +73,8 @@ pub struct SensorReport {
     pub infeasible: u64,
     pub late_dropped: u64,
     pub errors: u64,
+    /// `errors` by reason, and the latest message.
+    pub rejects: Rejects,
     /// Stage run time.
     pub stage: LatencySummary,
     /// Header stamp to result, of published results.
@@ -147,6 +149,19 @@ impl ScheduledReport {
             ));
         }
         out.push_str("(ms; late: published with the late flag; late-: dropped late)\n");
+        for s in self.sensors.iter().filter(|s| s.rejects.total() > 0) {
+            let reasons: Vec<String> = s
+                .rejects
+                .iter()
+                .map(|(reason, n)| format!("{reason} {n}"))
+                .collect();
+            out.push_str(&format!(
+                "{} errors by reason: {}; latest: {}\n",
+                s.sensor,
+                reasons.join(", "),
+                s.rejects.last
+            ));
+        }
         for change in &self.health_changes {
             out.push_str(&format!("health {change}\n"));
         }
@@ -425,6 +440,7 @@ fn report(
                 infeasible: c.infeasible,
                 late_dropped: c.late - late_published,
                 errors: c.errors,
+                rejects: shared.rejects[sensor.index()].clone(),
                 stage: shared.stats.run(sensor),
                 end_to_end: shared.stats.end_to_end(sensor),
             }

@@ -20,8 +20,9 @@
 use super::config::SchedulerConfig;
 use super::core::{Drop, Frame, Scheduler, Sensor, SensorCounters, Timing, Verdict};
 use super::faults::FaultConfig;
-use super::stats::{LatencyStats, StatusRecord};
+use super::stats::{LatencyStats, Rejects, StatusRecord};
 use super::watchdog::{Health, Heartbeats, Transition, Watchdog};
+use crate::cdr::DecodeError;
 use crate::clock::Clock;
 use crate::ingest::{FrameFacts, InputKind};
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
@@ -46,10 +47,44 @@ pub enum OutputTopic {
     Detections,
 }
 
+/// Why a stage failed on a frame: `reason` is a short stable key to count by
+/// (a [`crate::cdr::RejectReason`] for input the decoders rejected,
+/// [`StageError::STAGE`] for a stage's own failure); `message` says what
+/// exactly, naming the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct StageError {
+    pub reason: &'static str,
+    pub message: String,
+}
+
+impl StageError {
+    /// The key of a stage's own failure (an engine error, an injected fault).
+    pub const STAGE: &'static str = "stage_error";
+    /// The key of a frame no lane could take.
+    pub const NO_LANE: &'static str = "no_lane";
+
+    pub fn stage(message: impl Into<String>) -> Self {
+        StageError {
+            reason: Self::STAGE,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<DecodeError> for StageError {
+    fn from(e: DecodeError) -> Self {
+        StageError {
+            reason: e.reason().as_str(),
+            message: e.to_string(),
+        }
+    }
+}
+
 /// A lane's stage work. `run` computes; `write` serializes the last result
 /// once its lateness is known.
 pub trait Work: Send + 'static {
-    fn run(&mut self, sensor: Sensor, job: &Job) -> Result<FrameFacts, String>;
+    fn run(&mut self, sensor: Sensor, job: &Job) -> Result<FrameFacts, StageError>;
     /// Serializes the last result of `sensor` into `out`; `None` when the
     /// stage publishes nothing.
     fn write(
@@ -95,7 +130,7 @@ pub enum Event {
         /// How long the stage ran, if it did.
         run_ns: Option<i64>,
         facts: FrameFacts,
-        error: Option<String>,
+        error: Option<StageError>,
         /// The serialized result, when published.
         output: Option<(OutputTopic, Vec<u8>)>,
     },
@@ -107,7 +142,7 @@ struct Done {
     frame: Frame<Job>,
     run_ns: i64,
     finished: i64,
-    result: Result<(FrameFacts, Option<OutputTopic>), String>,
+    result: Result<(FrameFacts, Option<OutputTopic>), StageError>,
     output: Vec<u8>,
 }
 
@@ -117,6 +152,8 @@ struct Done {
 pub struct Shared {
     pub stats: LatencyStats,
     pub counters: [SensorCounters; 2],
+    /// Failed frames by reason, per sensor.
+    pub rejects: [Rejects; 2],
     pub transitions: Vec<Transition>,
 }
 
@@ -359,6 +396,7 @@ impl Ticker {
             watch.watchdog.cause(),
             &shared.stats,
             &shared.counters,
+            &shared.rejects,
         ))
     }
 }
@@ -393,7 +431,7 @@ impl<W: Work> Lane<W> {
         let clock = &self.hub.clock;
         let started = clock.now_ns();
         let result = if self.faults.fails(sensor, frame.timing.index) {
-            Err("injected stage error".to_owned())
+            Err(StageError::stage("injected stage error"))
         } else {
             self.work.run(sensor, &frame.job)
         };
@@ -463,6 +501,9 @@ impl Hub {
         {
             let mut shared = lock(&self.shared);
             shared.stats.record_run(timing.sensor, run_ns);
+            if let Err(error) = &result {
+                shared.rejects[timing.sensor.index()].record(error);
+            }
             if verdict != Verdict::DropLate {
                 shared
                     .stats
@@ -514,7 +555,11 @@ impl Hub {
                 Ok(()) => *busy = true,
                 Err(e) => {
                     self.beats.lane_idle(lane);
-                    report_failed(events, e.into_inner(), format!("lane {lane} has stopped"));
+                    let error = StageError {
+                        reason: StageError::NO_LANE,
+                        message: format!("lane {lane} has stopped"),
+                    };
+                    report_failed(events, e.into_inner(), error);
                     break;
                 }
             }
@@ -541,7 +586,7 @@ fn report_drop(events: &Sender<Event>, frame: Frame<Job>, drop: Drop) {
     report_unrun(events, frame, Outcome::Dropped(drop), None);
 }
 
-fn report_failed(events: &Sender<Event>, frame: Frame<Job>, error: String) {
+fn report_failed(events: &Sender<Event>, frame: Frame<Job>, error: StageError) {
     report_unrun(events, frame, Outcome::Failed, Some(error));
 }
 
@@ -550,7 +595,7 @@ fn report_unrun(
     events: &Sender<Event>,
     frame: Frame<Job>,
     outcome: Outcome,
-    error: Option<String>,
+    error: Option<StageError>,
 ) {
     let _ = events.send(Event::Frame {
         timing: frame.timing,

@@ -3,10 +3,12 @@
 //! the health. Histograms have fixed bounds, so recording never allocates.
 
 use super::core::{Sensor, SensorCounters};
+use super::runtime::StageError;
 use super::watchdog::{Cause, Health};
 use crate::msg::{OwnedHeader, PipelineStatus, Time};
 use hdrhistogram::Histogram;
 use serde::Serialize;
+use serde::ser::SerializeMap;
 
 /// Percentiles of one latency, milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
@@ -76,6 +78,63 @@ impl LatencyStats {
     }
 }
 
+/// How many reasons one sensor's counters keep apart: every
+/// [`crate::cdr::RejectReason`] and the stage's own failures fit, with room.
+const REJECT_SLOTS: usize = 16;
+
+/// Frames a stage failed on, counted by reason key (`truncated`,
+/// `unsupported_encoding`, `stage_error`...), plus the latest message.
+/// Fixed slots: counting never allocates; only the latest message's buffer
+/// is reused.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Rejects {
+    counts: [(&'static str, u64); REJECT_SLOTS],
+    /// The latest failure's message, empty before the first.
+    pub last: String,
+}
+
+impl Rejects {
+    pub fn record(&mut self, error: &StageError) {
+        let slot = self
+            .counts
+            .iter()
+            .position(|(key, _)| *key == error.reason)
+            .or_else(|| self.counts.iter().position(|(key, _)| key.is_empty()))
+            // Past the slots (never with the keys the crate defines), the
+            // last slot counts the rest.
+            .unwrap_or(REJECT_SLOTS - 1);
+        let (key, count) = &mut self.counts[slot];
+        if key.is_empty() {
+            *key = error.reason;
+        }
+        *count += 1;
+        self.last.clear();
+        self.last.push_str(&error.message);
+    }
+
+    /// `(reason, count)` for every reason seen, in first-seen order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        self.counts
+            .iter()
+            .copied()
+            .take_while(|(key, _)| !key.is_empty())
+    }
+
+    pub fn total(&self) -> u64 {
+        self.iter().map(|(_, n)| n).sum()
+    }
+}
+
+impl Serialize for Rejects {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        for (key, count) in self.iter() {
+            map.serialize_entry(key, &count)?;
+        }
+        map.end()
+    }
+}
+
 /// One sensor's part of a status record.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SensorStatus {
@@ -86,6 +145,8 @@ pub struct SensorStatus {
     pub end_to_end: LatencySummary,
     #[serde(flatten)]
     pub counters: SensorCounters,
+    /// `counters.errors` by reason, and the latest message.
+    pub rejects: Rejects,
 }
 
 /// What the watchdog emits: at a fixed rate and on every health change.
@@ -113,6 +174,7 @@ impl StatusRecord {
         cause: Cause,
         stats: &LatencyStats,
         counters: &[SensorCounters; 2],
+        rejects: &[Rejects; 2],
     ) -> Self {
         StatusRecord {
             at_ns,
@@ -126,6 +188,7 @@ impl StatusRecord {
                     stage: stats.run(sensor),
                     end_to_end: stats.end_to_end(sensor),
                     counters: counters[sensor.index()],
+                    rejects: rejects[sensor.index()].clone(),
                 })
                 .collect(),
         }
@@ -184,6 +247,43 @@ impl StatusRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rejects_count_by_reason_and_keep_the_latest_message() {
+        let mut rejects = Rejects::default();
+        let error = |reason, message: &str| StageError {
+            reason,
+            message: message.to_owned(),
+        };
+        rejects.record(&error("truncated", "Image.data: truncated"));
+        rejects.record(&error("unsupported_encoding", "Image.encoding: bayer"));
+        rejects.record(&error("truncated", "PointCloud2.data: truncated"));
+        assert_eq!(
+            rejects.iter().collect::<Vec<_>>(),
+            [("truncated", 2), ("unsupported_encoding", 1)]
+        );
+        assert_eq!(rejects.total(), 3);
+        assert_eq!(rejects.last, "PointCloud2.data: truncated");
+        assert_eq!(
+            serde_json::to_string(&rejects).unwrap(),
+            r#"{"truncated":2,"unsupported_encoding":1}"#
+        );
+    }
+
+    #[test]
+    fn rejects_past_the_slots_are_still_counted() {
+        let mut rejects = Rejects::default();
+        let keys: Vec<&'static str> = (0..REJECT_SLOTS + 3)
+            .map(|i| &*Box::leak(format!("reason{i}").into_boxed_str()))
+            .collect();
+        for key in &keys {
+            rejects.record(&StageError {
+                reason: key,
+                message: String::new(),
+            });
+        }
+        assert_eq!(rejects.total(), keys.len() as u64);
+    }
 
     #[test]
     fn summaries_report_milliseconds() {

@@ -7,12 +7,18 @@ use_sim_time, as a bag replay with --clock does). Records what the node
 publishes on ~/obstacles, ~/markers, ~/status and /diagnostics and writes it
 as JSON for the Rust test to check.
 
-Usage: drive_node.py BAG OUT.json [--node /lookout] [--settle 3.0]
+With --restamp, each message's header stamp is set to the wall clock as it
+is published and no /clock is sent (a live sensor; the node runs without
+use_sim_time), and the round trip from publishing a scan to receiving its
+obstacles is recorded.
+
+Usage: drive_node.py BAG OUT.json [--node /lookout] [--settle 3.0] [--restamp]
 Run with the ROS venv's python (scripts/setup-ros.sh).
 """
 
 import argparse
 import json
+import struct
 import sys
 import time
 
@@ -47,6 +53,9 @@ def main():
     parser.add_argument("out")
     parser.add_argument("--node", default="/lookout")
     parser.add_argument("--settle", type=float, default=3.0)
+    parser.add_argument("--restamp", action="store_true")
+    parser.add_argument("--reliable", action="store_true",
+                        help="publish sensor topics reliably (the node needs node.reliability: reliable)")
     parser.add_argument("--topic-map", default="",
                         help="comma list of bag_topic=published_topic")
     args = parser.parse_args()
@@ -123,14 +132,15 @@ def main():
     for topic, msgtype, _, _ in messages:
         if topic not in publishers:
             publishers[topic] = node.create_publisher(
-                TYPES[msgtype], remap.get(topic, topic), qos_profile_sensor_data)
+                TYPES[msgtype], remap.get(topic, topic),
+                reliable if args.reliable else qos_profile_sensor_data)
 
     # Wait until the node has subscribed to everything we publish.
     deadline = time.monotonic() + 30.0
     while time.monotonic() < deadline:
         rclpy.spin_once(node, timeout_sec=0.05)
         if all(p.get_subscription_count() > 0 for p in publishers.values()) \
-                and clock_pub.get_subscription_count() > 0:
+                and (args.restamp or clock_pub.get_subscription_count() > 0):
             break
     else:
         print("drive_node: lookout never subscribed", file=sys.stderr)
@@ -150,25 +160,45 @@ def main():
             if now >= due:
                 break
             rclpy.spin_once(node, timeout_sec=min(0.005, due - now))
-        clock = Clock()
-        clock.clock = Time(sec=log_time // 1_000_000_000, nanosec=log_time % 1_000_000_000)
-        clock_pub.publish(clock)
-        publishers[topic].publish(bytes(raw))
-        sent.append({"topic": topic, "type": msgtype, "sent": time.monotonic()})
+        data = bytearray(raw)
+        if args.restamp:
+            # CDR: 4-byte encapsulation header, then std_msgs/Header.stamp
+            # (int32 sec, uint32 nanosec), little endian in rosbag2 files.
+            now = time.time_ns()
+            data[4:12] = struct.pack("<iI", now // 1_000_000_000, now % 1_000_000_000)
+            stamp = now
+        else:
+            clock = Clock()
+            clock.clock = Time(sec=log_time // 1_000_000_000, nanosec=log_time % 1_000_000_000)
+            clock_pub.publish(clock)
+            stamp = None
+        publishers[topic].publish(bytes(data))
+        sent.append({"topic": topic, "type": msgtype, "sent": time.monotonic(), "stamp": stamp})
     # Keep the clock moving while the last results come back.
     last_bag = messages[-1][2] if messages else 0
     end = time.monotonic() + args.settle
     while time.monotonic() < end:
         elapsed = time.monotonic() - start_wall
         t = start_bag + int(elapsed * 1e9)
-        clock = Clock()
-        clock.clock = Time(sec=t // 1_000_000_000, nanosec=t % 1_000_000_000)
-        clock_pub.publish(clock)
+        if not args.restamp:
+            clock = Clock()
+            clock.clock = Time(sec=t // 1_000_000_000, nanosec=t % 1_000_000_000)
+            clock_pub.publish(clock)
         rclpy.spin_once(node, timeout_sec=0.02)
     del last_bag
 
+    # Round trip: a scan published -> its obstacles received (restamped runs,
+    # where each stamp is unique to one publish).
+    sent_at = {s["stamp"]: s["sent"] for s in sent if s["stamp"] is not None}
+    round_trip_ms = [
+        (got_at - sent_at[array["stamp"]]) * 1e3
+        for array, got_at in zip(received["obstacles"], receipt["obstacles"])
+        if array["stamp"] in sent_at
+    ]
+
     with open(args.out, "w") as f:
-        json.dump({"sent": sent, "received": received, "receipt": receipt}, f)
+        json.dump({"sent": sent, "received": received, "receipt": receipt,
+                   "round_trip_ms": round_trip_ms}, f)
     node.destroy_node()
     rclpy.shutdown()
 
