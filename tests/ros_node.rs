@@ -586,3 +586,76 @@ fn compressed_images_over_dds_are_decoded() {
     assert_eq!(camera["errors"], 0, "{last}");
     assert_eq!(camera["published"], camera["received"], "{last}");
 }
+
+/// What `ros2 launch lookout lookout.launch.{xml,py} ARGS` would run, read
+/// from both launch files by `tests/ros/launch_command.py` (which also
+/// checks that the two agree). The package share directory is the
+/// repository root: colcon installs `launch/`, `models/`... there.
+fn launch_command(ros: &Ros, launch_args: &[&str]) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(&ros.python)
+        .arg(root.join("tests/ros/launch_command.py"))
+        .arg(root.join("launch"))
+        .arg(root)
+        .args(launch_args)
+        .output()
+        .expect("running launch_command.py");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let command: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(command["executable"], "lookout");
+    command["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The launch files' node, in a namespace with the default params file and
+/// remapped inputs: it subscribes where told and publishes under
+/// `/front/lookout`, with diagnostics named after its full name.
+#[test]
+fn the_launch_files_node_runs_in_a_namespace() {
+    let ros = Ros::new();
+    let dir = tempfile::tempdir().unwrap();
+    let scene = dir.path().join("scene.mcap");
+    common::write_small_scene(&scene, 2.0, 41);
+    let args = launch_command(
+        &ros,
+        &[
+            "namespace:=front",
+            "use_sim_time:=true",
+            "image:=/camera/image_raw",
+            "camera_info:=/camera/camera_info",
+            "points:=/lidar/points",
+        ],
+    );
+    let mut command = ros.node(&[]);
+    command.args(args.iter().skip_while(|a| *a != "--ros-args").skip(1));
+    let node = RunningNode(Some(command.stdout(Stdio::piped()).spawn().unwrap()));
+    let got = ros.drive(
+        &scene,
+        &dir.path().join("driven.json"),
+        &["--node", "/front/lookout"],
+    );
+    stop(node);
+    let received = &got["received"];
+    let arrays = received["obstacles"].as_array().unwrap().len();
+    assert!(arrays >= 18, "{arrays} of 20 scans came back");
+    assert!(!received["markers"].as_array().unwrap().is_empty());
+    assert!(!received["status"].as_array().unwrap().is_empty());
+    let diagnostics = received["diagnostics"].as_array().unwrap();
+    let names: Vec<&str> = diagnostics
+        .last()
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names[0], "front/lookout: pipeline", "{names:?}");
+}

@@ -45,6 +45,8 @@ pub enum NodeError {
 }
 
 const NODE_NAME: &str = "lookout";
+/// The ROS package (package.xml) whose share directory holds `models/`.
+const PACKAGE: &str = "lookout";
 
 /// ROS time for `use_sim_time`: `/clock`, interpolated with the monotonic
 /// clock between its updates. `/clock` moves in steps (often 10 ms or
@@ -168,7 +170,8 @@ fn lanes(settings: &NodeSettings) -> Result<Vec<PipelineWork>, NodeError> {
         None
     } else {
         let path = &settings.node.model;
-        let spec = ModelSpec::load(Path::new(path)).map_err(|e| NodeError::Model {
+        let resolved = in_package_share(Path::new(path), std::env::var_os("AMENT_PREFIX_PATH"));
+        let spec = ModelSpec::load(&resolved).map_err(|e| NodeError::Model {
             path: path.clone(),
             detail: e.to_string(),
         })?;
@@ -197,6 +200,22 @@ fn lanes(settings: &NodeSettings) -> Result<Vec<PipelineWork>, NodeError> {
         ));
     }
     Ok(lanes)
+}
+
+/// A relative path that does not exist from the working directory is looked
+/// up in the package's installed share directory (`<prefix>/share/lookout`
+/// for each prefix of `AMENT_PREFIX_PATH`), where colcon puts `models/`: so
+/// `node.model: models/nanodet-m-416.yaml` works from any directory.
+fn in_package_share(path: &Path, prefixes: Option<std::ffi::OsString>) -> std::path::PathBuf {
+    if path.is_absolute() || path.exists() {
+        return path.to_path_buf();
+    }
+    prefixes
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|prefix| prefix.join("share").join(PACKAGE).join(path))
+        .find(|candidate| candidate.exists())
+        .unwrap_or_else(|| path.to_path_buf())
 }
 
 /// What the node itself rejected before the pipeline. Locked only when a
@@ -275,7 +294,12 @@ pub fn run() -> Result<Overhead, NodeError> {
     let context = r2r::Context::create()?;
     let mut node = r2r::Node::create(context, NODE_NAME, "")?;
     let settings = settings(&mut node)?;
-    let node_name = node.name().unwrap_or_else(|_| NODE_NAME.to_owned());
+    // Diagnostics are named after the node: `lookout: pipeline` at the root,
+    // `front/lookout: pipeline` in a namespace, so two nodes never collide.
+    let node_name = node
+        .fully_qualified_name()
+        .map(|name| name.trim_start_matches('/').to_owned())
+        .unwrap_or_else(|_| NODE_NAME.to_owned());
     let (parameter_handler, _changes) = node.make_parameter_handler()?;
     let use_sim_time = matches!(
         node.params
@@ -531,4 +555,32 @@ fn publish_loop(
         }
     }
     overhead
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_fall_back_to_the_package_share_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let installed = dir.path().join("install/share/lookout/models");
+        std::fs::create_dir_all(&installed).unwrap();
+        std::fs::write(installed.join("m.yaml"), "").unwrap();
+        let prefixes =
+            std::env::join_paths([dir.path().join("elsewhere"), dir.path().join("install")])
+                .unwrap();
+        let relative = Path::new("models/m.yaml");
+        assert_eq!(
+            in_package_share(relative, Some(prefixes.clone())),
+            installed.join("m.yaml")
+        );
+        // Not installed anywhere: unchanged, so the error names what was given.
+        let missing = Path::new("models/none.yaml");
+        assert_eq!(in_package_share(missing, Some(prefixes)), missing);
+        assert_eq!(in_package_share(relative, None), relative);
+        // Existing and absolute paths are used as they are.
+        let absolute = installed.join("m.yaml");
+        assert_eq!(in_package_share(&absolute, None), absolute);
+    }
 }
