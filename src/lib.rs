@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod eval;
 pub mod frames;
+pub mod fusion;
 pub mod ingest;
 pub mod lidar;
 pub mod msg;
