@@ -124,14 +124,14 @@ impl Projector {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::calibration::{CameraCalibration, Extrinsics};
     use nalgebra::{Matrix3, Vector3};
 
     /// Lidar x forward, y left, z up; camera z forward, x right, y down,
     /// 0.4 m ahead of and 0.3 m below the lidar origin.
-    fn rig(distortion: [f64; 5]) -> Calibration {
+    pub(crate) fn rig(distortion: [f64; 5]) -> Calibration {
         let mut camera = CameraCalibration::pinhole(
             "camera",
             "front",

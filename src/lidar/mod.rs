@@ -37,6 +37,11 @@ pub struct LidarStage {
     fit: Vec<[f32; 2]>,
     hull: Vec<[f32; 2]>,
     summaries: Vec<ClusterSummary>,
+    /// Up to [`LidarConfig::max_fit_points`] points per output obstacle (an
+    /// even subsample), for fusion: obstacle `k`'s are
+    /// `points[spans[k].0..spans[k].1]`.
+    points: Vec<[f32; 3]>,
+    spans: Vec<(u32, u32)>,
 }
 
 /// Counts of the last scan, for status and tests.
@@ -66,6 +71,8 @@ impl LidarStage {
             fit: Vec::new(),
             hull: Vec::new(),
             summaries: Vec::new(),
+            points: Vec::new(),
+            spans: Vec::new(),
         })
     }
 
@@ -73,10 +80,20 @@ impl LidarStage {
         &self.config
     }
 
+    /// A subsample of obstacle `k`'s points (scan frame) from the last
+    /// [`LidarStage::process`]: what fusion projects into the image.
+    pub fn points_of(&self, k: usize) -> &[[f32; 3]] {
+        self.spans
+            .get(k)
+            .map_or(&[], |&(a, b)| &self.points[a as usize..b as usize])
+    }
+
     /// Finds the obstacles of one scan, in the scan's frame. `out` is
     /// cleared first; its capacity is reused.
     pub fn process(&mut self, scan: &LidarScan, out: &mut Vec<Obstacle>) -> LidarStats {
         out.clear();
+        self.points.clear();
+        self.spans.clear();
         let mut stats = LidarStats {
             input_points: scan.len(),
             ..LidarStats::default()
@@ -231,6 +248,7 @@ impl LidarStage {
         }
         let stride = (total.count as usize).div_ceil(self.config.max_fit_points as usize);
         self.fit.clear();
+        let first_point = self.points.len();
         let mut nearest = f32::MAX;
         let mut seen = 0usize;
         for other in 0..self.summaries.len() {
@@ -243,6 +261,7 @@ impl LidarStage {
                 nearest = nearest.min((x * x + y * y + z * z).sqrt());
                 if seen.is_multiple_of(stride) {
                     self.fit.push([x, y]);
+                    self.points.push([x, y, z]);
                 }
                 seen += 1;
             }
@@ -256,6 +275,7 @@ impl LidarStage {
         };
         let observed = boxfit::fit(&self.fit, criterion);
         if observed.extent().0 > self.config.max_obstacle_length {
+            self.points.truncate(first_point);
             return Fitted::Structure;
         }
         let class = boxfit::classify(&observed, height, &self.config.classes);
@@ -268,6 +288,8 @@ impl LidarStage {
         let (length, width) = rect.extent();
         let [cx, cy] = rect.center();
         convex_hull(&mut self.fit, &mut self.hull);
+        self.spans
+            .push((first_point as u32, self.points.len() as u32));
         out.push(Obstacle {
             id: out.len() as u32 + 1,
             class,

@@ -1,0 +1,415 @@
+//! Lidar obstacles meet camera detections: each obstacle's points are
+//! projected into the image and the obstacle takes the class and score of
+//! the detection that holds the largest share of them (above
+//! `min_share`); a detection no obstacle took becomes a camera-only
+//! obstacle placed where its bottom edge meets the ground.
+//!
+//! Geometry from the lidar, class from the camera. Owns its scratch
+//! buffers: after warm-up it never allocates; never blocks.
+
+use super::project::Projector;
+use crate::camera::Detection2d;
+use crate::frames::{Box3, Footprint, Obstacle, ObstacleClass, Stamp};
+use crate::msg::ObstacleSource;
+use serde::{Deserialize, Serialize};
+
+/// How obstacles and detections are associated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AssociationConfig {
+    /// Least share of an obstacle's in-image points a detection box must
+    /// hold to give the obstacle its class.
+    pub min_share: f32,
+    /// Least number of an obstacle's points that land in the image for it
+    /// to be associated at all.
+    pub min_points: u32,
+    /// A detection whose ground-plane range disagrees with the obstacle's
+    /// by more than this fraction counts at half its share (a near box in
+    /// front of a far cluster).
+    pub range_disagreement: f32,
+    /// Camera-only obstacles further than this are not reported (m).
+    pub max_camera_only_range: f32,
+    /// Report detections no lidar obstacle supports as camera-only obstacles.
+    pub camera_only: bool,
+}
+
+impl Default for AssociationConfig {
+    fn default() -> Self {
+        AssociationConfig {
+            min_share: 0.4,
+            min_points: 3,
+            range_disagreement: 0.5,
+            max_camera_only_range: 60.0,
+            camera_only: true,
+        }
+    }
+}
+
+/// Typical sizes (length, width, height) for camera-only obstacles, which
+/// have no points to measure.
+fn class_size(class: ObstacleClass) -> [f64; 3] {
+    match class {
+        ObstacleClass::Car => [4.5, 1.8, 1.5],
+        ObstacleClass::Truck => [8.0, 2.5, 3.2],
+        ObstacleClass::Pedestrian => [0.6, 0.6, 1.75],
+        ObstacleClass::Cyclist => [1.8, 0.6, 1.7],
+        ObstacleClass::Unknown => [1.0, 1.0, 1.0],
+    }
+}
+
+/// A detector class name as an obstacle class (COCO names and the
+/// synthetic detector's own).
+pub fn obstacle_class(name: &str) -> ObstacleClass {
+    match name {
+        "car" => ObstacleClass::Car,
+        "truck" | "bus" => ObstacleClass::Truck,
+        "person" | "pedestrian" => ObstacleClass::Pedestrian,
+        "bicycle" | "motorcycle" | "cyclist" => ObstacleClass::Cyclist,
+        _ => ObstacleClass::Unknown,
+    }
+}
+
+/// What one [`Associator::associate`] call did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AssociationStats {
+    pub fused: usize,
+    pub lidar_only: usize,
+    pub camera_only: usize,
+}
+
+pub struct Associator {
+    config: AssociationConfig,
+    projector: Projector,
+    /// Obstacle class per detector class index.
+    classes: Vec<ObstacleClass>,
+    /// Per detection: points of the current obstacle inside, whether an
+    /// obstacle took it, and its ground-plane range (NaN: above horizon).
+    votes: Vec<u32>,
+    taken: Vec<bool>,
+    ranges: Vec<f32>,
+    ground_points: Vec<Option<[f32; 3]>>,
+}
+
+impl Associator {
+    /// `class_names`: the detector's classes, by index.
+    pub fn new(config: AssociationConfig, projector: Projector, class_names: &[String]) -> Self {
+        Associator {
+            config,
+            projector,
+            classes: class_names.iter().map(|n| obstacle_class(n)).collect(),
+            votes: Vec::new(),
+            taken: Vec::new(),
+            ranges: Vec::new(),
+            ground_points: Vec::new(),
+        }
+    }
+
+    pub fn projector(&self) -> &Projector {
+        &self.projector
+    }
+
+    fn class_of(&self, d: &Detection2d) -> ObstacleClass {
+        self.classes
+            .get(d.class as usize)
+            .copied()
+            .unwrap_or(ObstacleClass::Unknown)
+    }
+
+    /// Fuses `obstacles` (lidar, scan frame; `points(k)` gives obstacle
+    /// `k`'s points) with `detections` of the camera frame stamped
+    /// `camera_stamp`. Matched obstacles take the detection's class and
+    /// score (source fused); the rest become `unknown` (source lidar);
+    /// unsupported detections are appended as camera-only obstacles on
+    /// the ground plane `z = ground_z` (scan frame).
+    pub fn associate<'p>(
+        &mut self,
+        obstacles: &mut Vec<Obstacle>,
+        points: impl Fn(usize) -> &'p [[f32; 3]],
+        detections: &[Detection2d],
+        camera_stamp: Stamp,
+        ground_z: f32,
+    ) -> AssociationStats {
+        self.prepare(detections, ground_z);
+        let mut stats = AssociationStats::default();
+        for (k, obstacle) in obstacles.iter_mut().enumerate() {
+            match self.best_detection(obstacle, points(k), detections) {
+                Some(i) => {
+                    let d = &detections[i];
+                    self.taken[i] = true;
+                    obstacle.class = self.class_of(d);
+                    obstacle.score = d.score;
+                    obstacle.source = ObstacleSource::Fused;
+                    obstacle.camera_stamp = camera_stamp;
+                    stats.fused += 1;
+                }
+                None => {
+                    obstacle.class = ObstacleClass::Unknown;
+                    obstacle.source = ObstacleSource::Lidar;
+                    stats.lidar_only += 1;
+                }
+            }
+        }
+        if self.config.camera_only {
+            stats.camera_only = self.camera_only(obstacles, detections, camera_stamp, ground_z);
+        }
+        stats
+    }
+
+    fn prepare(&mut self, detections: &[Detection2d], ground_z: f32) {
+        self.votes.clear();
+        self.votes.resize(detections.len(), 0);
+        self.taken.clear();
+        self.taken.resize(detections.len(), false);
+        self.ground_points.clear();
+        self.ranges.clear();
+        for d in detections {
+            let bottom = [(d.bbox[0] + d.bbox[2]) / 2.0, d.bbox[3]];
+            let ground = self.projector.ground_point(bottom, ground_z);
+            self.ground_points.push(ground);
+            self.ranges
+                .push(ground.map_or(f32::NAN, |[x, y, _]| (x * x + y * y).sqrt()));
+        }
+    }
+
+    /// The detection holding the largest (range-weighted) share of the
+    /// obstacle's in-image points, if that share reaches `min_share`.
+    fn best_detection(
+        &mut self,
+        obstacle: &Obstacle,
+        points: &[[f32; 3]],
+        detections: &[Detection2d],
+    ) -> Option<usize> {
+        self.votes.iter_mut().for_each(|v| *v = 0);
+        let mut in_image = 0u32;
+        for &p in points {
+            let Some([u, v]) = self.projector.project(p) else {
+                continue;
+            };
+            in_image += 1;
+            for (vote, d) in self.votes.iter_mut().zip(detections) {
+                if u >= d.bbox[0] && u <= d.bbox[2] && v >= d.bbox[1] && v <= d.bbox[3] {
+                    *vote += 1;
+                }
+            }
+        }
+        if in_image < self.config.min_points.max(1) {
+            return None;
+        }
+        let [cx, cy, _] = obstacle.bbox.center;
+        let range = (cx * cx + cy * cy).sqrt() as f32;
+        let mut best: Option<(f32, usize)> = None;
+        for (i, &votes) in self.votes.iter().enumerate() {
+            if votes == 0 || self.class_of(&detections[i]) == ObstacleClass::Unknown {
+                continue;
+            }
+            let mut share = votes as f32 / in_image as f32;
+            let detected_range = self.ranges[i];
+            if detected_range.is_finite()
+                && (detected_range - range).abs() > self.config.range_disagreement * range
+            {
+                share *= 0.5;
+            }
+            if best.is_none_or(|(s, _)| share > s) {
+                best = Some((share, i));
+            }
+        }
+        best.filter(|&(share, _)| share >= self.config.min_share)
+            .map(|(_, i)| i)
+    }
+
+    /// Appends a camera-only obstacle for each detection no obstacle took.
+    fn camera_only(
+        &self,
+        obstacles: &mut Vec<Obstacle>,
+        detections: &[Detection2d],
+        camera_stamp: Stamp,
+        ground_z: f32,
+    ) -> usize {
+        let mut added = 0;
+        for (i, d) in detections.iter().enumerate() {
+            let class = self.class_of(d);
+            if self.taken[i] || class == ObstacleClass::Unknown {
+                continue;
+            }
+            let (Some([x, y, _]), range) = (self.ground_points[i], self.ranges[i]) else {
+                continue;
+            };
+            if range > self.config.max_camera_only_range {
+                continue;
+            }
+            let size = class_size(class);
+            // The bottom edge is the near face: the centre is half a
+            // length further along the viewing direction.
+            let (dx, dy) = (x / range, y / range);
+            let half = (size[0].min(size[1]) / 2.0) as f32;
+            obstacles.push(Obstacle {
+                id: obstacles.len() as u32 + 1,
+                class,
+                score: d.score,
+                source: ObstacleSource::Camera,
+                bbox: Box3 {
+                    center: [
+                        (x + dx * half) as f64,
+                        (y + dy * half) as f64,
+                        ground_z as f64 + size[2] / 2.0,
+                    ],
+                    size,
+                    yaw: dy.atan2(dx) as f64,
+                },
+                velocity: [0.0; 3],
+                point_count: 0,
+                nearest_distance: range,
+                lidar_stamp: 0,
+                camera_stamp,
+                footprint: Footprint::default(),
+            });
+            added += 1;
+        }
+        added
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fusion::project::tests::rig;
+
+    const GROUND: f32 = -1.9;
+
+    /// Points filling a box standing on the ground at `(x, y)`.
+    fn block(x: f32, y: f32, size: [f32; 3]) -> Vec<[f32; 3]> {
+        let mut points = Vec::new();
+        for i in 0..6 {
+            for j in 0..6 {
+                for k in 0..6 {
+                    points.push([
+                        x + size[0] * (i as f32 / 5.0 - 0.5),
+                        y + size[1] * (j as f32 / 5.0 - 0.5),
+                        GROUND + size[2] * k as f32 / 5.0,
+                    ]);
+                }
+            }
+        }
+        points
+    }
+
+    fn obstacle(points: &[[f32; 3]]) -> Obstacle {
+        let n = points.len() as f32;
+        let c = points.iter().fold([0.0f32; 3], |a, p| {
+            [a[0] + p[0] / n, a[1] + p[1] / n, a[2] + p[2] / n]
+        });
+        Obstacle {
+            id: 1,
+            class: ObstacleClass::Car,
+            score: 0.6,
+            source: ObstacleSource::Lidar,
+            bbox: Box3 {
+                center: c.map(f64::from),
+                size: [1.0; 3],
+                yaw: 0.0,
+            },
+            velocity: [0.0; 3],
+            point_count: points.len() as u32,
+            nearest_distance: 0.0,
+            lidar_stamp: 5,
+            camera_stamp: 0,
+            footprint: Footprint::default(),
+        }
+    }
+
+    /// The detection box around `points` as the camera sees them.
+    fn detection(projector: &Projector, points: &[[f32; 3]], class: u16) -> Detection2d {
+        let mut bbox = [f32::MAX, f32::MAX, f32::MIN, f32::MIN];
+        for p in points {
+            let [u, v] = projector.project(*p).unwrap();
+            bbox = [
+                bbox[0].min(u),
+                bbox[1].min(v),
+                bbox[2].max(u),
+                bbox[3].max(v),
+            ];
+        }
+        Detection2d {
+            class,
+            score: 0.8,
+            bbox,
+        }
+    }
+
+    fn classes() -> Vec<String> {
+        ["person", "car", "traffic light"]
+            .map(String::from)
+            .to_vec()
+    }
+
+    #[test]
+    fn obstacles_take_the_class_of_the_box_holding_their_points() {
+        let projector = Projector::new(&rig([0.0; 5]));
+        let car = block(15.0, 2.0, [4.0, 1.8, 1.5]);
+        let person = block(10.0, -2.0, [0.5, 0.5, 1.7]);
+        let unseen = block(12.0, 30.0, [1.0, 1.0, 1.0]);
+        let walker = block(20.0, -4.0, [0.5, 0.5, 1.7]);
+        let detections = [
+            detection(&projector, &car, 1),
+            detection(&projector, &person, 0),
+            detection(&projector, &walker, 0),
+        ];
+        let clouds = [car.clone(), person.clone(), unseen.clone()];
+        let mut obstacles: Vec<Obstacle> = clouds.iter().map(|c| obstacle(c)).collect();
+        let mut associator = Associator::new(AssociationConfig::default(), projector, &classes());
+        let stats = associator.associate(&mut obstacles, |k| &clouds[k], &detections, 77, GROUND);
+        assert_eq!(
+            stats,
+            AssociationStats {
+                fused: 2,
+                lidar_only: 1,
+                camera_only: 1
+            }
+        );
+        assert_eq!(obstacles[0].class, ObstacleClass::Car);
+        assert_eq!(obstacles[0].source, ObstacleSource::Fused);
+        assert_eq!(obstacles[0].camera_stamp, 77);
+        assert_eq!(obstacles[0].score, 0.8);
+        assert_eq!(obstacles[1].class, ObstacleClass::Pedestrian);
+        assert_eq!(obstacles[2].class, ObstacleClass::Unknown);
+        assert_eq!(obstacles[2].source, ObstacleSource::Lidar);
+        // The walker has no lidar obstacle: camera-only, on the ground
+        // where it stands (its near face at x = 19.75).
+        let walker = &obstacles[3];
+        assert_eq!(walker.source, ObstacleSource::Camera);
+        assert_eq!(walker.class, ObstacleClass::Pedestrian);
+        assert_eq!(walker.point_count, 0);
+        let [x, y, _] = walker.bbox.center;
+        assert!(
+            (x - 20.0).abs() < 0.5 && (y + 4.0).abs() < 0.3,
+            "{:?}",
+            walker.bbox
+        );
+    }
+
+    #[test]
+    fn a_near_box_in_front_does_not_take_a_far_cluster() {
+        let projector = Projector::new(&rig([0.0; 5]));
+        // A person at 8 m standing in front of a car at 30 m on the same
+        // bearing: the person's box covers part of the car's points.
+        let person = block(8.0, 0.0, [0.6, 0.6, 1.8]);
+        let car = block(30.0, 0.0, [4.5, 1.8, 1.5]);
+        let mut person_box = detection(&projector, &person, 0);
+        person_box.bbox[0] -= 40.0;
+        person_box.bbox[2] += 40.0;
+        let detections = [person_box, detection(&projector, &car, 1)];
+        let clouds = [car.clone()];
+        let mut obstacles = vec![obstacle(&car)];
+        let mut associator = Associator::new(AssociationConfig::default(), projector, &classes());
+        associator.associate(&mut obstacles, |k| &clouds[k], &detections, 1, GROUND);
+        assert_eq!(obstacles[0].class, ObstacleClass::Car);
+    }
+
+    #[test]
+    fn detector_names_map_to_obstacle_classes() {
+        assert_eq!(obstacle_class("bus"), ObstacleClass::Truck);
+        assert_eq!(obstacle_class("motorcycle"), ObstacleClass::Cyclist);
+        assert_eq!(obstacle_class("pedestrian"), ObstacleClass::Pedestrian);
+        assert_eq!(obstacle_class("traffic light"), ObstacleClass::Unknown);
+    }
+}
