@@ -93,6 +93,8 @@ impl Default for EvalConfig {
 /// Errors of one detection matched to counted truth.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct PairErrors {
+    /// The detection's class equals the truth's.
+    class_correct: bool,
     center_bev: f64,
     center_3d: f64,
     yaw_deg: f64,
@@ -150,9 +152,22 @@ impl Evaluator {
 
     /// One scan: detections and truth in the same (sensor) frame.
     pub fn add_frame(&mut self, detections: &[Obstacle], truth: &[Obstacle]) {
+        self.add_frame_within(detections, truth, |_| true);
+    }
+
+    /// One scan, counting only obstacles for which `scope` holds (e.g. in
+    /// the camera's view) besides the range: truth outside it is don't
+    /// care, detections outside it are ignored unless they match counted
+    /// truth, exactly as for `max_range`.
+    pub fn add_frame_within(
+        &mut self,
+        detections: &[Obstacle],
+        truth: &[Obstacle],
+        scope: impl Fn(&Obstacle) -> bool,
+    ) {
         self.frames += 1;
         let cfg = &self.config;
-        let in_range = |o: &Obstacle| bev_range(o) <= cfg.max_range;
+        let in_range = |o: &Obstacle| bev_range(o) <= cfg.max_range && scope(o);
         let (mut counted, mut dont_care) = (Vec::new(), Vec::new());
         for (j, t) in truth.iter().enumerate() {
             if in_range(t) && t.point_count >= cfg.min_truth_points {
@@ -266,6 +281,9 @@ pub struct Metrics {
     pub recall: f64,
     #[serde(serialize_with = "nan_as_null")]
     pub precision: f64,
+    /// Share of matched counted truth whose detection has the truth's class.
+    #[serde(serialize_with = "nan_as_null")]
+    pub class_accuracy: f64,
     /// BEV centre distance of matched pairs, metres.
     #[serde(serialize_with = "nan_as_null")]
     pub center_error_median: f64,
@@ -293,13 +311,14 @@ impl Metrics {
         truth: impl Iterator<Item = &'a TruthRecord>,
         detections: impl Iterator<Item = &'a DetectionRecord>,
     ) -> Metrics {
-        let (mut n_truth, mut tp) = (0u64, 0u64);
+        let (mut n_truth, mut tp, mut class_correct) = (0u64, 0u64, 0u64);
         let (mut center, mut center_3d, mut yaw, mut size) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for t in truth {
             n_truth += 1;
             if let Some(e) = t.matched {
                 tp += 1;
+                class_correct += u64::from(e.class_correct);
                 center.push(e.center_bev);
                 center_3d.push(e.center_3d);
                 yaw.push(e.yaw_deg);
@@ -324,6 +343,7 @@ impl Metrics {
             dont_care_matches: dont_care,
             recall: ratio(tp, n_truth),
             precision: ratio(matched, matched + fp),
+            class_accuracy: ratio(class_correct, tp),
             center_error_median: percentile(&center, 50),
             center_error_p90: percentile(&center, 90),
             center_error_3d_median: percentile(&center_3d, 50),
@@ -375,21 +395,22 @@ impl EvalReport {
             self.frames, c.match_distance, c.max_range, c.min_truth_points
         );
         let header = format!(
-            "{:<12} {:>7} {:>7} {:>7} {:>7} {:>9} {:>8} {:>8} {:>8} {:>8}",
+            "{:<12} {:>7} {:>7} {:>7} {:>7} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8}",
             "group",
             "truth",
             "det",
             "TP",
             "recall",
             "precision",
+            "class acc",
             "ctr med",
             "ctr p90",
             "yaw med",
             "yaw p90"
         );
         let units = format!(
-            "{:<12} {:>7} {:>7} {:>7} {:>7} {:>9} {:>8} {:>8} {:>8} {:>8}",
-            "", "", "", "", "", "", "[m]", "[m]", "[deg]", "[deg]"
+            "{:<12} {:>7} {:>7} {:>7} {:>7} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8}",
+            "", "", "", "", "", "", "", "[m]", "[m]", "[deg]", "[deg]"
         );
         let rule = "-".repeat(header.len());
         let _ = writeln!(out, "{header}\n{units}\n{rule}");
@@ -420,13 +441,14 @@ impl EvalReport {
 fn row(out: &mut String, name: &str, m: &Metrics) {
     let _ = writeln!(
         out,
-        "{:<12} {:>7} {:>7} {:>7} {:>7} {:>9} {:>8} {:>8} {:>8} {:>8}",
+        "{:<12} {:>7} {:>7} {:>7} {:>7} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8}",
         name,
         m.truth,
         m.detections,
         m.true_positives,
         fixed(m.recall, 3),
         fixed(m.precision, 3),
+        fixed(m.class_accuracy, 3),
         fixed(m.center_error_median, 2),
         fixed(m.center_error_p90, 2),
         fixed(m.yaw_error_median_deg, 1),
@@ -511,6 +533,7 @@ fn pair_errors(detection: &Obstacle, truth: &Obstacle) -> PairErrors {
         .map(|k| (d.size[k] - t.size[k]).abs())
         .fold(0.0, f64::max);
     PairErrors {
+        class_correct: detection.class == truth.class,
         center_bev,
         center_3d: center_bev.hypot(dz),
         yaw_deg: yaw_error(d.yaw, t.yaw).to_degrees(),

@@ -64,15 +64,23 @@ impl Projector {
     /// The pixel a lidar-frame point lands on, or `None` when it is behind
     /// the camera or outside the image.
     pub fn project(&self, p: [f32; 3]) -> Option<[f32; 2]> {
+        self.project_unclipped(p)
+            .filter(|&pixel| self.contains(pixel))
+    }
+
+    /// The image-plane position of a point in front of the camera, also
+    /// outside the image (`None` behind it).
+    pub fn project_unclipped(&self, p: [f32; 3]) -> Option<[f32; 2]> {
         let [x, y, z] = self.to_camera(p);
         if z < MIN_DEPTH_M {
             return None;
         }
         let [u, v] = self.distort(x / z, y / z);
-        let pixel = [self.fx * u + self.cx, self.fy * v + self.cy];
-        let inside =
-            (0.0..self.width).contains(&pixel[0]) && (0.0..self.height).contains(&pixel[1]);
-        inside.then_some(pixel)
+        Some([self.fx * u + self.cx, self.fy * v + self.cy])
+    }
+
+    pub fn contains(&self, pixel: [f32; 2]) -> bool {
+        (0.0..self.width).contains(&pixel[0]) && (0.0..self.height).contains(&pixel[1])
     }
 
     fn distort(&self, x: f32, y: f32) -> [f32; 2] {
