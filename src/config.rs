@@ -42,12 +42,15 @@ pub struct LookoutConfig {
     pub scheduler: SchedulerConfig,
     /// Injected faults, for tests and demos (none by default).
     pub faults: crate::sched::faults::FaultConfig,
+    /// Camera–lidar fusion (with a calibration and a camera model).
+    pub fusion: crate::fusion::FusionConfig,
 }
 
 impl LookoutConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.lidar.validate()?;
-        self.scheduler.validate()
+        self.scheduler.validate()?;
+        self.fusion.validate()
     }
 
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self, ConfigFileError> {

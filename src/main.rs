@@ -149,6 +149,11 @@ struct ScheduleArgs {
     /// Run this camera detector on the camera frames.
     #[arg(long)]
     camera_model: Option<PathBuf>,
+    /// Fuse lidar obstacles with the camera detections through this
+    /// calibration (overrides the config's fusion.calibration; needs
+    /// --camera-model).
+    #[arg(long)]
+    calibration: Option<PathBuf>,
     #[command(flatten)]
     engine: EngineArgs,
     /// Write the end-of-run report (KPIs, counts, status records) as JSON.
@@ -402,6 +407,20 @@ fn run_scheduled_replay(
         Some(path) => Some((ModelSpec::load(path)?, args.engine.options())),
         None => None,
     };
+    let calibration_path = args.calibration.clone().or_else(|| {
+        (!config.fusion.calibration.is_empty()).then(|| config.fusion.calibration.clone().into())
+    });
+    let fusion = match (&calibration_path, &camera) {
+        (Some(path), Some(_)) => Some((
+            config.fusion.clone(),
+            lookout::calibration::Calibration::load(path)
+                .with_context(|| format!("loading the calibration {}", path.display()))?,
+        )),
+        (Some(_), None) if args.calibration.is_some() => {
+            bail!("fusion needs a camera detector: add --camera-model")
+        }
+        _ => None,
+    };
     let options = ScheduledReplayOptions {
         mode: match mode {
             ReplayMode::Lockstep => Mode::Lockstep,
@@ -410,6 +429,7 @@ fn run_scheduled_replay(
         scheduler,
         lidar: config.lidar.clone(),
         camera,
+        fusion,
         faults: config.faults.clone(),
         out: out.clone(),
         writer: WriterOptions::default(),

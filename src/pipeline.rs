@@ -3,17 +3,25 @@
 //! model is configured. One [`PipelineWork`] per lane; each owns its stage
 //! instances and buffers, so lanes share nothing while they work.
 //!
-//! Camera detections are computed and timed under their deadline; they get
-//! an output topic with camera–lidar fusion.
+//! With fusion configured (a calibration and a camera model), camera lanes
+//! hand their detections to the shared [`crate::fusion::sync::CameraResults`]
+//! and lidar lanes fuse each scan's obstacles with the camera frame nearest
+//! in time before publishing them: camera results reach the output through
+//! the fused (and camera-only) obstacles.
 
 use crate::camera::{CameraStage, Detection2d};
 use crate::cdr::CdrWriter;
 use crate::frames::Obstacle;
+use crate::fusion::{Fusion, FusionOutcome};
 use crate::ingest::{FrameFacts, Ingest, InputKind, camera_facts};
 use crate::lidar::LidarStage;
 use crate::msg::{Encode, Header, ObstacleArrayRef, Time};
 use crate::sched::Sensor;
-use crate::sched::runtime::{Job, OutputTopic, StageError, Work};
+use crate::sched::runtime::{Job, OutputTopic, RunContext, StageError, Work};
+
+/// Where (scan frame, m) the ground height for camera-only obstacles is
+/// read: a few metres ahead, where a forward camera looks.
+const CAMERA_GROUND_PROBE: [f32; 2] = [8.0, 0.0];
 
 pub struct PipelineWork {
     ingest: Ingest,
@@ -21,6 +29,8 @@ pub struct PipelineWork {
     camera: Option<CameraStage>,
     obstacles: Vec<Obstacle>,
     detections: Vec<Detection2d>,
+    fusion: Option<Fusion>,
+    last_fusion: Option<FusionOutcome>,
 }
 
 impl PipelineWork {
@@ -31,7 +41,21 @@ impl PipelineWork {
             camera,
             obstacles: Vec::new(),
             detections: Vec::new(),
+            fusion: None,
+            last_fusion: None,
         }
+    }
+
+    /// Fuses lidar obstacles with camera detections (the camera stage's
+    /// classes; all lanes of a pipeline share one `Fusion` results store).
+    pub fn with_fusion(mut self, fusion: Fusion) -> Self {
+        self.fusion = Some(fusion);
+        self
+    }
+
+    /// What fusion did with the last scan this lane ran.
+    pub fn last_fusion(&self) -> Option<FusionOutcome> {
+        self.last_fusion
     }
 
     /// Which sensor (and so which deadline and stage) a message type feeds.
@@ -45,21 +69,47 @@ impl PipelineWork {
 }
 
 impl Work for PipelineWork {
-    fn run(&mut self, sensor: Sensor, job: &Job) -> Result<FrameFacts, StageError> {
+    fn run(
+        &mut self,
+        sensor: Sensor,
+        job: &Job,
+        context: &RunContext<'_>,
+    ) -> Result<FrameFacts, StageError> {
         match sensor {
             Sensor::Lidar => {
                 let (facts, _) = self.ingest.ingest(job.kind, &job.bytes)?;
-                self.lidar.process(self.ingest.scan(), &mut self.obstacles);
+                let scan = self.ingest.scan();
+                self.lidar.process(scan, &mut self.obstacles);
+                if let Some(fusion) = self.fusion.as_mut() {
+                    let lidar = &self.lidar;
+                    self.last_fusion = Some(fusion.fuse(
+                        &mut self.obstacles,
+                        |k| lidar.points_of(k),
+                        scan.stamp,
+                        context.deadline,
+                        context.clock,
+                        lidar.ground_height_at(CAMERA_GROUND_PROBE[0], CAMERA_GROUND_PROBE[1]),
+                    ));
+                }
                 Ok(facts)
             }
             Sensor::Camera => {
                 let frame = self.ingest.camera_frame(job.kind, &job.bytes)?;
                 let facts = camera_facts(&frame);
-                if let Some(camera) = self.camera.as_mut() {
-                    camera
-                        .process(&frame, &mut self.detections)
-                        .map_err(|e| StageError::stage(e.to_string()))?;
+                let Some(camera) = self.camera.as_mut() else {
+                    return Ok(facts);
+                };
+                let fusion = self.fusion.as_ref();
+                if let Some(fusion) = fusion {
+                    fusion.camera_started(context.stamp);
                 }
+                let detected = camera.process(&frame, &mut self.detections);
+                if let Some(fusion) = fusion {
+                    let size = (frame.width, frame.height);
+                    let ok = detected.as_ref().ok().map(|_| self.detections.as_slice());
+                    fusion.camera_finished(context.stamp, size, ok);
+                }
+                detected.map_err(|e| StageError::stage(e.to_string()))?;
                 Ok(facts)
             }
         }
@@ -90,4 +140,47 @@ impl Work for PipelineWork {
         *out = w.into_bytes();
         Some(OutputTopic::Obstacles)
     }
+}
+
+/// What a pipeline's lanes are built from.
+pub struct LaneSetup<'a> {
+    pub workers: usize,
+    pub lidar: &'a crate::lidar::LidarConfig,
+    /// The camera detector, if any.
+    pub camera: Option<(
+        &'a crate::camera::spec::ModelSpec,
+        &'a crate::camera::engine::EngineOptions,
+    )>,
+    /// Fusion, with its calibration; applied only with a camera detector.
+    pub fusion: Option<(
+        &'a crate::fusion::FusionConfig,
+        &'a crate::calibration::Calibration,
+    )>,
+}
+
+/// `workers` lanes, each with its own stages; with fusion they share one
+/// camera results store. The error names what failed to load.
+pub fn build_lanes(setup: &LaneSetup<'_>) -> Result<Vec<PipelineWork>, String> {
+    let results = std::sync::Arc::new(crate::fusion::sync::CameraResults::new());
+    let mut lanes = Vec::with_capacity(setup.workers);
+    for _ in 0..setup.workers.max(1) {
+        let lidar = LidarStage::new(setup.lidar.clone()).map_err(|e| e.to_string())?;
+        let camera = match setup.camera {
+            Some((spec, engine)) => {
+                Some(CameraStage::load(spec.clone(), engine).map_err(|e| e.to_string())?)
+            }
+            None => None,
+        };
+        let mut lane = PipelineWork::new(lidar, camera);
+        if let (Some((spec, _)), Some((config, calibration))) = (setup.camera, setup.fusion) {
+            lane = lane.with_fusion(Fusion::new(
+                config.clone(),
+                calibration,
+                &spec.classes,
+                results.clone(),
+            ));
+        }
+        lanes.push(lane);
+    }
+    Ok(lanes)
 }

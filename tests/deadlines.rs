@@ -35,6 +35,7 @@ fn options(mode: Mode, workers: usize, out: Option<&Path>) -> ScheduledReplayOpt
         scheduler,
         lidar: LidarConfig::default(),
         camera: None,
+        fusion: None,
         faults: FaultConfig::default(),
         out: out.map(Path::to_path_buf),
         writer: WriterOptions::default(),

@@ -121,6 +121,7 @@ fn replay_obstacles(scene: &Path, out: &Path) -> HashMap<i64, ObstacleArray> {
         scheduler: SchedulerConfig::default(),
         lidar: LidarConfig::default(),
         camera: None,
+        fusion: None,
         faults: FaultConfig::default(),
         out: Some(out.to_path_buf()),
         writer: WriterOptions::default(),

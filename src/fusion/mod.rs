@@ -4,7 +4,199 @@
 //! - [`project`]: lidar points to pixels and pixels to the ground.
 //! - [`sync`]: camera results shared between lanes, paired with scans by time.
 //! - [`associate`]: obstacles take the class of the detection holding their points.
+//!
+//! [`Fusion`] is the step a lidar lane runs after the lidar stage, and the
+//! hand-off a camera lane makes after its detector. Never allocates after
+//! warm-up; the only wait is for a camera frame still being detected, and
+//! it ends before the scan's deadline.
 
 pub mod associate;
 pub mod project;
 pub mod sync;
+
+use crate::calibration::Calibration;
+use crate::camera::Detection2d;
+use crate::clock::Clock;
+use crate::config::ConfigError;
+use crate::frames::{Obstacle, Stamp};
+use associate::{AssociationConfig, AssociationStats, Associator};
+use project::Projector;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use sync::{CameraResults, Pairing};
+
+/// How scans are paired with camera frames and fused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FusionConfig {
+    /// The calibration file (`calibration/*.yaml`); empty: no fusion (lidar
+    /// obstacles keep the lidar stage's shape-based class).
+    pub calibration: String,
+    /// Largest gap between a scan's stamp and its camera frame's, ms.
+    pub time_tolerance_ms: f64,
+    /// Added to camera stamps before pairing (a camera clock or exposure
+    /// offset against the lidar's), ms.
+    pub camera_offset_ms: f64,
+    /// A scan whose camera frame is still being detected waits for it until
+    /// this long before the scan's deadline (the fusion step's share), ms.
+    pub wait_margin_ms: f64,
+    pub association: AssociationConfig,
+}
+
+impl Default for FusionConfig {
+    fn default() -> Self {
+        FusionConfig {
+            calibration: String::new(),
+            time_tolerance_ms: 50.0,
+            camera_offset_ms: 0.0,
+            wait_margin_ms: 5.0,
+            association: AssociationConfig::default(),
+        }
+    }
+}
+
+impl FusionConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |section, field, problem: &str| {
+            Err(ConfigError {
+                section,
+                field,
+                problem: problem.to_owned(),
+            })
+        };
+        if !(self.time_tolerance_ms > 0.0 && self.time_tolerance_ms.is_finite()) {
+            return invalid(
+                "fusion",
+                "time_tolerance_ms",
+                "must be a positive number of ms",
+            );
+        }
+        if !self.camera_offset_ms.is_finite() {
+            return invalid("fusion", "camera_offset_ms", "must be finite");
+        }
+        if !(self.wait_margin_ms >= 0.0 && self.wait_margin_ms.is_finite()) {
+            return invalid("fusion", "wait_margin_ms", "must be >= 0 ms");
+        }
+        let a = &self.association;
+        if !(a.min_share > 0.0 && a.min_share <= 1.0) {
+            return invalid("fusion.association", "min_share", "must be in (0, 1]");
+        }
+        if !(a.range_disagreement > 0.0 && a.range_disagreement.is_finite()) {
+            return invalid(
+                "fusion.association",
+                "range_disagreement",
+                "must be positive",
+            );
+        }
+        if !(a.max_camera_only_range > 0.0 && a.max_camera_only_range.is_finite()) {
+            return invalid(
+                "fusion.association",
+                "max_camera_only_range",
+                "must be positive",
+            );
+        }
+        Ok(())
+    }
+}
+
+fn ms(v: f64) -> i64 {
+    (v * 1e6).round() as i64
+}
+
+/// What the last fused scan found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FusionOutcome {
+    pub pairing: Pairing,
+    pub stats: AssociationStats,
+}
+
+/// One lane's fusion step; all lanes share one [`CameraResults`].
+pub struct Fusion {
+    config: FusionConfig,
+    associator: Associator,
+    results: Arc<CameraResults>,
+    image_size: (u32, u32),
+    paired: Vec<Detection2d>,
+}
+
+impl Fusion {
+    /// `classes`: the camera detector's class names, by index.
+    pub fn new(
+        config: FusionConfig,
+        calibration: &Calibration,
+        classes: &[String],
+        results: Arc<CameraResults>,
+    ) -> Self {
+        Fusion {
+            associator: Associator::new(
+                config.association.clone(),
+                Projector::new(calibration),
+                classes,
+            ),
+            image_size: (
+                calibration.camera.image_width,
+                calibration.camera.image_height,
+            ),
+            config,
+            results,
+            paired: Vec::new(),
+        }
+    }
+
+    /// A camera frame stamped `stamp` enters the detector.
+    pub fn camera_started(&self, stamp: Stamp) {
+        self.results.begin(stamp + ms(self.config.camera_offset_ms));
+    }
+
+    /// Its detections (`None`: the detector failed on it).
+    pub fn camera_finished(
+        &self,
+        stamp: Stamp,
+        image_size: (u32, u32),
+        detections: Option<&[Detection2d]>,
+    ) {
+        let stamp = stamp + ms(self.config.camera_offset_ms);
+        match detections {
+            Some(d) => self.results.put(stamp, image_size, d),
+            None => self.results.abandon(stamp),
+        }
+    }
+
+    /// Fuses a scan's obstacles (`points(k)`: obstacle `k`'s points) with
+    /// the camera frame nearest `scan_stamp`, waiting for it at most until
+    /// the scan's `deadline` less the margin. `ground_z`: the ground's
+    /// height in the scan frame, for camera-only obstacles.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fuse<'p>(
+        &mut self,
+        obstacles: &mut Vec<Obstacle>,
+        points: impl Fn(usize) -> &'p [[f32; 3]],
+        scan_stamp: Stamp,
+        deadline: i64,
+        clock: &dyn Clock,
+        ground_z: f32,
+    ) -> FusionOutcome {
+        let mut pairing = self.results.nearest(
+            scan_stamp,
+            ms(self.config.time_tolerance_ms),
+            clock,
+            deadline - ms(self.config.wait_margin_ms),
+            &mut self.paired,
+        );
+        let camera_stamp = match pairing {
+            Pairing::Paired { stamp, image_size } if image_size == self.image_size => stamp,
+            Pairing::Paired { .. } => {
+                // Not the calibrated camera's image size: the calibration
+                // does not apply to these detections.
+                self.paired.clear();
+                pairing = Pairing::ImageSizeMismatch;
+                0
+            }
+            _ => 0,
+        };
+        let stats =
+            self.associator
+                .associate(obstacles, points, &self.paired, camera_stamp, ground_z);
+        FusionOutcome { pairing, stats }
+    }
+}

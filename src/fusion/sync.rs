@@ -48,6 +48,9 @@ pub enum Pairing {
     /// A frame within the tolerance was still being detected when the wait
     /// limit came: lidar-only.
     TimedOut,
+    /// The paired frame's image size is not the calibrated camera's: its
+    /// detections cannot be projected onto (set by the fusion step).
+    ImageSizeMismatch,
 }
 
 #[derive(Debug, Default)]

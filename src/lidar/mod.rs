@@ -80,6 +80,12 @@ impl LidarStage {
         &self.config
     }
 
+    /// The estimated ground height (scan frame z) under `(x, y)` in the
+    /// last scan (the region of interest's edge beyond it).
+    pub fn ground_height_at(&self, x: f32, y: f32) -> f32 {
+        self.ground.height(self.ground.cell_of(x, y))
+    }
+
     /// A subsample of obstacle `k`'s points (scan frame) from the last
     /// [`LidarStage::process`]: what fusion projects into the image.
     pub fn points_of(&self, k: usize) -> &[[f32; 3]] {

@@ -10,14 +10,13 @@
 use super::overhead::Overhead;
 use super::params::{ImageTransport, NodeSettings, ParamError, ParamValue, Reliability};
 use super::present::{InputRejects, Presenter};
-use crate::camera::CameraStage;
+use crate::calibration::Calibration;
 use crate::camera::engine::EngineOptions;
 use crate::camera::spec::ModelSpec;
 use crate::clock::{Clock, MonotonicClock, SystemClock};
 use crate::ingest::{InputKind, header_stamp};
-use crate::lidar::LidarStage;
 use crate::msg::{CameraInfo, Time};
-use crate::pipeline::PipelineWork;
+use crate::pipeline::{LaneSetup, PipelineWork, build_lanes};
 use crate::sched::runtime::{Event, Job, OutputTopic, Runtime};
 use crate::sched::{Sensor, StageError};
 use futures::StreamExt;
@@ -42,6 +41,8 @@ pub enum NodeError {
     Model { path: String, detail: String },
     #[error("lidar configuration: {0}")]
     Lidar(#[from] crate::config::ConfigError),
+    #[error("calibration '{path}' (fusion.calibration): {detail}")]
+    Calibration { path: String, detail: String },
 }
 
 const NODE_NAME: &str = "lookout";
@@ -182,23 +183,32 @@ fn lanes(settings: &NodeSettings) -> Result<Vec<PipelineWork>, NodeError> {
         threads: settings.node.engine_threads as usize,
         onnxruntime_library: None,
     };
-    let mut lanes = Vec::new();
-    for _ in 0..config.scheduler.workers.max(1) {
-        let camera =
-            match &camera_spec {
-                Some(spec) => Some(CameraStage::load(spec.clone(), &options).map_err(|e| {
-                    NodeError::Model {
-                        path: settings.node.model.clone(),
-                        detail: e.to_string(),
-                    }
-                })?),
-                None => None,
-            };
-        lanes.push(PipelineWork::new(
-            LidarStage::new(config.lidar.clone())?,
-            camera,
-        ));
-    }
+    // Fusion needs both a calibration and a camera model.
+    let calibration = match (&camera_spec, config.fusion.calibration.as_str()) {
+        (Some(_), path) if !path.is_empty() => {
+            let resolved = in_package_share(Path::new(path), std::env::var_os("AMENT_PREFIX_PATH"));
+            let calibration = Calibration::load(&resolved).map_err(|e| NodeError::Calibration {
+                path: path.to_owned(),
+                detail: e.to_string(),
+            })?;
+            Some(calibration)
+        }
+        (None, path) if !path.is_empty() => {
+            tracing::warn!("fusion.calibration {path} unused: fusion needs node.model");
+            None
+        }
+        _ => None,
+    };
+    let lanes = build_lanes(&LaneSetup {
+        workers: config.scheduler.workers,
+        lidar: &config.lidar,
+        camera: camera_spec.as_ref().map(|spec| (spec, &options)),
+        fusion: calibration.as_ref().map(|c| (&config.fusion, c)),
+    })
+    .map_err(|detail| NodeError::Model {
+        path: settings.node.model.clone(),
+        detail,
+    })?;
     Ok(lanes)
 }
 

@@ -18,14 +18,15 @@ use super::runtime::{Event, Job, Outcome, OutputTopic, Runtime};
 use super::stats::{LatencySummary, Rejects, StatusRecord};
 use super::watchdog::Transition;
 use crate::bag::{Bag, BagError, BagWriter, TopicId, WriterOptions};
-use crate::camera::CameraStage;
+use crate::calibration::Calibration;
 use crate::camera::engine::EngineOptions;
 use crate::camera::spec::ModelSpec;
 use crate::clock::{Clock, MonotonicClock, SimulatedClock};
+use crate::fusion::FusionConfig;
 use crate::ingest::{InputKind, header_stamp};
-use crate::lidar::{LidarConfig, LidarStage};
+use crate::lidar::LidarConfig;
 use crate::msg::{MessageType, ObstacleArrayRef, PipelineStatus, Time};
-use crate::pipeline::PipelineWork;
+use crate::pipeline::{LaneSetup, PipelineWork, build_lanes};
 use serde::Serialize;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -47,6 +48,8 @@ pub struct ScheduledReplayOptions {
     pub lidar: LidarConfig,
     /// The camera detector; `None` decodes camera frames only.
     pub camera: Option<(ModelSpec, EngineOptions)>,
+    /// Fusion and its calibration (used with a camera detector).
+    pub fusion: Option<(FusionConfig, Calibration)>,
     pub faults: FaultConfig,
     pub out: Option<PathBuf>,
     pub writer: WriterOptions,
@@ -228,19 +231,16 @@ pub fn replay_scheduled(
         .scheduler
         .validate()
         .map_err(|e| ScheduledReplayError::Setup(e.to_string()))?;
-    let mut lanes = Vec::new();
-    for _ in 0..options.scheduler.workers {
-        let lidar = LidarStage::new(options.lidar.clone())
-            .map_err(|e| ScheduledReplayError::Setup(e.to_string()))?;
-        let camera = match &options.camera {
-            Some((spec, engine)) => Some(
-                CameraStage::load(spec.clone(), engine)
-                    .map_err(|e| ScheduledReplayError::Setup(e.to_string()))?,
-            ),
-            None => None,
-        };
-        lanes.push(PipelineWork::new(lidar, camera));
-    }
+    let lanes = build_lanes(&LaneSetup {
+        workers: options.scheduler.workers,
+        lidar: &options.lidar,
+        camera: options.camera.as_ref().map(|(spec, engine)| (spec, engine)),
+        fusion: options
+            .fusion
+            .as_ref()
+            .map(|(config, calibration)| (config, calibration)),
+    })
+    .map_err(ScheduledReplayError::Setup)?;
     let wall = MonotonicClock::new();
     let simulated = SimulatedClock::new(0);
     let (clock, lockstep, rate): (Arc<dyn Clock>, bool, f64) = match options.mode {

@@ -81,10 +81,25 @@ impl From<DecodeError> for StageError {
     }
 }
 
+/// What a stage knows about the frame it runs besides the message: its
+/// header stamp and deadline, and the pipeline's clock (a stage that may
+/// wait, like fusion for its camera frame, waits on it and never past the
+/// deadline).
+pub struct RunContext<'a> {
+    pub stamp: i64,
+    pub deadline: i64,
+    pub clock: &'a dyn Clock,
+}
+
 /// A lane's stage work. `run` computes; `write` serializes the last result
 /// once its lateness is known.
 pub trait Work: Send + 'static {
-    fn run(&mut self, sensor: Sensor, job: &Job) -> Result<FrameFacts, StageError>;
+    fn run(
+        &mut self,
+        sensor: Sensor,
+        job: &Job,
+        context: &RunContext<'_>,
+    ) -> Result<FrameFacts, StageError>;
     /// Serializes the last result of `sensor` into `out`; `None` when the
     /// stage publishes nothing.
     fn write(
@@ -433,7 +448,12 @@ impl<W: Work> Lane<W> {
         let result = if self.faults.fails(sensor, frame.timing.index) {
             Err(StageError::stage("injected stage error"))
         } else {
-            self.work.run(sensor, &frame.job)
+            let context = RunContext {
+                stamp: frame.timing.stamp,
+                deadline: frame.timing.deadline,
+                clock: &**clock,
+            };
+            self.work.run(sensor, &frame.job, &context)
         };
         clock.sleep_ns(self.faults.delay_ns(sensor, frame.timing.index));
         let finished = clock.now_ns();
