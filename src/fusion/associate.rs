@@ -88,6 +88,8 @@ pub struct Associator {
     taken: Vec<bool>,
     ranges: Vec<f32>,
     ground_points: Vec<Option<[f32; 3]>>,
+    /// The current obstacle's in-image points.
+    pixels: Vec<[f32; 2]>,
 }
 
 impl Associator {
@@ -101,6 +103,7 @@ impl Associator {
             taken: Vec::new(),
             ranges: Vec::new(),
             ground_points: Vec::new(),
+            pixels: Vec::new(),
         }
     }
 
@@ -180,17 +183,31 @@ impl Associator {
         detections: &[Detection2d],
     ) -> Option<usize> {
         self.votes.iter_mut().for_each(|v| *v = 0);
-        let mut in_image = 0u32;
+        self.pixels.clear();
+        let mut bounds = [f32::MAX, f32::MAX, f32::MIN, f32::MIN];
         for &p in points {
-            let Some([u, v]) = self.projector.project(p) else {
-                continue;
-            };
-            in_image += 1;
-            for (vote, d) in self.votes.iter_mut().zip(detections) {
-                if u >= d.bbox[0] && u <= d.bbox[2] && v >= d.bbox[1] && v <= d.bbox[3] {
-                    *vote += 1;
-                }
+            if let Some([u, v]) = self.projector.project(p) {
+                self.pixels.push([u, v]);
+                bounds = [
+                    bounds[0].min(u),
+                    bounds[1].min(v),
+                    bounds[2].max(u),
+                    bounds[3].max(v),
+                ];
             }
+        }
+        let in_image = self.pixels.len() as u32;
+        // Only boxes that overlap the points' extent can hold any.
+        for (vote, d) in self.votes.iter_mut().zip(detections) {
+            let b = d.bbox;
+            if b[0] > bounds[2] || b[2] < bounds[0] || b[1] > bounds[3] || b[3] < bounds[1] {
+                continue;
+            }
+            *vote = self
+                .pixels
+                .iter()
+                .filter(|&&[u, v]| u >= b[0] && u <= b[2] && v >= b[1] && v <= b[3])
+                .count() as u32;
         }
         if in_image < self.config.min_points.max(1) {
             return None;
