@@ -8,7 +8,8 @@
 use crate::cdr::DecodeError;
 use crate::frames::{CameraFrame, CameraIntrinsics, CompressedDecoder, LidarScan, Stamp};
 use crate::msg::{
-    CameraInfo, CompressedImage, FrameReport, Image, MessageType, ObstacleArray, PointCloud2,
+    CameraInfo, CompressedImage, Detection2DArray, FrameReport, Image, MessageType, ObstacleArray,
+    PointCloud2,
 };
 
 /// Input message types Lookout understands.
@@ -21,6 +22,8 @@ pub enum InputKind {
     /// Ground-truth or previously computed obstacles.
     ObstacleArray,
     FrameReport,
+    /// 2D ground truth or camera detections.
+    Detection2DArray,
 }
 
 impl InputKind {
@@ -34,6 +37,7 @@ impl InputKind {
             "sensor_msgs/PointCloud2" => InputKind::PointCloud2,
             "lookout_msgs/ObstacleArray" => InputKind::ObstacleArray,
             "lookout_msgs/FrameReport" => InputKind::FrameReport,
+            "lookout_msgs/Detection2DArray" => InputKind::Detection2DArray,
             _ => return None,
         })
     }
@@ -45,6 +49,7 @@ impl InputKind {
             InputKind::CameraInfo => CameraInfo::TYPE_NAME,
             InputKind::PointCloud2 => PointCloud2::TYPE_NAME,
             InputKind::ObstacleArray => ObstacleArray::TYPE_NAME,
+            InputKind::Detection2DArray => Detection2DArray::TYPE_NAME,
             InputKind::FrameReport => FrameReport::TYPE_NAME,
         }
     }
@@ -148,6 +153,15 @@ impl Ingest {
                 let report = FrameReport::decode(data)?;
                 let facts = FrameFacts {
                     stamp: report.header.stamp.as_nanos(),
+                    ..FrameFacts::default()
+                };
+                Ok((facts, header_frame_id(data)))
+            }
+            InputKind::Detection2DArray => {
+                let array = Detection2DArray::decode(data)?;
+                let facts = FrameFacts {
+                    stamp: array.header.stamp.as_nanos(),
+                    point_count: array.detections.len() as u32,
                     ..FrameFacts::default()
                 };
                 Ok((facts, header_frame_id(data)))

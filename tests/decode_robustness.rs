@@ -20,20 +20,22 @@ use lookout::cdr::{CdrWriter, DecodeError, RejectReason};
 use lookout::frames::{CameraFrame, CameraIntrinsics, CompressedDecoder, LidarScan};
 use lookout::ingest::{Ingest, InputKind};
 use lookout::msg::{
-    CameraInfo, CompressedImage, Encode, FrameReport, Header, Image, Obstacle, ObstacleArray,
-    ObstacleSource, OwnedHeader, PointCloud2, PointField, PointFieldType, Time,
+    CameraInfo, CompressedImage, Detection2D, Detection2DArray, Encode, FrameReport, Header, Image,
+    Obstacle, ObstacleArray, ObstacleSource, OwnedHeader, PointCloud2, PointField, PointFieldType,
+    Time,
 };
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::TestCaseError;
 
-const ALL_KINDS: [InputKind; 6] = [
+const ALL_KINDS: [InputKind; 7] = [
     InputKind::Image,
     InputKind::CompressedImage,
     InputKind::CameraInfo,
     InputKind::PointCloud2,
     InputKind::ObstacleArray,
     InputKind::FrameReport,
+    InputKind::Detection2DArray,
 ];
 
 /// Type-name prefixes an error field may carry for each input kind.
@@ -45,6 +47,7 @@ fn prefixes(kind: InputKind) -> &'static [&'static str] {
         InputKind::PointCloud2 => &["PointCloud2"],
         InputKind::ObstacleArray => &["ObstacleArray", "Obstacle"],
         InputKind::FrameReport => &["FrameReport"],
+        InputKind::Detection2DArray => &["Detection2DArray", "Detection2D"],
     }
 }
 
@@ -139,6 +142,10 @@ fn decode_everything(bytes: &[u8]) -> Result<(), TestCaseError> {
 
     check(&ObstacleArray::decode(bytes), InputKind::ObstacleArray)?;
     check(&FrameReport::decode(bytes), InputKind::FrameReport)?;
+    check(
+        &Detection2DArray::decode(bytes),
+        InputKind::Detection2DArray,
+    )?;
 
     let mut ingest = Ingest::new();
     for kind in ALL_KINDS {
@@ -583,6 +590,26 @@ fn frame_reports() -> Vec<Vec<u8>> {
     ]
 }
 
+fn detection_arrays() -> Vec<Vec<u8>> {
+    let detection = |label: &str, visible: f32| Detection2D {
+        label: label.into(),
+        score: 0.5,
+        bbox: [1.0, 2.0, 30.0, 40.0],
+        visible,
+    };
+    vec![
+        Detection2DArray {
+            header: OwnedHeader {
+                stamp: stamp(),
+                frame_id: "camera".into(),
+            },
+            detections: vec![detection("car", f32::NAN), detection("pedestrian", 0.7)],
+        }
+        .to_cdr(),
+        Detection2DArray::default().to_cdr(),
+    ]
+}
+
 /// A valid message and the aligned offsets holding a u32 no larger than the
 /// bytes after it: every string and sequence length, plus dimensions/counts.
 #[derive(Debug)]
@@ -622,6 +649,7 @@ fn corpus(kind: InputKind) -> &'static [Sample] {
                     InputKind::PointCloud2 => point_clouds(),
                     InputKind::ObstacleArray => obstacle_arrays(),
                     InputKind::FrameReport => frame_reports(),
+                    InputKind::Detection2DArray => detection_arrays(),
                 };
                 messages.into_iter().map(|m| sample(kind, m)).collect()
             })
@@ -823,7 +851,7 @@ fn mutated(
                 check(&scan.fill_from(&cloud), kind)?;
             }
         }
-        InputKind::ObstacleArray | InputKind::FrameReport => {}
+        InputKind::ObstacleArray | InputKind::FrameReport | InputKind::Detection2DArray => {}
     }
     decode_everything(&bytes)
 }
@@ -877,6 +905,14 @@ proptest! {
         mutations in prop::collection::vec(mutation(), 1..5),
     ) {
         mutated(InputKind::FrameReport, &pick, &mutations, &mut CompressedDecoder::new(), &mut LidarScan::new())?;
+    }
+
+    #[test]
+    fn mutated_detection_arrays_never_panic(
+        pick in any::<Index>(),
+        mutations in prop::collection::vec(mutation(), 1..5),
+    ) {
+        mutated(InputKind::Detection2DArray, &pick, &mutations, &mut CompressedDecoder::new(), &mut LidarScan::new())?;
     }
 }
 

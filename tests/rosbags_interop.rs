@@ -19,8 +19,8 @@ use lookout::cdr::DecodeError;
 use lookout::frames::{CameraFrame, CameraIntrinsics, CompressedDecoder, LidarScan, PixelEncoding};
 use lookout::ingest::{Ingest, InputKind};
 use lookout::msg::{
-    CameraInfo, CompressedImage, Encode, FrameReport, Header, Image, MessageType, Obstacle,
-    ObstacleArray, ObstacleSource, OwnedHeader, PipelineStatus, PointCloud2, PointField,
+    CameraInfo, CompressedImage, Detection2DArray, Encode, FrameReport, Header, Image, MessageType,
+    Obstacle, ObstacleArray, ObstacleSource, OwnedHeader, PipelineStatus, PointCloud2, PointField,
     PointFieldType, RegionOfInterest, SensorStatus, Time,
 };
 use lookout::synth::{self, CameraFormat, CameraSpec, LidarSpec, SynthOptions};
@@ -314,6 +314,21 @@ fn obstacle_array_json(m: &ObstacleArray) -> Value {
     })
 }
 
+fn detection_array_json(m: &Detection2DArray) -> Value {
+    json!({
+        "header": header_json(&m.header.borrowed()),
+        "detections": m.detections.iter().map(|d| json!({
+            "label": d.label,
+            "score": jfloat(d.score as f64),
+            "x0": jfloat(d.bbox[0] as f64),
+            "y0": jfloat(d.bbox[1] as f64),
+            "x1": jfloat(d.bbox[2] as f64),
+            "y1": jfloat(d.bbox[3] as f64),
+            "visible": jfloat(d.visible as f64),
+        })).collect::<Vec<_>>(),
+    })
+}
+
 fn frame_report_json(m: &FrameReport) -> Value {
     json!({
         "header": header_json(&m.header.borrowed()),
@@ -390,6 +405,9 @@ fn lookout_json(type_name: &str, data: &[u8]) -> Value {
         }
         "lookout_msgs/msg/FrameReport" => {
             frame_report_json(&ok(type_name, FrameReport::decode(data)))
+        }
+        "lookout_msgs/msg/Detection2DArray" => {
+            detection_array_json(&ok(type_name, Detection2DArray::decode(data)))
         }
         "lookout_msgs/msg/PipelineStatus" => {
             pipeline_status_json(&ok(type_name, PipelineStatus::decode(data)))

@@ -6,7 +6,7 @@ mod common;
 use lookout::bag::Bag;
 use lookout::calibration::Calibration;
 use lookout::frames::LidarScan;
-use lookout::msg::{CameraInfo, Image, ObstacleArray, PointCloud2};
+use lookout::msg::{CameraInfo, Detection2DArray, Image, ObstacleArray, PointCloud2};
 use lookout::synth::{self, SynthOptions};
 use std::ops::ControlFlow;
 use std::process::Command;
@@ -65,6 +65,7 @@ fn default_scene_has_the_documented_sensors() {
     let bag = Bag::open(&path).unwrap();
     let mut scan = LidarScan::new();
     let mut camera_stamps = Vec::new();
+    let mut truth_2d_stamps = Vec::new();
     let mut lidar_stamps = Vec::new();
     bag.read_messages(None, |m| {
         match m.topic {
@@ -99,11 +100,25 @@ fn default_scene_has_the_documented_sensors() {
                     assert!(labels.contains(class), "no {class} in the truth");
                 }
             }
+            synth::CAMERA_TRUTH_TOPIC => {
+                let truth = Detection2DArray::decode(m.data).unwrap();
+                assert_eq!(truth.header.frame_id, "camera");
+                assert!(!truth.detections.is_empty());
+                for d in &truth.detections {
+                    let [x0, y0, x1, y1] = d.bbox;
+                    assert!(0.0 <= x0 && x0 < x1 && x1 <= 1280.0, "{d:?}");
+                    assert!(0.0 <= y0 && y0 < y1 && y1 <= 720.0, "{d:?}");
+                    assert!((0.0..=1.0).contains(&d.visible), "{d:?}");
+                }
+                truth_2d_stamps.push(truth.header.stamp.as_nanos());
+            }
             other => panic!("unexpected topic {other}"),
         }
         ControlFlow::Continue(())
     })
     .unwrap();
+    // One 2D truth per camera frame, at its stamp.
+    assert_eq!(truth_2d_stamps, camera_stamps);
     // Camera and lidar are never triggered at the same instant.
     assert!(camera_stamps.iter().all(|c| !lidar_stamps.contains(c)));
 }

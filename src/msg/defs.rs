@@ -59,6 +59,14 @@ const DEFINITIONS: &[(&str, &str)] = &[
         "lookout_msgs/PipelineStatus",
         include_str!("../../lookout_msgs/msg/PipelineStatus.msg"),
     ),
+    (
+        "lookout_msgs/Detection2D",
+        include_str!("../../lookout_msgs/msg/Detection2D.msg"),
+    ),
+    (
+        "lookout_msgs/Detection2DArray",
+        include_str!("../../lookout_msgs/msg/Detection2DArray.msg"),
+    ),
 ];
 
 fn definition(short_name: &str) -> Option<&'static str> {

@@ -159,6 +159,91 @@ impl ObstacleArray {
     }
 }
 
+/// `lookout_msgs/Detection2D`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Detection2D {
+    pub label: String,
+    pub score: f32,
+    /// `[x0, y0, x1, y1]`, pixels.
+    pub bbox: [f32; 4],
+    /// Ground truth: the seen share of the object's box; NaN for detections.
+    pub visible: f32,
+}
+
+impl Detection2D {
+    fn encode_fields(&self, w: &mut CdrWriter) {
+        w.string(&self.label).f32(self.score);
+        for v in self.bbox {
+            w.f32(v);
+        }
+        w.f32(self.visible);
+    }
+
+    fn decode_fields(r: &mut CdrReader<'_>) -> Result<Self, DecodeError> {
+        let label = r.string("Detection2D.label")?.to_owned();
+        let score = r.f32("Detection2D.score")?;
+        let mut bbox = [0.0; 4];
+        for (v, field) in bbox.iter_mut().zip([
+            "Detection2D.x0",
+            "Detection2D.y0",
+            "Detection2D.x1",
+            "Detection2D.y1",
+        ]) {
+            *v = r.f32(field)?;
+        }
+        let visible = r.f32("Detection2D.visible")?;
+        Ok(Detection2D {
+            label,
+            score,
+            bbox,
+            visible,
+        })
+    }
+}
+
+/// `lookout_msgs/Detection2DArray`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Detection2DArray {
+    pub header: OwnedHeader,
+    pub detections: Vec<Detection2D>,
+}
+
+impl MessageType for Detection2DArray {
+    const TYPE_NAME: &'static str = "lookout_msgs/msg/Detection2DArray";
+}
+
+impl Encode for Detection2DArray {
+    fn encode_fields(&self, w: &mut CdrWriter) {
+        self.header.borrowed().encode(w);
+        w.sequence_len(self.detections.len());
+        for d in &self.detections {
+            d.encode_fields(w);
+        }
+    }
+}
+
+impl Detection2DArray {
+    pub fn decode(message: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = CdrReader::new(message)?;
+        let header = Header::decode(
+            &mut r,
+            "Detection2DArray.header.stamp",
+            "Detection2DArray.header.frame_id",
+        )?;
+        // A Detection2D is at least 28 bytes on the wire.
+        let count = r.sequence_len(28, "Detection2DArray.detections")?;
+        let mut detections = Vec::with_capacity(count);
+        for _ in 0..count {
+            detections.push(Detection2D::decode_fields(&mut r)?);
+        }
+        r.finish("Detection2DArray")?;
+        Ok(Detection2DArray {
+            header: header.into(),
+            detections,
+        })
+    }
+}
+
 /// Pipeline obstacles published as `lookout_msgs/ObstacleArray`, borrowed.
 #[derive(Debug, Clone, Copy)]
 pub struct ObstacleArrayRef<'a> {
@@ -430,6 +515,37 @@ mod tests {
             late: true,
         };
         assert_eq!(ObstacleArray::decode(&array.to_cdr()).unwrap(), array);
+    }
+
+    #[test]
+    fn detection_array_round_trip() {
+        let array = Detection2DArray {
+            header: OwnedHeader {
+                stamp: Time::from_nanos(1_500_000_123),
+                frame_id: "camera".into(),
+            },
+            detections: vec![
+                Detection2D {
+                    label: "car".into(),
+                    score: 0.75,
+                    bbox: [10.0, 20.5, 100.0, 80.25],
+                    visible: f32::NAN,
+                },
+                Detection2D {
+                    label: "pedestrian".into(),
+                    score: 1.0,
+                    bbox: [0.0, 0.0, 5.0, 12.0],
+                    visible: 0.5,
+                },
+            ],
+        };
+        let decoded = Detection2DArray::decode(&array.to_cdr()).unwrap();
+        assert_eq!(decoded.header, array.header);
+        assert_eq!(decoded.detections[1], array.detections[1]);
+        assert!(decoded.detections[0].visible.is_nan());
+        assert_eq!(decoded.detections[0].bbox, array.detections[0].bbox);
+        let err = Detection2DArray::decode(&array.to_cdr()[..40]).unwrap_err();
+        assert!(err.field().starts_with("Detection2D"), "{err}");
     }
 
     #[test]

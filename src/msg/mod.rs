@@ -12,8 +12,8 @@ mod sensor;
 pub mod viz;
 
 pub use lookout::{
-    FrameReport, Obstacle, ObstacleArray, ObstacleArrayRef, ObstacleSource, PipelineStatus,
-    SensorStatus,
+    Detection2D, Detection2DArray, FrameReport, Obstacle, ObstacleArray, ObstacleArrayRef,
+    ObstacleSource, PipelineStatus, SensorStatus,
 };
 pub use sensor::{
     CameraInfo, CompressedImage, Image, MAX_DISTORTION, MAX_POINT_FIELDS, PointCloud2, PointField,

@@ -71,6 +71,8 @@ fn shade(material: Material, normal: &V3) -> [f64; 3] {
 
 /// A face ready to rasterize: screen polygon, inverse-depth plane, colour.
 struct Face {
+    /// The actor index + 1 it belongs to (0: scenery).
+    actor: u32,
     /// Screen vertices (pixel units), counter-clockwise or clockwise.
     vertices: Vec<[f64; 2]>,
     orientation: f64,
@@ -86,18 +88,41 @@ pub struct Camera {
     spec: CameraSpec,
 }
 
+/// One actor as the camera sees it: the bounds of its visible pixels and
+/// their count, beside the bounds of its whole box projected (both clipped
+/// to the image).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SeenActor {
+    pub index: usize,
+    pub visible_box: [f32; 4],
+    pub visible_pixels: u32,
+    pub full_box: [f32; 4],
+}
+
+impl SeenActor {
+    /// Visible pixels over the projected box's area, in [0, 1].
+    pub fn visible_share(&self) -> f32 {
+        let [x0, y0, x1, y1] = self.full_box;
+        let area = ((x1 - x0) * (y1 - y0)).max(1.0);
+        (self.visible_pixels as f32 / area).min(1.0)
+    }
+}
+
 impl Camera {
     pub fn new(spec: CameraSpec) -> Self {
         Camera { spec }
     }
 
-    /// Renders rgb8 into `pixels` (`width * height * 3` bytes).
+    /// Renders rgb8 into `pixels` (`width * height * 3` bytes) and, per
+    /// pixel, the actor seen there into `actors` (`width * height`; actor
+    /// index + 1, 0 for scenery and sky).
     pub fn render(
         &self,
         parts: &[Part],
         origin: &V3,
         world_from_optical: &Matrix3<f64>,
         pixels: &mut [u8],
+        actors: &mut [u32],
     ) {
         let s = &self.spec;
         let optical_from_world = world_from_optical.transpose();
@@ -108,8 +133,10 @@ impl Camera {
         let width = s.width as usize;
         pixels
             .par_chunks_mut(width * 3)
+            .zip(actors.par_chunks_mut(width))
             .enumerate()
-            .for_each(|(row, line)| {
+            .for_each(|(row, (line, actor_line))| {
+                actor_line.fill(0);
                 let mut depth = vec![f64::INFINITY; width];
                 let v = row as f64 + 0.5;
                 for (col, px) in line.chunks_exact_mut(3).enumerate() {
@@ -149,10 +176,71 @@ impl Camera {
                         if z > NEAR && z < depth[c] {
                             depth[c] = z;
                             line[c * 3..c * 3 + 3].copy_from_slice(&face.color);
+                            actor_line[c] = face.actor;
                         }
                     }
                 }
             });
+    }
+
+    /// The actors seen in a frame rendered with `actors` (see [`Camera::render`]);
+    /// `boxes(index)` gives an actor's 8 world corners.
+    pub fn seen_actors(
+        &self,
+        actors: &[u32],
+        origin: &V3,
+        world_from_optical: &Matrix3<f64>,
+        corners: impl Fn(usize) -> [V3; 8],
+    ) -> Vec<SeenActor> {
+        let s = &self.spec;
+        let width = s.width as usize;
+        let mut seen: Vec<SeenActor> = Vec::new();
+        for (i, &id) in actors.iter().enumerate() {
+            if id == 0 {
+                continue;
+            }
+            let index = id as usize - 1;
+            let (u, v) = ((i % width) as f32, (i / width) as f32);
+            let entry = match seen.iter_mut().find(|a| a.index == index) {
+                Some(entry) => entry,
+                None => {
+                    seen.push(SeenActor {
+                        index,
+                        visible_box: [u, v, u + 1.0, v + 1.0],
+                        visible_pixels: 0,
+                        full_box: [0.0; 4],
+                    });
+                    seen.last_mut().expect("just pushed")
+                }
+            };
+            let b = &mut entry.visible_box;
+            *b = [
+                b[0].min(u),
+                b[1].min(v),
+                b[2].max(u + 1.0),
+                b[3].max(v + 1.0),
+            ];
+            entry.visible_pixels += 1;
+        }
+        let optical_from_world = world_from_optical.transpose();
+        for entry in &mut seen {
+            let mut b = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
+            for corner in corners(entry.index) {
+                let p = optical_from_world * (corner - origin);
+                let z = p.z.max(NEAR);
+                let (u, v) = (s.fx * p.x / z + s.cx, s.fy * p.y / z + s.cy);
+                b = [b[0].min(u), b[1].min(v), b[2].max(u), b[3].max(v)];
+            }
+            let (w, h) = (s.width as f64, s.height as f64);
+            entry.full_box = [
+                b[0].clamp(0.0, w) as f32,
+                b[1].clamp(0.0, h) as f32,
+                b[2].clamp(0.0, w) as f32,
+                b[3].clamp(0.0, h) as f32,
+            ];
+        }
+        seen.sort_by_key(|a| a.index);
+        seen
     }
 
     fn faces(&self, part: &Part, origin: &V3, optical_from_world: &Matrix3<f64>) -> Vec<Face> {
@@ -201,6 +289,7 @@ impl Camera {
             let normal = optical_from_world * normal_world;
             let orientation = signed_area(&vertices).signum();
             out.push(Face {
+                actor: part.actor.map_or(0, |a| a as u32 + 1),
                 orientation,
                 d: normal.dot(&camera_points[0]),
                 normal,
@@ -292,12 +381,21 @@ mod tests {
         };
         let origin = V3::new(0.0, 0.0, 1.5);
         let mut pixels = vec![0u8; 64 * 48 * 3];
-        camera.render(&[part], &origin, &ego_from_optical(), &mut pixels);
+        let mut actors = vec![0u32; 64 * 48];
+        camera.render(
+            &[part],
+            &origin,
+            &ego_from_optical(),
+            &mut pixels,
+            &mut actors,
+        );
         let centre = (24 * 64 + 32) * 3;
         let px = &pixels[centre..centre + 3];
         assert!(
             px[0] > 80 && px[1] == 0 && px[2] == 0,
             "centre pixel {px:?}"
         );
+        assert_eq!(actors[24 * 64 + 32], 1, "the actor is seen at the centre");
+        assert_eq!(actors[0], 0, "sky in the corner");
     }
 }

@@ -19,8 +19,8 @@ use crate::bag::{BagError, BagWriter, Compression, WriterOptions};
 use crate::calibration::{Calibration, CameraCalibration, Extrinsics};
 use crate::cdr::CdrWriter;
 use crate::msg::{
-    CameraInfo, CompressedImage, Encode, Header, Image, Obstacle, ObstacleArray, ObstacleSource,
-    OwnedHeader, PointCloud2, Time,
+    CameraInfo, CompressedImage, Detection2D, Detection2DArray, Encode, Header, Image, Obstacle,
+    ObstacleArray, ObstacleSource, OwnedHeader, PointCloud2, Time,
 };
 use nalgebra::Vector3;
 use scene::{ActorState, Part, Scene, V3};
@@ -32,6 +32,8 @@ pub const COMPRESSED_TOPIC: &str = "/camera/image_raw/compressed";
 pub const CAMERA_INFO_TOPIC: &str = "/camera/camera_info";
 pub const LIDAR_TOPIC: &str = "/lidar/points";
 pub const TRUTH_TOPIC: &str = "/ground_truth/obstacles";
+/// 2D ground truth per camera frame: the visible extent of each actor.
+pub const CAMERA_TRUTH_TOPIC: &str = "/ground_truth/detections";
 
 /// Scene start: 2023-11-14T22:13:20Z, fixed so bags are reproducible.
 pub const START_NS: i64 = 1_700_000_000_000_000_000;
@@ -196,6 +198,8 @@ pub fn synthesize(out: &Path, options: &SynthOptions) -> Result<SynthSummary, Sy
     let info_topic = writer.add_topic(CAMERA_INFO_TOPIC, "sensor_msgs/msg/CameraInfo")?;
     let lidar_topic = writer.add_topic(LIDAR_TOPIC, "sensor_msgs/msg/PointCloud2")?;
     let truth_topic = writer.add_topic(TRUTH_TOPIC, "lookout_msgs/msg/ObstacleArray")?;
+    let camera_truth_topic =
+        writer.add_topic(CAMERA_TRUTH_TOPIC, "lookout_msgs/msg/Detection2DArray")?;
 
     let mut events = Vec::new();
     let camera_period = 1.0 / options.camera.rate_hz;
@@ -220,6 +224,7 @@ pub fn synthesize(out: &Path, options: &SynthOptions) -> Result<SynthSummary, Sy
     let mut states = Vec::new();
     let mut parts: Vec<Part> = Vec::new();
     let mut pixels = vec![0u8; options.camera.width as usize * options.camera.height as usize * 3];
+    let mut actor_ids = vec![0u32; options.camera.width as usize * options.camera.height as usize];
     let mut encoded = Vec::new();
     let mut sweep = Sweep::default();
     let mut cdr = CdrWriter::new();
@@ -235,13 +240,36 @@ pub fn synthesize(out: &Path, options: &SynthOptions) -> Result<SynthSummary, Sy
                 let world_from_ego = ego.rotation();
                 let origin = ego.position + world_from_ego * V3::from(options.camera.mount);
                 let world_from_optical = world_from_ego * camera::ego_from_optical();
-                camera.render(&parts, &origin, &world_from_optical, &mut pixels);
+                camera.render(
+                    &parts,
+                    &origin,
+                    &world_from_optical,
+                    &mut pixels,
+                    &mut actor_ids,
+                );
                 let header = Header {
                     stamp,
                     frame_id: &options.camera.frame_id,
                 };
                 write_image(options, header, &pixels, &mut encoded, &mut cdr)?;
                 writer.write_raw(image_topic, log_time, cdr.as_bytes())?;
+                let seen = camera.seen_actors(&actor_ids, &origin, &world_from_optical, |index| {
+                    let state = states.iter().find(|s| s.index == index);
+                    state.map_or([origin; 8], box_corners)
+                });
+                let truth_2d = Detection2DArray {
+                    header: OwnedHeader::from(header),
+                    detections: seen
+                        .iter()
+                        .map(|a| Detection2D {
+                            label: scene.actors[a.index].class.label().to_owned(),
+                            score: 1.0,
+                            bbox: a.visible_box,
+                            visible: a.visible_share(),
+                        })
+                        .collect(),
+                };
+                writer.write(camera_truth_topic, log_time, &truth_2d)?;
                 let c = &calibration.camera;
                 let info = CameraInfo::new(
                     header,
@@ -451,6 +479,20 @@ fn ground_truth(scene: &Scene, sweep: &Sweep, header: Header<'_>) -> ObstacleArr
         degraded: false,
         late: false,
     }
+}
+
+/// The 8 world corners of an actor's box.
+fn box_corners(state: &ActorState) -> [V3; 8] {
+    let (sin, cos) = state.yaw.sin_cos();
+    std::array::from_fn(|i| {
+        let sign = |bit: usize| if i & bit == 0 { -0.5 } else { 0.5 };
+        let (l, w, h) = (
+            sign(1) * state.size.x,
+            sign(2) * state.size.y,
+            sign(4) * state.size.z,
+        );
+        state.center + V3::new(l * cos - w * sin, l * sin + w * cos, h)
+    })
 }
 
 fn wrap_pi(a: f64) -> f64 {
