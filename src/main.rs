@@ -83,18 +83,34 @@ enum Command {
         #[command(flatten)]
         scheduled: ScheduleArgs,
     },
-    /// Score the lidar obstacles of a bag against its ground truth.
+    /// Score the lidar obstacles of a bag against its ground truth; with
+    /// --camera-model also the camera detector (AP against the 2D truth),
+    /// and with --calibration too the fused obstacles in the camera's view.
     Eval {
         bag: PathBuf,
         /// Topic of the ground truth (lookout_msgs/msg/ObstacleArray).
         #[arg(long, default_value = "/ground_truth/obstacles")]
         truth: String,
+        /// Topic of the 2D ground truth (lookout_msgs/msg/Detection2DArray).
+        #[arg(long, default_value = "/ground_truth/detections")]
+        truth_2d: String,
         /// Pipeline configuration (YAML; see config/lookout.yaml).
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Also write the report as JSON here.
+        /// Also write the report(s) as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Score this camera detector too.
+        #[arg(long)]
+        camera_model: Option<PathBuf>,
+        /// Fuse through this calibration and score the fused obstacles
+        /// within --fused-range of the sensor in the camera's view.
+        #[arg(long)]
+        calibration: Option<PathBuf>,
+        #[arg(long, default_value_t = 40.0)]
+        fused_range: f64,
+        #[command(flatten)]
+        engine: EngineArgs,
     },
     /// List the topics of a bag.
     Info { bag: PathBuf },
@@ -256,11 +272,23 @@ fn run(cli: Cli) -> Result<()> {
         Command::Eval {
             bag,
             truth,
+            truth_2d,
             config,
             json,
+            camera_model,
+            calibration,
+            fused_range,
+            engine,
         } => run_eval(
             &bag,
-            &truth,
+            &EvalArgs {
+                truth,
+                truth_2d,
+                camera_model,
+                calibration,
+                fused_range,
+                engine: engine.options(),
+            },
             &load_config(config.as_deref())?,
             json.as_deref(),
         ),
@@ -320,12 +348,22 @@ fn load_config(path: Option<&Path>) -> Result<LookoutConfig> {
     })
 }
 
+struct EvalArgs {
+    truth: String,
+    truth_2d: String,
+    camera_model: Option<PathBuf>,
+    calibration: Option<PathBuf>,
+    fused_range: f64,
+    engine: EngineOptions,
+}
+
 fn run_eval(
     bag_path: &Path,
-    truth: &str,
+    args: &EvalArgs,
     config: &LookoutConfig,
     json: Option<&Path>,
 ) -> Result<()> {
+    let truth = args.truth.as_str();
     let bag = Bag::open(bag_path).with_context(|| format!("opening {}", bag_path.display()))?;
     let evaluation = evaluate_lidar(
         &bag,
@@ -347,11 +385,75 @@ fn run_eval(
     if evaluation.scored_scans == 0 {
         bail!("no scan had a truth record on {truth} with the same stamp");
     }
+    let mut reports = serde_json::json!({ "lidar": evaluation.report });
+    if let Some(model) = &args.camera_model {
+        use lookout::camera::spec::ModelSpec;
+        let spec = ModelSpec::load(model)?;
+        let mut camera = lookout::camera::CameraStage::load(spec.clone(), &args.engine)?;
+        let (camera_report, frames) = lookout::replay::evaluate_camera(
+            &bag,
+            &mut camera,
+            &args.truth_2d,
+            Default::default(),
+        )?;
+        println!("\ncamera detector {}:", spec.name);
+        print!("{}", camera_report.table());
+        if frames == 0 {
+            bail!(
+                "no camera frame had 2D truth on {} with the same stamp",
+                args.truth_2d
+            );
+        }
+        reports["camera"] = serde_json::to_value(&camera_report)?;
+        if let Some(calibration) = &args.calibration {
+            let (fused, scans) = evaluate_fused_cli(&bag, spec, args, calibration, config)?;
+            println!(
+                "\nfused obstacles in the camera's view within {} m ({scans} scans):",
+                args.fused_range
+            );
+            print!("{}", fused.table());
+            reports["fused"] = serde_json::to_value(&fused)?;
+        }
+    } else if args.calibration.is_some() {
+        bail!("--calibration needs --camera-model");
+    }
     if let Some(path) = json {
-        std::fs::write(path, evaluation.report.to_json())
+        std::fs::write(path, serde_json::to_string_pretty(&reports)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+fn evaluate_fused_cli(
+    bag: &Bag,
+    spec: lookout::camera::spec::ModelSpec,
+    args: &EvalArgs,
+    calibration: &Path,
+    config: &LookoutConfig,
+) -> Result<(lookout::eval::EvalReport, u64)> {
+    use lookout::sched::replay::{Mode, ScheduledReplayOptions};
+    let out = std::env::temp_dir().join(format!("lookout-eval-{}.mcap", std::process::id()));
+    let options = ScheduledReplayOptions {
+        mode: Mode::Lockstep,
+        scheduler: config.scheduler.clone(),
+        lidar: config.lidar.clone(),
+        camera: Some((spec, args.engine.clone())),
+        fusion: Some((
+            config.fusion.clone(),
+            lookout::calibration::Calibration::load(calibration)
+                .with_context(|| format!("loading {}", calibration.display()))?,
+        )),
+        faults: config.faults.clone(),
+        out: Some(out.clone()),
+        writer: WriterOptions::default(),
+    };
+    let eval = EvalConfig {
+        max_range: args.fused_range,
+        ..EvalConfig::default()
+    };
+    let result = lookout::replay::evaluate_fused(bag, &options, &args.truth, eval);
+    let _ = std::fs::remove_file(&out);
+    result.map_err(|e| anyhow::anyhow!(e))
 }
 
 fn run_replay(

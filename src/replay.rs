@@ -430,3 +430,135 @@ pub fn evaluate_lidar(
         stage: stage_report,
     })
 }
+
+/// Runs the camera detector over every camera frame of `bag` and scores
+/// its detections against the 2D truth (`lookout_msgs/Detection2DArray` on
+/// `truth_topic`) of the same stamp; frames without truth are not scored.
+/// Returns the report and the number of frames scored.
+pub fn evaluate_camera(
+    bag: &Bag,
+    camera: &mut crate::camera::CameraStage,
+    truth_topic: &str,
+    config: crate::camera::eval::ImageEvalConfig,
+) -> Result<(crate::camera::eval::ImageEvalReport, u64), BagError> {
+    use crate::camera::eval::{ImageEvaluator, LabeledBox};
+    let class_names = camera.spec().classes.clone();
+    let reported: Vec<&str> = camera
+        .spec()
+        .obstacle_classes
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let mut evaluator = ImageEvaluator::new(config, &reported);
+    let mut ingest = Ingest::new();
+    let mut found: BTreeMap<i64, Vec<LabeledBox>> = BTreeMap::new();
+    let mut truth: BTreeMap<i64, Vec<LabeledBox>> = BTreeMap::new();
+    let mut detections = Vec::new();
+    let read = bag.read_messages(None, |message| {
+        if message.topic == truth_topic {
+            if let Ok(array) = crate::msg::Detection2DArray::decode(message.data) {
+                let boxes = array
+                    .detections
+                    .iter()
+                    .map(|d| LabeledBox {
+                        label: d.label.clone(),
+                        score: d.score,
+                        bbox: d.bbox,
+                        visible: d.visible,
+                    })
+                    .collect();
+                truth.insert(array.header.stamp.as_nanos(), boxes);
+            }
+            return ControlFlow::Continue(());
+        }
+        let kind = InputKind::from_type_name(message.type_name);
+        if !matches!(kind, Some(InputKind::Image | InputKind::CompressedImage)) {
+            return ControlFlow::Continue(());
+        }
+        let Ok(frame) = ingest.camera_frame(kind.expect("matched"), message.data) else {
+            return ControlFlow::Continue(());
+        };
+        if camera.process(&frame, &mut detections).is_ok() {
+            let boxes = detections
+                .iter()
+                .map(|d| LabeledBox {
+                    label: class_names
+                        .get(d.class as usize)
+                        .cloned()
+                        .unwrap_or_default(),
+                    score: d.score,
+                    bbox: d.bbox,
+                    visible: f32::NAN,
+                })
+                .collect();
+            found.insert(frame.stamp, boxes);
+        }
+        ControlFlow::Continue(())
+    });
+    let mut scored = 0;
+    for (stamp, boxes) in &found {
+        if let Some(expected) = truth.get(stamp) {
+            evaluator.add_frame(boxes, expected);
+            scored += 1;
+        }
+    }
+    read?;
+    Ok((evaluator.report(), scored))
+}
+
+/// Replays `bag` through the scheduled pipeline in `options` (lockstep,
+/// camera detector and fusion as configured), writing its obstacles to
+/// `options.out`, then scores them against the 3D truth on `truth_topic`,
+/// counting only obstacles whose centre the calibrated camera sees (the
+/// fused part of the output). Returns the report and the scans scored.
+pub fn evaluate_fused(
+    bag: &Bag,
+    options: &crate::sched::replay::ScheduledReplayOptions,
+    truth_topic: &str,
+    eval: crate::eval::EvalConfig,
+) -> Result<(crate::eval::EvalReport, u64), String> {
+    let out = options
+        .out
+        .as_ref()
+        .ok_or("evaluate_fused needs an output bag")?;
+    let (_, calibration) = options
+        .fusion
+        .as_ref()
+        .ok_or("evaluate_fused needs fusion (a calibration and a camera model)")?;
+    let projector = crate::fusion::project::Projector::new(calibration);
+    crate::sched::replay::replay_scheduled(bag, options).map_err(|e| e.to_string())?;
+    let mut fused: BTreeMap<i64, Vec<Obstacle>> = BTreeMap::new();
+    Bag::open(out)
+        .map_err(|e| e.to_string())?
+        .read_messages(Some(&[OBSTACLES_TOPIC.to_owned()]), |m| {
+            if let Ok(array) = crate::msg::ObstacleArray::decode(m.data) {
+                fused.insert(
+                    array.header.stamp.as_nanos(),
+                    array.obstacles.iter().map(Obstacle::from_msg).collect(),
+                );
+            }
+            ControlFlow::Continue(())
+        })
+        .map_err(|e| e.to_string())?;
+    let mut truth: BTreeMap<i64, Vec<Obstacle>> = BTreeMap::new();
+    bag.read_messages(Some(&[truth_topic.to_owned()]), |m| {
+        if let Ok(array) = crate::msg::ObstacleArray::decode(m.data) {
+            truth.insert(
+                array.header.stamp.as_nanos(),
+                array.obstacles.iter().map(Obstacle::from_msg).collect(),
+            );
+        }
+        ControlFlow::Continue(())
+    })
+    .map_err(|e| e.to_string())?;
+    let in_view = |o: &Obstacle| projector.project(o.bbox.center.map(|v| v as f32)).is_some();
+    let mut evaluator = crate::eval::Evaluator::new(eval);
+    let mut scored = 0;
+    for (stamp, found) in &fused {
+        if let Some(expected) = truth.get(stamp) {
+            evaluator.add_frame_within(found, expected, in_view);
+            scored += 1;
+        }
+    }
+    Ok((evaluator.report(), scored))
+}

@@ -9,6 +9,7 @@
 pub mod decode;
 pub mod draw;
 pub mod engine;
+pub mod eval;
 pub mod nms;
 pub mod preprocess;
 pub mod spec;
