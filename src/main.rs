@@ -570,8 +570,33 @@ fn demo(bag: &Path, seconds: f64) -> Result<()> {
         )?;
     }
     let out = bag.with_extension("out.mcap");
-    run_replay(bag, Some(out), Vec::new(), &LookoutConfig::default())
+    run_replay(bag, Some(out), Vec::new(), &LookoutConfig::default())?;
+    // The whole pipeline on the synthetic detector: camera AP, and classed
+    // 3D obstacles (fused through the scene's calibration) against truth.
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEMO_MODEL);
+    let calibration = lookout::synth::calibration_path(bag);
+    println!("\nfusion with the synthetic-scene detector ({DEMO_MODEL}):");
+    run_eval(
+        bag,
+        &EvalArgs {
+            truth: lookout::synth::TRUTH_TOPIC.to_owned(),
+            truth_2d: lookout::synth::CAMERA_TRUTH_TOPIC.to_owned(),
+            camera_model: Some(model),
+            calibration: Some(calibration),
+            fused_range: 40.0,
+            engine: EngineOptions {
+                backend: lookout::camera::engine::Backend::Tract,
+                threads: 1,
+                onnxruntime_library: None,
+            },
+        },
+        &LookoutConfig::default(),
+        None,
+    )
 }
+
+/// The detector trained on synthetic scenes (models/train/).
+const DEMO_MODEL: &str = "models/synthetic-det.yaml";
 
 fn info(bag_path: &Path) -> Result<()> {
     let bag = Bag::open(bag_path).with_context(|| format!("opening {}", bag_path.display()))?;

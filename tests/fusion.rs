@@ -143,3 +143,87 @@ fn oracle_boxes_give_fused_obstacles_their_class() {
         );
     }
 }
+
+/// The whole pipeline on a scene the detector never saw in training (its
+/// seeds start at 1000): lockstep replay with the synthetic-scene detector
+/// and fusion, scored against the truth. A regression guard with margins
+/// below what `lookout eval` measures on the demo scene (see the README).
+#[test]
+fn the_pipeline_fuses_with_the_synthetic_detector() {
+    use lookout::bag::WriterOptions;
+    use lookout::camera::engine::{Backend, EngineOptions};
+    use lookout::camera::spec::ModelSpec;
+    use lookout::sched::SchedulerConfig;
+    use lookout::sched::faults::FaultConfig;
+    use lookout::sched::replay::{Mode, ScheduledReplayOptions};
+
+    let dir = tempfile::tempdir().unwrap();
+    let bag_path = dir.path().join("scene.mcap");
+    let options = SynthOptions {
+        seconds: 2.0,
+        seed: 11,
+        ..SynthOptions::default()
+    };
+    lookout::synth::synthesize(&bag_path, &options).unwrap();
+    let spec = ModelSpec::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/synthetic-det.yaml"),
+    )
+    .unwrap();
+    let engine = EngineOptions {
+        backend: Backend::Tract,
+        threads: 1,
+        onnxruntime_library: None,
+    };
+    let bag = Bag::open(&bag_path).unwrap();
+
+    let mut camera = lookout::camera::CameraStage::load(spec.clone(), &engine).unwrap();
+    let (camera_report, frames) = lookout::replay::evaluate_camera(
+        &bag,
+        &mut camera,
+        lookout::synth::CAMERA_TRUTH_TOPIC,
+        Default::default(),
+    )
+    .unwrap();
+    println!("{}", camera_report.table());
+    assert_eq!(frames, 30);
+    assert!(
+        camera_report.per_class["car"].ap >= 0.7,
+        "{}",
+        camera_report.table()
+    );
+
+    let replay = ScheduledReplayOptions {
+        mode: Mode::Lockstep,
+        scheduler: SchedulerConfig::default(),
+        lidar: LidarConfig::default(),
+        camera: Some((spec, engine)),
+        fusion: Some((
+            lookout::fusion::FusionConfig::default(),
+            lookout::synth::calibration(&options),
+        )),
+        faults: FaultConfig::default(),
+        out: Some(dir.path().join("fused.mcap")),
+        writer: WriterOptions::default(),
+    };
+    let (report, scans) = lookout::replay::evaluate_fused(
+        &bag,
+        &replay,
+        TRUTH_TOPIC,
+        EvalConfig {
+            max_range: 40.0,
+            ..EvalConfig::default()
+        },
+    )
+    .unwrap();
+    println!("{}", report.table());
+    assert_eq!(scans, 20);
+    let overall = &report.overall;
+    assert!(overall.true_positives >= 100, "{}", report.table());
+    assert!(overall.recall >= 0.9, "{}", report.table());
+    assert!(overall.class_accuracy >= 0.75, "{}", report.table());
+    assert!(
+        report.per_class["car"].class_accuracy >= 0.9,
+        "{}",
+        report.table()
+    );
+}

@@ -35,7 +35,7 @@ from torch import nn
 
 CLASSES = ["car", "truck", "pedestrian", "cyclist"]
 STRIDES = [8, 16, 32]
-WIDTH, HEIGHT = 384, 224
+WIDTH, HEIGHT = 512, 288
 MEAN = [123.675, 116.28, 103.53]
 STD = [58.395, 57.12, 57.375]
 CAMERA_TOPICS = ("/camera/image_raw", "/camera/image_raw/compressed")
@@ -236,7 +236,7 @@ decoder:
   kind: yolox
   output: detections
   strides: {STRIDES}
-score_threshold: 0.3
+score_threshold: 0.2
 nms_iou: 0.5
 class_agnostic_nms: false
 max_detections: 100
@@ -255,6 +255,8 @@ def main():
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--every", type=int, default=2,
+                        help="use every n-th camera frame (neighbours at 15 Hz look alike)")
     args = parser.parse_args()
 
     random.seed(args.seed)
@@ -269,7 +271,7 @@ def main():
         sys.exit(f"no .mcap scenes in {args.scenes}")
     samples = []
     for bag in bags:
-        samples += read_scene(bag)
+        samples += read_scene(bag)[::args.every]
     positives = sum(1 for _, boxes in samples for b in boxes if not b[5])
     print(f"{len(samples)} frames from {len(bags)} scenes, {positives} training boxes", flush=True)
 
