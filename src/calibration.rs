@@ -219,6 +219,45 @@ impl Extrinsics {
         }
     }
 
+    /// The transform taking `child_frame` points back into `parent_frame`.
+    pub fn inverse(&self) -> Extrinsics {
+        let rotation = self.rotation().inverse();
+        let translation = -(rotation * self.translation());
+        Extrinsics::from_rotation(
+            &self.child_frame,
+            &self.parent_frame,
+            rotation.to_rotation_matrix().matrix(),
+            translation,
+        )
+    }
+
+    /// `self` (a -> b) followed by `next` (b -> c): the transform a -> c.
+    /// Fails, naming both, when `next` does not start where `self` ends.
+    pub fn then(&self, next: &Extrinsics) -> Result<Extrinsics, CalibrationError> {
+        if self.child_frame != next.parent_frame {
+            return Err(CalibrationError::Invalid {
+                field: "extrinsics",
+                detail: format!(
+                    "cannot chain {} -> {} with {} -> {}",
+                    self.parent_frame, self.child_frame, next.parent_frame, next.child_frame
+                ),
+            });
+        }
+        let rotation = next.rotation() * self.rotation();
+        let translation = next.rotation() * self.translation() + next.translation();
+        Ok(Extrinsics::from_rotation(
+            &self.parent_frame,
+            &next.child_frame,
+            rotation.to_rotation_matrix().matrix(),
+            translation,
+        ))
+    }
+
+    /// A point of `parent_frame` in `child_frame`.
+    pub fn apply(&self, p: [f64; 3]) -> [f64; 3] {
+        (self.rotation() * Vector3::from(p) + self.translation()).into()
+    }
+
     fn validate(&self) -> Result<(), CalibrationError> {
         if self.translation.iter().any(|v| !v.is_finite()) {
             return Err(CalibrationError::Invalid {
@@ -305,6 +344,55 @@ mod tests {
                 rotation_xyzw: [0.5, -0.5, 0.5, -0.5],
             },
         }
+    }
+
+    #[test]
+    fn extrinsics_compose_and_invert() {
+        // base -> lidar: a lidar mounted 1.9 m up, turned 90 degrees about z
+        // (p_lidar = R p_base + t).
+        let base_to_lidar = Extrinsics::from_rotation(
+            "base_link",
+            "lidar",
+            &Matrix3::new(0.0, 1.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 1.0),
+            Vector3::new(0.0, 1.0, -1.9),
+        );
+        let lidar_to_camera = sample().lidar_to_camera;
+        let base_to_camera = base_to_lidar.then(&lidar_to_camera).unwrap();
+        assert_eq!(
+            (
+                base_to_camera.parent_frame.as_str(),
+                base_to_camera.child_frame.as_str()
+            ),
+            ("base_link", "camera")
+        );
+        for p in [[0.0, 0.0, 0.0], [10.0, -2.0, 0.5], [-3.0, 7.0, 1.0]] {
+            let chained = lidar_to_camera.apply(base_to_lidar.apply(p));
+            let direct = base_to_camera.apply(p);
+            for k in 0..3 {
+                assert!((chained[k] - direct[k]).abs() < 1e-9, "{p:?}");
+            }
+            let back = base_to_camera.inverse().apply(direct);
+            for k in 0..3 {
+                assert!((back[k] - p[k]).abs() < 1e-9, "{p:?}");
+            }
+        }
+        // A known point: (5, 0, 1.9) in the base frame is (0, -4, 0) in the lidar's.
+        let in_lidar = base_to_lidar.apply([5.0, 0.0, 1.9]);
+        assert!(
+            in_lidar
+                .iter()
+                .zip([0.0, -4.0, 0.0])
+                .all(|(a, b)| (a - b).abs() < 1e-9)
+        );
+        // Frames that do not meet are refused, naming them.
+        let err = lidar_to_camera
+            .then(&base_to_lidar)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("lidar -> camera") && err.contains("base_link -> lidar"),
+            "{err}"
+        );
     }
 
     #[test]
