@@ -200,3 +200,65 @@ impl Fusion {
         FusionOutcome { pairing, stats }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::MonotonicClock;
+    use crate::frames::{Box3, Footprint, ObstacleClass};
+    use crate::msg::ObstacleSource;
+
+    fn obstacle() -> Obstacle {
+        Obstacle {
+            id: 1,
+            class: ObstacleClass::Car,
+            score: 0.6,
+            source: ObstacleSource::Lidar,
+            bbox: Box3 {
+                center: [10.0, 0.0, -1.0],
+                size: [4.0, 1.8, 1.5],
+                yaw: 0.0,
+            },
+            velocity: [0.0; 3],
+            point_count: 3,
+            nearest_distance: 9.0,
+            lidar_stamp: 0,
+            camera_stamp: 0,
+            footprint: Footprint::default(),
+        }
+    }
+
+    /// Detections from a camera whose images are not the calibrated size
+    /// are not projected onto: the scan goes lidar-only and says why.
+    #[test]
+    fn frames_of_another_size_than_calibrated_are_not_fused() {
+        let calibration = crate::fusion::project::tests::rig([0.0; 5]);
+        let results = Arc::new(CameraResults::new());
+        let classes = vec!["car".to_owned()];
+        let mut fusion = Fusion::new(FusionConfig::default(), &calibration, &classes, results);
+        let points = [[10.0f32, 0.0, -1.0], [10.0, 0.2, -0.8], [10.0, -0.2, -0.6]];
+        let whole_image = Detection2d {
+            class: 0,
+            score: 0.9,
+            bbox: [0.0, 0.0, 1279.0, 719.0],
+        };
+        let clock = MonotonicClock::new();
+        for (size, fused) in [((1280, 720), true), ((640, 480), false)] {
+            fusion.camera_started(100);
+            fusion.camera_finished(100, size, Some(&[whole_image]));
+            let mut obstacles = vec![obstacle()];
+            let outcome = fusion.fuse(&mut obstacles, |_| &points, 100, i64::MAX, &clock, -1.9);
+            if fused {
+                assert!(
+                    matches!(outcome.pairing, Pairing::Paired { .. }),
+                    "{outcome:?}"
+                );
+                assert_eq!(obstacles[0].source, ObstacleSource::Fused);
+            } else {
+                assert_eq!(outcome.pairing, Pairing::ImageSizeMismatch);
+                assert_eq!(obstacles[0].source, ObstacleSource::Lidar);
+                assert_eq!(obstacles[0].class, ObstacleClass::Unknown);
+            }
+        }
+    }
+}

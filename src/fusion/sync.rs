@@ -68,11 +68,19 @@ impl CameraResults {
         self.ring.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A camera frame stamped `stamp` enters its detector.
+    /// A camera frame stamped `stamp` enters its detector. A frame with the
+    /// same stamp already held (republished, or a replayed bag looping) is
+    /// replaced, so a stamp never pairs with stale detections.
     pub fn begin(&self, stamp: i64) {
         let mut ring = self.lock();
-        let i = ring.next;
-        ring.next = (i + 1) % SLOTS;
+        let i = match ring.slots.iter().position(|s| s.stamp == Some(stamp)) {
+            Some(i) => i,
+            None => {
+                let i = ring.next;
+                ring.next = (i + 1) % SLOTS;
+                i
+            }
+        };
         let slot = &mut ring.slots[i];
         slot.stamp = Some(stamp);
         slot.done = false;
@@ -80,15 +88,11 @@ impl CameraResults {
     }
 
     /// The frame stamped `stamp` is done: its detections, for an image of
-    /// `image_size`. A frame never begun (or already overwritten) takes a
-    /// slot of its own.
+    /// `image_size`. It replaces whatever the slot of that stamp held; a
+    /// frame never begun (or already overwritten) takes a slot of its own.
     pub fn put(&self, stamp: i64, image_size: (u32, u32), detections: &[Detection2d]) {
         let mut ring = self.lock();
-        let i = match ring
-            .slots
-            .iter()
-            .position(|s| s.stamp == Some(stamp) && !s.done)
-        {
+        let i = match ring.slots.iter().position(|s| s.stamp == Some(stamp)) {
             Some(i) => i,
             None => {
                 let i = ring.next;
