@@ -457,7 +457,8 @@ fn row(out: &mut String, name: &str, m: &Metrics) {
 }
 
 /// `-` for NaN (or infinity), else `decimals` places.
-fn fixed(value: f64, decimals: usize) -> String {
+/// `value` with `decimals` digits; `-` when not finite (shared by the camera eval).
+pub(crate) fn fixed(value: f64, decimals: usize) -> String {
     if value.is_finite() {
         format!("{value:.decimals$}")
     } else {
@@ -465,7 +466,8 @@ fn fixed(value: f64, decimals: usize) -> String {
     }
 }
 
-fn nan_as_null<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+/// Serializes non-finite figures as `null` (shared by the camera eval).
+pub(crate) fn nan_as_null<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
     if value.is_finite() {
         serializer.serialize_f64(*value)
     } else {

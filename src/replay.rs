@@ -527,30 +527,9 @@ pub fn evaluate_fused(
         .ok_or("evaluate_fused needs fusion (a calibration and a camera model)")?;
     let projector = crate::fusion::project::Projector::new(calibration);
     crate::sched::replay::replay_scheduled(bag, options).map_err(|e| e.to_string())?;
-    let mut fused: BTreeMap<i64, Vec<Obstacle>> = BTreeMap::new();
-    Bag::open(out)
-        .map_err(|e| e.to_string())?
-        .read_messages(Some(&[OBSTACLES_TOPIC.to_owned()]), |m| {
-            if let Ok(array) = crate::msg::ObstacleArray::decode(m.data) {
-                fused.insert(
-                    array.header.stamp.as_nanos(),
-                    array.obstacles.iter().map(Obstacle::from_msg).collect(),
-                );
-            }
-            ControlFlow::Continue(())
-        })
-        .map_err(|e| e.to_string())?;
-    let mut truth: BTreeMap<i64, Vec<Obstacle>> = BTreeMap::new();
-    bag.read_messages(Some(&[truth_topic.to_owned()]), |m| {
-        if let Ok(array) = crate::msg::ObstacleArray::decode(m.data) {
-            truth.insert(
-                array.header.stamp.as_nanos(),
-                array.obstacles.iter().map(Obstacle::from_msg).collect(),
-            );
-        }
-        ControlFlow::Continue(())
-    })
-    .map_err(|e| e.to_string())?;
+    let out = Bag::open(out).map_err(|e| e.to_string())?;
+    let fused = obstacle_arrays(&out, OBSTACLES_TOPIC).map_err(|e| e.to_string())?;
+    let truth = obstacle_arrays(bag, truth_topic).map_err(|e| e.to_string())?;
     let in_view = |o: &Obstacle| projector.project(o.bbox.center.map(|v| v as f32)).is_some();
     let mut evaluator = crate::eval::Evaluator::new(eval);
     let mut scored = 0;
@@ -561,4 +540,20 @@ pub fn evaluate_fused(
         }
     }
     Ok((evaluator.report(), scored))
+}
+
+/// Every `lookout_msgs/ObstacleArray` on `topic`, by header stamp (arrays
+/// that do not decode are left out).
+fn obstacle_arrays(bag: &Bag, topic: &str) -> Result<BTreeMap<i64, Vec<Obstacle>>, BagError> {
+    let mut arrays = BTreeMap::new();
+    bag.read_messages(Some(&[topic.to_owned()]), |m| {
+        if let Ok(array) = crate::msg::ObstacleArray::decode(m.data) {
+            arrays.insert(
+                array.header.stamp.as_nanos(),
+                array.obstacles.iter().map(Obstacle::from_msg).collect(),
+            );
+        }
+        ControlFlow::Continue(())
+    })?;
+    Ok(arrays)
 }

@@ -19,6 +19,7 @@
 //!   of the class sorted by score (across frames), precision made monotone
 //!   from the right. No counted truth gives NaN.
 
+use crate::eval::{fixed, nan_as_null};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -246,22 +247,6 @@ pub struct ImageEvalReport {
     pub per_class: BTreeMap<String, ClassAp>,
 }
 
-fn nan_as_null<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
-    if v.is_finite() {
-        s.serialize_f64(*v)
-    } else {
-        s.serialize_none()
-    }
-}
-
-fn fixed(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v:.3}")
-    } else {
-        "-".into()
-    }
-}
-
 impl ImageEvalReport {
     pub fn table(&self) -> String {
         let c = &self.config;
@@ -286,16 +271,16 @@ impl ImageEvalReport {
                 m.detections,
                 m.true_positives,
                 m.ignored,
-                fixed(m.recall),
-                fixed(m.precision),
-                fixed(m.ap)
+                fixed(m.recall, 3),
+                fixed(m.precision, 3),
+                fixed(m.ap, 3)
             );
         }
         let _ = writeln!(
             out,
             "mAP@0.5 {} (car + pedestrian {})",
-            fixed(self.map),
-            fixed(self.map_car_pedestrian)
+            fixed(self.map, 3),
+            fixed(self.map_car_pedestrian, 3)
         );
         out
     }
