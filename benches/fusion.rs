@@ -50,6 +50,7 @@ fn scene() -> (Vec<Obstacle>, Vec<Vec<[f32; 3]>>) {
             nearest_distance: x,
             lidar_stamp: 0,
             camera_stamp: 0,
+            latency: f32::NAN,
             footprint: Footprint::default(),
         });
     }

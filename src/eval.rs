@@ -93,8 +93,8 @@ impl Default for EvalConfig {
 /// Errors of one detection matched to counted truth.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct PairErrors {
-    /// The detection's class equals the truth's.
-    class_correct: bool,
+    /// The detection's class (the truth's is in its record).
+    detected: ObstacleClass,
     center_bev: f64,
     center_3d: f64,
     yaw_deg: f64,
@@ -227,6 +227,7 @@ impl Evaluator {
             .map(|c| (c.label().to_owned(), self.summarize(|k| k == c)))
             .collect();
         let vehicle = self.summarize(is_vehicle);
+        let confusion = self.confusion();
         let per_band = self
             .config
             .range_bands
@@ -250,7 +251,23 @@ impl Evaluator {
             per_class,
             vehicle,
             per_band,
+            confusion,
         }
+    }
+
+    /// Matched pairs counted by truth class, then detected class.
+    fn confusion(&self) -> BTreeMap<String, BTreeMap<String, u64>> {
+        let mut confusion = BTreeMap::<String, BTreeMap<String, u64>>::new();
+        for t in &self.truth {
+            if let Some(e) = t.matched {
+                *confusion
+                    .entry(t.class.label().to_owned())
+                    .or_default()
+                    .entry(e.detected.label().to_owned())
+                    .or_default() += 1;
+            }
+        }
+        confusion
     }
 
     fn summarize(&self, class: impl Fn(ObstacleClass) -> bool) -> Metrics {
@@ -318,7 +335,7 @@ impl Metrics {
             n_truth += 1;
             if let Some(e) = t.matched {
                 tp += 1;
-                class_correct += u64::from(e.class_correct);
+                class_correct += u64::from(e.detected == t.class);
                 center.push(e.center_bev);
                 center_3d.push(e.center_3d);
                 yaw.push(e.yaw_deg);
@@ -381,6 +398,9 @@ pub struct EvalReport {
     pub vehicle: Metrics,
     /// In the order of `config.range_bands`.
     pub per_band: Vec<BandMetrics>,
+    /// Matched pairs: truth class → detected class → count (what class
+    /// accuracy is made of).
+    pub confusion: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 impl EvalReport {
@@ -428,7 +448,35 @@ impl EvalReport {
         for band in &self.per_band {
             row(&mut out, &band.label, &band.metrics);
         }
+        self.confusion_table(&mut out);
         out
+    }
+
+    /// Rows: truth class; columns: the class the matched detection had.
+    fn confusion_table(&self, out: &mut String) {
+        if self.confusion.is_empty() {
+            return;
+        }
+        let _ = write!(
+            out,
+            "class confusion of matched pairs (rows truth, columns detected):\n{:<12}",
+            ""
+        );
+        for class in ObstacleClass::ALL {
+            let _ = write!(out, " {:>10}", class.label());
+        }
+        let _ = writeln!(out);
+        for truth in ObstacleClass::ALL {
+            let Some(detected) = self.confusion.get(truth.label()) else {
+                continue;
+            };
+            let _ = write!(out, "{:<12}", truth.label());
+            for class in ObstacleClass::ALL {
+                let n = detected.get(class.label()).copied().unwrap_or(0);
+                let _ = write!(out, " {n:>10}");
+            }
+            let _ = writeln!(out);
+        }
     }
 
     /// Pretty-printed JSON; NaN figures are `null`.
@@ -535,7 +583,7 @@ fn pair_errors(detection: &Obstacle, truth: &Obstacle) -> PairErrors {
         .map(|k| (d.size[k] - t.size[k]).abs())
         .fold(0.0, f64::max);
     PairErrors {
-        class_correct: detection.class == truth.class,
+        detected: detection.class,
         center_bev,
         center_3d: center_bev.hypot(dz),
         yaw_deg: yaw_error(d.yaw, t.yaw).to_degrees(),

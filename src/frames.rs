@@ -727,6 +727,9 @@ pub struct Obstacle {
     pub nearest_distance: f32,
     pub lidar_stamp: Stamp,
     pub camera_stamp: Stamp,
+    /// Seconds from the oldest source stamp to the end of processing on
+    /// the pipeline clock; NaN until the runtime knows it.
+    pub latency: f32,
     pub footprint: Footprint,
 }
 
@@ -745,6 +748,7 @@ impl Obstacle {
             nearest_distance: self.nearest_distance,
             lidar_stamp: msg::Time::from_nanos(self.lidar_stamp),
             camera_stamp: msg::Time::from_nanos(self.camera_stamp),
+            latency: self.latency,
         }
     }
 
@@ -764,6 +768,7 @@ impl Obstacle {
             nearest_distance: m.nearest_distance,
             lidar_stamp: m.lidar_stamp.as_nanos(),
             camera_stamp: m.camera_stamp.as_nanos(),
+            latency: m.latency,
             footprint: Footprint::default(),
         }
     }

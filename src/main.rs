@@ -382,6 +382,12 @@ fn run_eval(
         stage.time_ns.value_at_quantile(0.5) as f64 / 1e6,
         stage.time_ns.value_at_quantile(0.99) as f64 / 1e6,
     );
+    if let Some(error) = &evaluation.first_truth_error {
+        eprintln!(
+            "warning: {} truth records on {truth} did not decode (first: {error})",
+            evaluation.undecodable_truth
+        );
+    }
     if evaluation.scored_scans == 0 {
         bail!("no scan had a truth record on {truth} with the same stamp");
     }

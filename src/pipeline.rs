@@ -118,6 +118,7 @@ impl Work for PipelineWork {
     fn write(
         &mut self,
         sensor: Sensor,
+        finished: i64,
         late: bool,
         degraded: bool,
         out: &mut Vec<u8>,
@@ -126,6 +127,9 @@ impl Work for PipelineWork {
             return None;
         }
         let scan = self.ingest.scan();
+        for obstacle in &mut self.obstacles {
+            obstacle.latency = end_to_end_latency(obstacle, finished);
+        }
         let array = ObstacleArrayRef {
             header: Header {
                 stamp: Time::from_nanos(scan.stamp),
@@ -139,6 +143,19 @@ impl Work for PipelineWork {
         array.encode_into(&mut w);
         *out = w.into_bytes();
         Some(OutputTopic::Obstacles)
+    }
+}
+
+/// Seconds from the oldest of the obstacle's source stamps (0: that
+/// source did not contribute) to `finished`.
+fn end_to_end_latency(obstacle: &Obstacle, finished: i64) -> f32 {
+    let oldest = [obstacle.lidar_stamp, obstacle.camera_stamp]
+        .into_iter()
+        .filter(|&s| s != 0)
+        .min();
+    match oldest {
+        Some(stamp) => ((finished - stamp) as f64 * 1e-9) as f32,
+        None => f32::NAN,
     }
 }
 

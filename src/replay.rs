@@ -368,6 +368,10 @@ pub struct LidarEvaluation {
     /// Scans without truth, and truth records without a scan.
     pub unpaired_scans: u64,
     pub unpaired_truth: u64,
+    /// Truth records that did not decode (e.g. written with an older
+    /// `lookout_msgs/Obstacle`), and the first one's error.
+    pub undecodable_truth: u64,
+    pub first_truth_error: Option<String>,
     pub stage: StageReport,
 }
 
@@ -391,13 +395,20 @@ pub fn evaluate_lidar(
     let mut detections: BTreeMap<i64, Vec<Obstacle>> = BTreeMap::new();
     let mut truth: BTreeMap<i64, Vec<Obstacle>> = BTreeMap::new();
     let mut obstacles = Vec::new();
+    let (mut undecodable_truth, mut first_truth_error) = (0, None);
     let read = bag.read_messages(None, |message| {
         if message.topic == truth_topic {
-            if let Ok(array) = crate::msg::ObstacleArray::decode(message.data) {
-                truth.insert(
-                    array.header.stamp.as_nanos(),
-                    array.obstacles.iter().map(Obstacle::from_msg).collect(),
-                );
+            match crate::msg::ObstacleArray::decode(message.data) {
+                Ok(array) => {
+                    truth.insert(
+                        array.header.stamp.as_nanos(),
+                        array.obstacles.iter().map(Obstacle::from_msg).collect(),
+                    );
+                }
+                Err(e) => {
+                    undecodable_truth += 1;
+                    first_truth_error.get_or_insert_with(|| e.to_string());
+                }
             }
         } else if InputKind::from_type_name(message.type_name) == Some(InputKind::PointCloud2)
             && ingest.ingest(InputKind::PointCloud2, message.data).is_ok()
@@ -427,6 +438,8 @@ pub fn evaluate_lidar(
         scored_scans: scored,
         unpaired_scans: detections.len() as u64 - scored,
         unpaired_truth: truth.len() as u64 - scored,
+        undecodable_truth,
+        first_truth_error,
         stage: stage_report,
     })
 }

@@ -410,3 +410,38 @@ fn outputs_published_in_error_health_are_marked_degraded() {
     assert!(!degraded.last().unwrap(), "{degraded:?}");
     assert_eq!(*status_health.last().unwrap(), Health::Ok as u8);
 }
+
+#[test]
+fn every_obstacle_carries_its_end_to_end_latency_on_the_pipeline_clock() {
+    use lookout::msg::ObstacleArray;
+    let dir = tempfile::tempdir().unwrap();
+    let scene = dir.path().join("scene.mcap");
+    common::write_small_scene(&scene, 1.0, 17);
+    let bag = Bag::open(&scene).unwrap();
+    let out = dir.path().join("out.mcap");
+    let mut o = options(Mode::Lockstep, 1, Some(&out));
+    o.faults.lidar.delay_ms = 40.0;
+    replay_scheduled(&bag, &o).unwrap();
+    let mut checked = 0;
+    Bag::open(&out)
+        .unwrap()
+        .read_messages(Some(&[OBSTACLES_TOPIC.to_owned()]), |m| {
+            let array = ObstacleArray::decode(m.data).unwrap();
+            // Written when the run ended: the log time is the pipeline
+            // clock's, and a lidar obstacle's oldest source is its scan.
+            let expected = (m.log_time as i64 - array.header.stamp.as_nanos()) as f64 * 1e-9;
+            for obstacle in &array.obstacles {
+                assert_eq!(obstacle.lidar_stamp, array.header.stamp);
+                assert!(
+                    (obstacle.latency as f64 - expected).abs() < 1e-6,
+                    "latency {} s, written {expected} s after the stamp",
+                    obstacle.latency
+                );
+                assert!(obstacle.latency >= 0.040, "{}", obstacle.latency);
+                checked += 1;
+            }
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert!(checked > 20, "{checked} obstacles");
+}

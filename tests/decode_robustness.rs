@@ -533,6 +533,7 @@ fn obstacle(id: u32, label: &str) -> Obstacle {
         nearest_distance: f32::NAN,
         lidar_stamp: stamp(),
         camera_stamp: Time::default(),
+        latency: f32::NAN,
     }
 }
 

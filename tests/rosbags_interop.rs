@@ -302,6 +302,7 @@ fn obstacle_json(o: &Obstacle) -> Value {
         "nearest_distance": jfloat(o.nearest_distance as f64),
         "lidar_stamp": time_json(o.lidar_stamp),
         "camera_stamp": time_json(o.camera_stamp),
+        "latency": jfloat(o.latency as f64),
     })
 }
 
@@ -1132,6 +1133,7 @@ fn lookout_messages() -> Vec<Written> {
         nearest_distance: 8.5,
         lidar_stamp: Time::from_nanos(T0 + 4 * MS),
         camera_stamp: Time::from_nanos(T0 + 3 * MS + 1),
+        latency: 0.0425,
     };
     let unknown_distance = Obstacle {
         id: 5,
@@ -1149,6 +1151,7 @@ fn lookout_messages() -> Vec<Written> {
             sec: i32::MIN,
             nanosec: 0,
         },
+        latency: f32::NAN,
     };
     let extreme = Obstacle {
         id: u32::MAX,
@@ -1166,6 +1169,7 @@ fn lookout_messages() -> Vec<Written> {
             nanosec: 999_999_999,
         },
         camera_stamp: Time::default(),
+        latency: -0.0,
     };
     let truth = Obstacle {
         id: 9,
@@ -1313,6 +1317,7 @@ fn expected_lookout_types() -> Value {
                 ["nearest_distance", "float32"],
                 ["lidar_stamp", "builtin_interfaces/msg/Time"],
                 ["camera_stamp", "builtin_interfaces/msg/Time"],
+                ["latency", "float32"],
             ],
             "constants": {
                 "SOURCE_LIDAR": ["uint8", ObstacleSource::Lidar as u8],

@@ -35,6 +35,7 @@ from torch import nn
 
 CLASSES = ["car", "truck", "pedestrian", "cyclist"]
 STRIDES = [8, 16, 32]
+# The network's input size; --width/--height set them before anything reads them.
 WIDTH, HEIGHT = 512, 288
 MEAN = [123.675, 116.28, 103.53]
 STD = [58.395, 57.12, 57.375]
@@ -255,9 +256,15 @@ def main():
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--width", type=int, default=800, help="input width (multiple of 32)")
+    parser.add_argument("--height", type=int, default=448, help="input height (multiple of 32)")
     parser.add_argument("--every", type=int, default=2,
                         help="use every n-th camera frame (neighbours at 15 Hz look alike)")
     args = parser.parse_args()
+    if args.width % 32 or args.height % 32:
+        sys.exit("--width and --height must be multiples of 32 (the coarsest stride)")
+    global WIDTH, HEIGHT
+    WIDTH, HEIGHT = args.width, args.height
 
     random.seed(args.seed)
     np.random.seed(args.seed)

@@ -1,8 +1,10 @@
 //! Lidar obstacles meet camera detections: each obstacle's points are
-//! projected into the image and the obstacle takes the class and score of
-//! the detection that holds the largest share of them (above
-//! `min_share`); a detection no obstacle took becomes a camera-only
-//! obstacle placed where its bottom edge meets the ground.
+//! projected into the image; a detection holding at least `min_share` of
+//! them and fitting their extent (IoU at least `min_fit`) is a candidate,
+//! scored share × IoU. Candidates are taken best first, one obstacle per
+//! detection, and the obstacle takes the detection's class and score. A
+//! detection no obstacle took becomes a camera-only obstacle placed where
+//! its bottom edge meets the ground.
 //!
 //! Geometry from the lidar, class from the camera. Owns its scratch
 //! buffers: after warm-up it never allocates; never blocks.
@@ -20,6 +22,14 @@ pub struct AssociationConfig {
     /// Least share of an obstacle's in-image points a detection box must
     /// hold to give the obstacle its class.
     pub min_share: f32,
+    /// Least IoU between a detection box and the box around the
+    /// obstacle's projected points (a car's box holding a pedestrian
+    /// standing beside the car fits it badly).
+    pub min_fit: f32,
+    /// Least IoU for a box another obstacle took to class this one too
+    /// (one object split into two clusters fills a good part of its box;
+    /// a pedestrian inside a car's box does not).
+    pub min_shared_fit: f32,
     /// Least number of an obstacle's points that land in the image for it
     /// to be associated at all.
     pub min_points: u32,
@@ -37,6 +47,8 @@ impl Default for AssociationConfig {
     fn default() -> Self {
         AssociationConfig {
             min_share: 0.4,
+            min_fit: 0.1,
+            min_shared_fit: 0.3,
             min_points: 3,
             range_disagreement: 0.5,
             max_camera_only_range: 60.0,
@@ -82,14 +94,35 @@ pub struct Associator {
     projector: Projector,
     /// Obstacle class per detector class index.
     classes: Vec<ObstacleClass>,
-    /// Per detection: points of the current obstacle inside, whether an
-    /// obstacle took it, and its ground-plane range (NaN: above horizon).
-    votes: Vec<u32>,
+    /// Per detection: whether an obstacle took it, and its ground-plane
+    /// range (NaN: above the horizon).
     taken: Vec<bool>,
     ranges: Vec<f32>,
     ground_points: Vec<Option<[f32; 3]>>,
     /// The current obstacle's in-image points.
     pixels: Vec<[f32; 2]>,
+    /// Possible (obstacle, detection) pairs of the current call.
+    candidates: Vec<Candidate>,
+    /// Per obstacle: the detection that classes it.
+    assigned: Vec<Option<usize>>,
+}
+
+/// An obstacle–detection pair that could be associated, and how well.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    score: f32,
+    fit: f32,
+    obstacle: u32,
+    detection: u32,
+}
+
+/// Intersection over union of two intervals `[start, end]`. Fit is
+/// judged across the image only: a scan's rings sample an obstacle
+/// vertically too sparsely (a far car can be one ring, a line of points).
+fn overlap_ratio(a: [f32; 2], b: [f32; 2]) -> f32 {
+    let inter = (a[1].min(b[1]) - a[0].max(b[0])).max(0.0);
+    let union = (a[1] - a[0]).max(0.0) + (b[1] - b[0]).max(0.0) - inter;
+    if union > 0.0 { inter / union } else { 0.0 }
 }
 
 impl Associator {
@@ -99,11 +132,12 @@ impl Associator {
             config,
             projector,
             classes: class_names.iter().map(|n| obstacle_class(n)).collect(),
-            votes: Vec::new(),
             taken: Vec::new(),
             ranges: Vec::new(),
             ground_points: Vec::new(),
             pixels: Vec::new(),
+            candidates: Vec::new(),
+            assigned: Vec::new(),
         }
     }
 
@@ -124,6 +158,10 @@ impl Associator {
     /// score (source fused); the rest become `unknown` (source lidar);
     /// unsupported detections are appended as camera-only obstacles on
     /// the ground plane `z = ground_z` (scan frame).
+    ///
+    /// Each detection classes at most one obstacle: candidate pairs are
+    /// taken best first, so a pedestrian standing in front of a car keeps
+    /// its own box and the car keeps the car's.
     pub fn associate<'p>(
         &mut self,
         obstacles: &mut Vec<Obstacle>,
@@ -133,12 +171,37 @@ impl Associator {
         ground_z: f32,
     ) -> AssociationStats {
         self.prepare(detections, ground_z);
+        self.candidates.clear();
+        for (k, obstacle) in obstacles.iter().enumerate() {
+            self.add_candidates(k, obstacle, points(k), detections);
+        }
+        self.candidates.sort_unstable_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.obstacle.cmp(&b.obstacle))
+        });
+        self.assigned.clear();
+        self.assigned.resize(obstacles.len(), None);
+        for c in &self.candidates {
+            let (k, i) = (c.obstacle as usize, c.detection as usize);
+            if self.assigned[k].is_none() && !self.taken[i] {
+                self.assigned[k] = Some(i);
+                self.taken[i] = true;
+            }
+        }
+        // A box may class a second obstacle that fills it well at the same
+        // range: one object the clustering split in two.
+        for c in &self.candidates {
+            let k = c.obstacle as usize;
+            if self.assigned[k].is_none() && c.fit >= self.config.min_shared_fit {
+                self.assigned[k] = Some(c.detection as usize);
+            }
+        }
         let mut stats = AssociationStats::default();
-        for (k, obstacle) in obstacles.iter_mut().enumerate() {
-            match self.best_detection(obstacle, points(k), detections) {
+        for (obstacle, assigned) in obstacles.iter_mut().zip(&self.assigned) {
+            match *assigned {
                 Some(i) => {
                     let d = &detections[i];
-                    self.taken[i] = true;
                     obstacle.class = self.class_of(d);
                     obstacle.score = d.score;
                     obstacle.source = ObstacleSource::Fused;
@@ -159,8 +222,6 @@ impl Associator {
     }
 
     fn prepare(&mut self, detections: &[Detection2d], ground_z: f32) {
-        self.votes.clear();
-        self.votes.resize(detections.len(), 0);
         self.taken.clear();
         self.taken.resize(detections.len(), false);
         self.ground_points.clear();
@@ -174,15 +235,19 @@ impl Associator {
         }
     }
 
-    /// The detection holding the largest (range-weighted) share of the
-    /// obstacle's in-image points, if that share reaches `min_share`.
-    fn best_detection(
+    /// Records every detection that could class obstacle `k`: one holding
+    /// at least `min_share` of its in-image points (a box whose ground
+    /// range disagrees counts at half its share) and covering the points'
+    /// extent with an IoU of at least `min_fit`. Its score is share × fit,
+    /// so a box that fits the points beats a larger one that merely
+    /// contains them.
+    fn add_candidates(
         &mut self,
+        k: usize,
         obstacle: &Obstacle,
         points: &[[f32; 3]],
         detections: &[Detection2d],
-    ) -> Option<usize> {
-        self.votes.iter_mut().for_each(|v| *v = 0);
+    ) {
         self.pixels.clear();
         let mut bounds = [f32::MAX, f32::MAX, f32::MIN, f32::MIN];
         for &p in points {
@@ -196,42 +261,44 @@ impl Associator {
                 ];
             }
         }
-        let in_image = self.pixels.len() as u32;
-        // Only boxes that overlap the points' extent can hold any.
-        for (vote, d) in self.votes.iter_mut().zip(detections) {
-            let b = d.bbox;
-            if b[0] > bounds[2] || b[2] < bounds[0] || b[1] > bounds[3] || b[3] < bounds[1] {
-                continue;
-            }
-            *vote = self
-                .pixels
-                .iter()
-                .filter(|&&[u, v]| u >= b[0] && u <= b[2] && v >= b[1] && v <= b[3])
-                .count() as u32;
-        }
-        if in_image < self.config.min_points.max(1) {
-            return None;
+        let in_image = self.pixels.len();
+        if in_image < self.config.min_points.max(1) as usize {
+            return;
         }
         let [cx, cy, _] = obstacle.bbox.center;
         let range = (cx * cx + cy * cy).sqrt() as f32;
-        let mut best: Option<(f32, usize)> = None;
-        for (i, &votes) in self.votes.iter().enumerate() {
-            if votes == 0 || self.class_of(&detections[i]) == ObstacleClass::Unknown {
+        for (i, d) in detections.iter().enumerate() {
+            let b = d.bbox;
+            // Only boxes that overlap the points' extent can hold any.
+            if b[0] > bounds[2] || b[2] < bounds[0] || b[1] > bounds[3] || b[3] < bounds[1] {
                 continue;
             }
-            let mut share = votes as f32 / in_image as f32;
+            if self.class_of(d) == ObstacleClass::Unknown {
+                continue;
+            }
+            let inside = self
+                .pixels
+                .iter()
+                .filter(|&&[u, v]| u >= b[0] && u <= b[2] && v >= b[1] && v <= b[3])
+                .count();
+            let mut share = inside as f32 / in_image as f32;
             let detected_range = self.ranges[i];
+            let mut fit = overlap_ratio([bounds[0], bounds[2]], [b[0], b[2]]);
             if detected_range.is_finite()
                 && (detected_range - range).abs() > self.config.range_disagreement * range
             {
                 share *= 0.5;
+                fit *= 0.5;
             }
-            if best.is_none_or(|(s, _)| share > s) {
-                best = Some((share, i));
+            if share >= self.config.min_share && fit >= self.config.min_fit {
+                self.candidates.push(Candidate {
+                    score: share * fit,
+                    fit,
+                    obstacle: k as u32,
+                    detection: i as u32,
+                });
             }
         }
-        best.filter(|&(share, _)| share >= self.config.min_share)
-            .map(|(_, i)| i)
     }
 
     /// Appends a camera-only obstacle for each detection no obstacle took.
@@ -278,6 +345,7 @@ impl Associator {
                 nearest_distance: range,
                 lidar_stamp: 0,
                 camera_stamp,
+                latency: f32::NAN,
                 footprint: Footprint::default(),
             });
             added += 1;
@@ -330,6 +398,7 @@ mod tests {
             nearest_distance: 0.0,
             lidar_stamp: 5,
             camera_stamp: 0,
+            latency: f32::NAN,
             footprint: Footprint::default(),
         }
     }
@@ -420,6 +489,75 @@ mod tests {
         let mut associator = Associator::new(AssociationConfig::default(), projector, &classes());
         associator.associate(&mut obstacles, |k| &clouds[k], &detections, 1, GROUND);
         assert_eq!(obstacles[0].class, ObstacleClass::Car);
+    }
+
+    #[test]
+    fn each_box_classes_one_obstacle_and_the_best_fitting_one() {
+        let projector = Projector::new(&rig([0.0; 5]));
+        // A pedestrian beside a car, both at 15 m: the car's box (widened
+        // a little, as detector boxes are) holds the pedestrian's points
+        // too, but fits them badly.
+        let car = block(15.0, 1.0, [4.5, 1.8, 1.5]);
+        let person = block(14.0, -0.4, [0.5, 0.5, 1.7]);
+        let mut car_box = detection(&projector, &car, 1);
+        car_box.bbox[0] -= 30.0;
+        car_box.bbox[1] -= 40.0;
+        let person_box = detection(&projector, &person, 0);
+        let clouds = [person.clone(), car.clone()];
+        let mut associator = Associator::new(AssociationConfig::default(), projector, &classes());
+
+        let mut obstacles: Vec<Obstacle> = clouds.iter().map(|c| obstacle(c)).collect();
+        let stats = associator.associate(
+            &mut obstacles,
+            |k| &clouds[k],
+            &[car_box, person_box],
+            1,
+            GROUND,
+        );
+        assert_eq!(obstacles[0].class, ObstacleClass::Pedestrian);
+        assert_eq!(obstacles[1].class, ObstacleClass::Car);
+        assert_eq!(stats.camera_only, 0);
+
+        // The detector missed the pedestrian: the car's box still goes to
+        // the car, and the pedestrian is lidar-only, not a car.
+        let mut obstacles: Vec<Obstacle> = clouds.iter().map(|c| obstacle(c)).collect();
+        let stats = associator.associate(&mut obstacles, |k| &clouds[k], &[car_box], 1, GROUND);
+        assert_eq!(obstacles[0].class, ObstacleClass::Unknown);
+        assert_eq!(obstacles[0].source, ObstacleSource::Lidar);
+        assert_eq!(obstacles[1].class, ObstacleClass::Car);
+        assert_eq!(
+            stats,
+            AssociationStats {
+                fused: 1,
+                lidar_only: 1,
+                camera_only: 0
+            }
+        );
+    }
+
+    #[test]
+    fn a_car_split_into_two_clusters_is_a_car_twice() {
+        let projector = Projector::new(&rig([0.0; 5]));
+        // The car's rear and front halves, seen side on at 12 m.
+        let rear = block(12.0, -1.1, [1.8, 2.0, 1.5]);
+        let front = block(12.0, 1.1, [1.8, 2.0, 1.5]);
+        let whole: Vec<[f32; 3]> = rear.iter().chain(&front).copied().collect();
+        let car_box = detection(&projector, &whole, 1);
+        let clouds = [rear, front];
+        let mut obstacles: Vec<Obstacle> = clouds.iter().map(|c| obstacle(c)).collect();
+        let mut associator = Associator::new(AssociationConfig::default(), projector, &classes());
+        let stats = associator.associate(&mut obstacles, |k| &clouds[k], &[car_box], 1, GROUND);
+        assert_eq!(stats.fused, 2);
+        assert!(obstacles.iter().all(|o| o.class == ObstacleClass::Car));
+    }
+
+    #[test]
+    fn overlap_ratio_of_intervals() {
+        assert_eq!(overlap_ratio([0.0, 10.0], [0.0, 10.0]), 1.0);
+        assert_eq!(overlap_ratio([0.0, 10.0], [5.0, 15.0]), 5.0 / 15.0);
+        assert_eq!(overlap_ratio([0.0, 10.0], [2.0, 4.0]), 0.2);
+        assert_eq!(overlap_ratio([0.0, 10.0], [20.0, 30.0]), 0.0);
+        assert_eq!(overlap_ratio([1.0, 1.0], [1.0, 1.0]), 0.0);
     }
 
     #[test]

@@ -224,6 +224,7 @@ mod tests {
             nearest_distance: 9.0,
             lidar_stamp: 0,
             camera_stamp: 0,
+            latency: f32::NAN,
             footprint: Footprint::default(),
         }
     }
@@ -237,15 +238,24 @@ mod tests {
         let classes = vec!["car".to_owned()];
         let mut fusion = Fusion::new(FusionConfig::default(), &calibration, &classes, results);
         let points = [[10.0f32, 0.0, -1.0], [10.0, 0.2, -0.8], [10.0, -0.2, -0.6]];
-        let whole_image = Detection2d {
+        let projector = super::project::Projector::new(&calibration);
+        let pixels = points.map(|p| projector.project(p).unwrap());
+        let around =
+            |f: fn(f32, f32) -> f32, k: usize| pixels.iter().map(|p| p[k]).reduce(f).unwrap();
+        let points_box = Detection2d {
             class: 0,
             score: 0.9,
-            bbox: [0.0, 0.0, 1279.0, 719.0],
+            bbox: [
+                around(f32::min, 0) - 5.0,
+                around(f32::min, 1) - 5.0,
+                around(f32::max, 0) + 5.0,
+                around(f32::max, 1) + 5.0,
+            ],
         };
         let clock = MonotonicClock::new();
         for (size, fused) in [((1280, 720), true), ((640, 480), false)] {
             fusion.camera_started(100);
-            fusion.camera_finished(100, size, Some(&[whole_image]));
+            fusion.camera_finished(100, size, Some(&[points_box]));
             let mut obstacles = vec![obstacle()];
             let outcome = fusion.fuse(&mut obstacles, |_| &points, 100, i64::MAX, &clock, -1.9);
             if fused {

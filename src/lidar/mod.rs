@@ -315,6 +315,7 @@ impl LidarStage {
             nearest_distance: nearest,
             lidar_stamp: scan.stamp,
             camera_stamp: 0,
+            latency: f32::NAN,
             footprint: Footprint::from_polygon(&self.hull),
         });
         Fitted::Obstacle

@@ -41,6 +41,9 @@ pub struct Obstacle {
     pub nearest_distance: f32,
     pub lidar_stamp: Time,
     pub camera_stamp: Time,
+    /// Seconds from the oldest source stamp to the end of processing; NaN
+    /// when unknown.
+    pub latency: f32,
 }
 
 impl MessageType for Obstacle {
@@ -61,6 +64,7 @@ impl Obstacle {
             .f32(self.nearest_distance);
         self.lidar_stamp.encode(w);
         self.camera_stamp.encode(w);
+        w.f32(self.latency);
     }
 
     /// Serializes a pipeline obstacle in this message's layout, without
@@ -78,6 +82,7 @@ impl Obstacle {
             .f32(o.nearest_distance);
         Time::from_nanos(o.lidar_stamp).encode(w);
         Time::from_nanos(o.camera_stamp).encode(w);
+        w.f32(o.latency);
     }
 
     /// Decodes into `self`, reusing its label's allocation.
@@ -98,6 +103,7 @@ impl Obstacle {
         self.nearest_distance = r.f32("Obstacle.nearest_distance")?;
         self.lidar_stamp = Time::decode(r, "Obstacle.lidar_stamp")?;
         self.camera_stamp = Time::decode(r, "Obstacle.camera_stamp")?;
+        self.latency = r.f32("Obstacle.latency")?;
         Ok(())
     }
 }
@@ -510,6 +516,7 @@ mod tests {
                 nearest_distance: 8.5,
                 lidar_stamp: Time { sec: 3, nanosec: 5 },
                 camera_stamp: Time::default(),
+                latency: f32::NAN,
             }],
             degraded: false,
             late: true,

@@ -101,10 +101,12 @@ pub trait Work: Send + 'static {
         context: &RunContext<'_>,
     ) -> Result<FrameFacts, StageError>;
     /// Serializes the last result of `sensor` into `out`; `None` when the
-    /// stage publishes nothing.
+    /// stage publishes nothing. `finished` is when its run ended, on the
+    /// pipeline clock.
     fn write(
         &mut self,
         sensor: Sensor,
+        finished: i64,
         late: bool,
         degraded: bool,
         out: &mut Vec<u8>,
@@ -461,7 +463,9 @@ impl<W: Work> Lane<W> {
         let result = result.map(|facts| {
             let late = finished > frame.timing.deadline;
             let degraded = self.health.load(Ordering::Acquire) == Health::Error as u8;
-            let topic = self.work.write(sensor, late, degraded, &mut output);
+            let topic = self
+                .work
+                .write(sensor, finished, late, degraded, &mut output);
             (facts, topic)
         });
         Done {

@@ -470,6 +470,7 @@ fn ground_truth(scene: &Scene, sweep: &Sweep, header: Header<'_>) -> ObstacleArr
             nearest_distance: evidence.map_or(f32::NAN, |h| h.nearest),
             lidar_stamp: header.stamp,
             camera_stamp: Time::default(),
+            latency: f32::NAN,
         });
     }
     obstacles.sort_by_key(|o| o.id);
