@@ -165,12 +165,27 @@ impl Evaluator {
         truth: &[Obstacle],
         scope: impl Fn(&Obstacle) -> bool,
     ) {
+        self.add_frame_scoped(detections, truth, &scope, &scope);
+    }
+
+    /// [`Evaluator::add_frame_within`] with separate scopes: truth outside
+    /// `truth_scope` is don't care (e.g. hidden from the camera), detections
+    /// outside `detection_scope` are ignored unless they match counted
+    /// truth.
+    pub fn add_frame_scoped(
+        &mut self,
+        detections: &[Obstacle],
+        truth: &[Obstacle],
+        detection_scope: &dyn Fn(&Obstacle) -> bool,
+        truth_scope: &dyn Fn(&Obstacle) -> bool,
+    ) {
         self.frames += 1;
         let cfg = &self.config;
-        let in_range = |o: &Obstacle| bev_range(o) <= cfg.max_range && scope(o);
+        let in_range = |o: &Obstacle| bev_range(o) <= cfg.max_range && detection_scope(o);
         let (mut counted, mut dont_care) = (Vec::new(), Vec::new());
         for (j, t) in truth.iter().enumerate() {
-            if in_range(t) && t.point_count >= cfg.min_truth_points {
+            let counts = bev_range(t) <= cfg.max_range && truth_scope(t);
+            if counts && t.point_count >= cfg.min_truth_points {
                 counted.push(j);
             } else if bev_range(t).is_finite() {
                 dont_care.push(j);
@@ -667,6 +682,35 @@ mod tests {
     }
 
     #[test]
+    fn truth_out_of_its_scope_is_dont_care_and_confusion_counts_pairs() {
+        // Truth 2 is hidden (out of the truth scope): its unknown detection
+        // is neither a true nor a false positive. Truth 1 is found with the
+        // wrong class.
+        let mut hidden = obstacle(ObstacleClass::Pedestrian, 12.0, -3.0, 0.0, 40);
+        hidden.id = 2;
+        let mut walker = obstacle(ObstacleClass::Pedestrian, 9.0, 4.0, 0.0, 40);
+        walker.id = 1;
+        let truth = vec![car(10.0, 2.0), walker.clone(), hidden.clone()];
+        let mut as_cyclist = walker;
+        as_cyclist.class = ObstacleClass::Cyclist;
+        let mut as_unknown = hidden;
+        as_unknown.class = ObstacleClass::Unknown;
+        let detections = vec![car(10.2, 2.0), as_cyclist, as_unknown];
+        let mut eval = Evaluator::new(EvalConfig::default());
+        eval.add_frame_scoped(&detections, &truth, &|_| true, &|o: &Obstacle| o.id != 2);
+        let r = eval.report();
+        let m = &r.overall;
+        assert_eq!((m.truth, m.true_positives, m.false_positives), (2, 2, 0));
+        assert_eq!(m.dont_care_matches, 1);
+        assert!(close(m.class_accuracy, 0.5));
+        assert_eq!(r.confusion["car"]["car"], 1);
+        assert_eq!(r.confusion["pedestrian"]["cyclist"], 1);
+        assert_eq!(r.confusion.len(), 2);
+        let table = r.table();
+        assert!(table.contains("class confusion"), "{table}");
+    }
+
+    #[test]
     fn perfect_detections_score_one_with_zero_errors() {
         let truth = vec![
             car(10.0, 2.0),
@@ -972,7 +1016,12 @@ mod tests {
             table.contains(" - "),
             "empty figures should show -:\n{table}"
         );
-        let widths: Vec<usize> = table.lines().skip(1).map(|l| l.chars().count()).collect();
+        let widths: Vec<usize> = table
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.starts_with("class confusion"))
+            .map(|l| l.chars().count())
+            .collect();
         assert!(widths.iter().all(|&w| w == widths[0]), "{table}");
     }
 

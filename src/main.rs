@@ -85,7 +85,7 @@ enum Command {
     },
     /// Score the lidar obstacles of a bag against its ground truth; with
     /// --camera-model also the camera detector (AP against the 2D truth),
-    /// and with --calibration too the fused obstacles in the camera's view.
+    /// and with --calibration too the fused obstacles the camera sees.
     Eval {
         bag: PathBuf,
         /// Topic of the ground truth (lookout_msgs/msg/ObstacleArray).
@@ -104,7 +104,8 @@ enum Command {
         #[arg(long)]
         camera_model: Option<PathBuf>,
         /// Fuse through this calibration and score the fused obstacles
-        /// within --fused-range of the sensor in the camera's view.
+        /// within --fused-range of the sensor that the camera sees (at
+        /// least 30% seen in the nearest camera frame's 2D truth).
         #[arg(long)]
         calibration: Option<PathBuf>,
         #[arg(long, default_value_t = 40.0)]
@@ -414,7 +415,7 @@ fn run_eval(
         if let Some(calibration) = &args.calibration {
             let (fused, scans) = evaluate_fused_cli(&bag, spec, args, calibration, config)?;
             println!(
-                "\nfused obstacles in the camera's view within {} m ({scans} scans):",
+                "\nfused obstacles the camera sees (>= 30%) within {} m ({scans} scans):",
                 args.fused_range
             );
             print!("{}", fused.table());
@@ -457,7 +458,12 @@ fn evaluate_fused_cli(
         max_range: args.fused_range,
         ..EvalConfig::default()
     };
-    let result = lookout::replay::evaluate_fused(bag, &options, &args.truth, eval);
+    let truth = lookout::replay::FusedTruth {
+        obstacles: &args.truth,
+        camera: &args.truth_2d,
+        min_visible: lookout::camera::eval::ImageEvalConfig::default().min_visible,
+    };
+    let result = lookout::replay::evaluate_fused(bag, &options, truth, eval);
     let _ = std::fs::remove_file(&out);
     result.map_err(|e| anyhow::anyhow!(e))
 }

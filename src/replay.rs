@@ -519,22 +519,38 @@ pub fn evaluate_camera(
     Ok((evaluator.report(), scored))
 }
 
+/// The truth fused obstacles are scored against.
+#[derive(Debug, Clone, Copy)]
+pub struct FusedTruth<'a> {
+    /// 3D truth (`lookout_msgs/ObstacleArray`).
+    pub obstacles: &'a str,
+    /// 2D truth (`lookout_msgs/Detection2DArray`): what the camera sees of
+    /// each 3D truth object, by id.
+    pub camera: &'a str,
+    /// 3D truth the camera frame nearest the scan sees less than this of
+    /// (or not at all) is don't care: no camera can class it. The camera
+    /// eval's rule.
+    pub min_visible: f32,
+}
+
 /// Replays `bag` through the scheduled pipeline in `options` (lockstep,
 /// camera detector and fusion as configured), writing its obstacles to
-/// `options.out`, then scores them against the 3D truth on `truth_topic`,
-/// counting only obstacles whose centre the calibrated camera sees (the
-/// fused part of the output). Returns the report and the scans scored.
+/// `options.out`, then scores them against the 3D truth. Counted: truth
+/// the camera sees (its 2D truth in the camera frame nearest the scan,
+/// within the fusion time tolerance, is at least `min_visible` seen);
+/// detections whose centre projects into the image. Returns the report and
+/// the scans scored.
 pub fn evaluate_fused(
     bag: &Bag,
     options: &crate::sched::replay::ScheduledReplayOptions,
-    truth_topic: &str,
+    truth: FusedTruth<'_>,
     eval: crate::eval::EvalConfig,
 ) -> Result<(crate::eval::EvalReport, u64), String> {
     let out = options
         .out
         .as_ref()
         .ok_or("evaluate_fused needs an output bag")?;
-    let (_, calibration) = options
+    let (fusion, calibration) = options
         .fusion
         .as_ref()
         .ok_or("evaluate_fused needs fusion (a calibration and a camera model)")?;
@@ -542,17 +558,42 @@ pub fn evaluate_fused(
     crate::sched::replay::replay_scheduled(bag, options).map_err(|e| e.to_string())?;
     let out = Bag::open(out).map_err(|e| e.to_string())?;
     let fused = obstacle_arrays(&out, OBSTACLES_TOPIC).map_err(|e| e.to_string())?;
-    let truth = obstacle_arrays(bag, truth_topic).map_err(|e| e.to_string())?;
+    let expected = obstacle_arrays(bag, truth.obstacles).map_err(|e| e.to_string())?;
+    let seen = seen_shares(bag, truth.camera).map_err(|e| e.to_string())?;
+    let tolerance = (fusion.time_tolerance_ms * 1e6) as i64;
     let in_view = |o: &Obstacle| projector.project(o.bbox.center.map(|v| v as f32)).is_some();
     let mut evaluator = crate::eval::Evaluator::new(eval);
     let mut scored = 0;
     for (stamp, found) in &fused {
-        if let Some(expected) = truth.get(stamp) {
-            evaluator.add_frame_within(found, expected, in_view);
-            scored += 1;
-        }
+        let Some(expected) = expected.get(stamp) else {
+            continue;
+        };
+        let nearest = seen
+            .range(stamp - tolerance..=stamp + tolerance)
+            .min_by_key(|(t, _)| (*t - stamp).abs())
+            .map(|(_, shares)| shares);
+        let seen_by_camera = |o: &Obstacle| match nearest {
+            Some(shares) => shares.get(&o.id).is_some_and(|&v| v >= truth.min_visible),
+            // No camera truth near this scan: the geometry decides.
+            None => in_view(o),
+        };
+        evaluator.add_frame_scoped(found, expected, &in_view, &seen_by_camera);
+        scored += 1;
     }
     Ok((evaluator.report(), scored))
+}
+
+/// Per camera truth stamp: the seen share of each object, by id.
+fn seen_shares(bag: &Bag, topic: &str) -> Result<BTreeMap<i64, BTreeMap<u32, f32>>, BagError> {
+    let mut seen = BTreeMap::new();
+    bag.read_messages(Some(&[topic.to_owned()]), |m| {
+        if let Ok(array) = crate::msg::Detection2DArray::decode(m.data) {
+            let shares = array.detections.iter().map(|d| (d.id, d.visible)).collect();
+            seen.insert(array.header.stamp.as_nanos(), shares);
+        }
+        ControlFlow::Continue(())
+    })?;
+    Ok(seen)
 }
 
 /// Every `lookout_msgs/ObstacleArray` on `topic`, by header stamp (arrays

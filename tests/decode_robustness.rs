@@ -597,6 +597,7 @@ fn detection_arrays() -> Vec<Vec<u8>> {
         score: 0.5,
         bbox: [1.0, 2.0, 30.0, 40.0],
         visible,
+        id: 3,
     };
     vec![
         Detection2DArray {

@@ -326,6 +326,7 @@ fn detection_array_json(m: &Detection2DArray) -> Value {
             "x1": jfloat(d.bbox[2] as f64),
             "y1": jfloat(d.bbox[3] as f64),
             "visible": jfloat(d.visible as f64),
+            "id": d.id,
         })).collect::<Vec<_>>(),
     })
 }

@@ -175,28 +175,7 @@ impl Associator {
         for (k, obstacle) in obstacles.iter().enumerate() {
             self.add_candidates(k, obstacle, points(k), detections);
         }
-        self.candidates.sort_unstable_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then(a.obstacle.cmp(&b.obstacle))
-        });
-        self.assigned.clear();
-        self.assigned.resize(obstacles.len(), None);
-        for c in &self.candidates {
-            let (k, i) = (c.obstacle as usize, c.detection as usize);
-            if self.assigned[k].is_none() && !self.taken[i] {
-                self.assigned[k] = Some(i);
-                self.taken[i] = true;
-            }
-        }
-        // A box may class a second obstacle that fills it well at the same
-        // range: one object the clustering split in two.
-        for c in &self.candidates {
-            let k = c.obstacle as usize;
-            if self.assigned[k].is_none() && c.fit >= self.config.min_shared_fit {
-                self.assigned[k] = Some(c.detection as usize);
-            }
-        }
+        self.assign(obstacles.len());
         let mut stats = AssociationStats::default();
         for (obstacle, assigned) in obstacles.iter_mut().zip(&self.assigned) {
             match *assigned {
@@ -221,6 +200,32 @@ impl Associator {
         stats
     }
 
+    /// Takes the candidates best first, one obstacle per detection; then
+    /// lets an obstacle still without one share a taken box it fills well
+    /// (one object the clustering split in two).
+    fn assign(&mut self, obstacles: usize) {
+        self.candidates.sort_unstable_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.obstacle.cmp(&b.obstacle))
+        });
+        self.assigned.clear();
+        self.assigned.resize(obstacles, None);
+        for c in &self.candidates {
+            let (k, i) = (c.obstacle as usize, c.detection as usize);
+            if self.assigned[k].is_none() && !self.taken[i] {
+                self.assigned[k] = Some(i);
+                self.taken[i] = true;
+            }
+        }
+        for c in &self.candidates {
+            let k = c.obstacle as usize;
+            if self.assigned[k].is_none() && c.fit >= self.config.min_shared_fit {
+                self.assigned[k] = Some(c.detection as usize);
+            }
+        }
+    }
+
     fn prepare(&mut self, detections: &[Detection2d], ground_z: f32) {
         self.taken.clear();
         self.taken.resize(detections.len(), false);
@@ -236,10 +241,10 @@ impl Associator {
     }
 
     /// Records every detection that could class obstacle `k`: one holding
-    /// at least `min_share` of its in-image points (a box whose ground
-    /// range disagrees counts at half its share) and covering the points'
-    /// extent with an IoU of at least `min_fit`. Its score is share × fit,
-    /// so a box that fits the points beats a larger one that merely
+    /// at least `min_share` of its in-image points and overlapping their
+    /// horizontal extent by at least `min_fit` (IoU); a box whose ground
+    /// range disagrees counts at half weight in both. Its score is share ×
+    /// fit, so a box that fits the points beats a larger one that merely
     /// contains them.
     fn add_candidates(
         &mut self,

@@ -174,6 +174,8 @@ pub struct Detection2D {
     pub bbox: [f32; 4],
     /// Ground truth: the seen share of the object's box; NaN for detections.
     pub visible: f32,
+    /// Ground truth: the object's id in the 3D truth; 0 for detections.
+    pub id: u32,
 }
 
 impl Detection2D {
@@ -182,7 +184,7 @@ impl Detection2D {
         for v in self.bbox {
             w.f32(v);
         }
-        w.f32(self.visible);
+        w.f32(self.visible).u32(self.id);
     }
 
     fn decode_fields(r: &mut CdrReader<'_>) -> Result<Self, DecodeError> {
@@ -198,11 +200,13 @@ impl Detection2D {
             *v = r.f32(field)?;
         }
         let visible = r.f32("Detection2D.visible")?;
+        let id = r.u32("Detection2D.id")?;
         Ok(Detection2D {
             label,
             score,
             bbox,
             visible,
+            id,
         })
     }
 }
@@ -537,12 +541,14 @@ mod tests {
                     score: 0.75,
                     bbox: [10.0, 20.5, 100.0, 80.25],
                     visible: f32::NAN,
+                    id: 0,
                 },
                 Detection2D {
                     label: "pedestrian".into(),
                     score: 1.0,
                     bbox: [0.0, 0.0, 5.0, 12.0],
                     visible: 0.5,
+                    id: 17,
                 },
             ],
         };

@@ -266,6 +266,7 @@ pub fn synthesize(out: &Path, options: &SynthOptions) -> Result<SynthSummary, Sy
                             score: 1.0,
                             bbox: a.visible_box,
                             visible: a.visible_share(),
+                            id: scene.actors[a.index].id,
                         })
                         .collect(),
                 };
