@@ -6,6 +6,7 @@
 //! same [`Engine`] trait. An engine never touches frames or detections:
 //! tensors in, tensors out.
 
+pub mod cache;
 mod tract;
 pub use tract::TractEngine;
 #[cfg(feature = "onnxruntime")]
