@@ -78,7 +78,7 @@ fn fusion_step(c: &mut Criterion) {
             }
         })
         .collect();
-    let results = Arc::new(CameraResults::new());
+    let results = Arc::new(CameraResults::new(100));
     results.put(0, (width, height), &detections);
     let mut fusion = Fusion::new(FusionConfig::default(), &calibration, &classes, results);
     let (obstacles, points) = scene();

@@ -178,7 +178,8 @@ pub struct LaneSetup<'a> {
 /// `workers` lanes, each with its own stages; with fusion they share one
 /// camera results store. The error names what failed to load.
 pub fn build_lanes(setup: &LaneSetup<'_>) -> Result<Vec<PipelineWork>, String> {
-    let results = std::sync::Arc::new(crate::fusion::sync::CameraResults::new());
+    let max_detections = setup.camera.map_or(0, |(spec, _)| spec.max_detections);
+    let results = std::sync::Arc::new(crate::fusion::sync::CameraResults::new(max_detections));
     let mut lanes = Vec::with_capacity(setup.workers);
     for _ in 0..setup.workers.max(1) {
         let lidar = LidarStage::new(setup.lidar.clone()).map_err(|e| e.to_string())?;

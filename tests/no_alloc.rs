@@ -1,6 +1,6 @@
-//! The per-frame decode path allocates nothing once its buffers are warm:
+//! The per-frame paths allocate nothing once their buffers are warm:
 //! `allocation-counter`'s counting global allocator watches this thread while
-//! frames are ingested.
+//! frames are ingested, and while camera results are stored and scans fused.
 
 mod common;
 
@@ -45,4 +45,102 @@ fn ingesting_images_camera_info_and_clouds_allocates_nothing_after_warm_up() {
         "allocations while ingesting {} warm frames",
         messages.len()
     );
+}
+
+/// Fusion on a lidar lane: camera lanes hand their detections to the shared
+/// results ring, a scan pairs with the nearest frame, its obstacles are
+/// associated. Camera detections here are the scene's 2D truth boxes.
+#[test]
+fn fusing_scans_with_camera_detections_allocates_nothing_after_warm_up() {
+    use lookout::camera::Detection2d;
+    use lookout::clock::MonotonicClock;
+    use lookout::fusion::sync::CameraResults;
+    use lookout::fusion::{Fusion, FusionConfig};
+    use lookout::lidar::{LidarConfig, LidarStage};
+    use lookout::msg::Detection2DArray;
+    use std::sync::Arc;
+
+    enum Event {
+        Camera(i64, Vec<Detection2d>),
+        Scan(i64, Vec<u8>),
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scene.mcap");
+    let options = common::small_scene_options(1.0, 6);
+    synth::synthesize(&path, &options).unwrap();
+    let classes: Vec<String> = ["car", "truck", "pedestrian", "cyclist"]
+        .map(String::from)
+        .to_vec();
+    let mut events = Vec::new();
+    Bag::open(&path)
+        .unwrap()
+        .read_messages(None, |m| {
+            if m.topic == synth::CAMERA_TRUTH_TOPIC {
+                let array = Detection2DArray::decode(m.data).unwrap();
+                let boxes = array
+                    .detections
+                    .iter()
+                    .filter_map(|d| {
+                        let class = classes.iter().position(|c| *c == d.label)?;
+                        Some(Detection2d {
+                            class: class as u16,
+                            score: 0.9,
+                            bbox: d.bbox,
+                        })
+                    })
+                    .collect();
+                events.push(Event::Camera(array.header.stamp.as_nanos(), boxes));
+            } else if InputKind::from_type_name(m.type_name) == Some(InputKind::PointCloud2) {
+                let stamp = lookout::ingest::header_stamp(m.data).unwrap();
+                events.push(Event::Scan(stamp, m.data.to_vec()));
+            }
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    let calibration = synth::calibration(&options);
+    let size = (
+        calibration.camera.image_width,
+        calibration.camera.image_height,
+    );
+    let mut fusion = Fusion::new(
+        FusionConfig::default(),
+        &calibration,
+        &classes,
+        Arc::new(CameraResults::new(100)),
+    );
+    let mut lidar = LidarStage::new(LidarConfig::default()).unwrap();
+    let mut ingest = Ingest::new();
+    let mut obstacles = Vec::new();
+    let clock = MonotonicClock::new();
+    let (mut allocations, mut fused) = (0, 0);
+    for pass in 0..2 {
+        for event in &events {
+            let counted = match event {
+                Event::Camera(stamp, boxes) => allocation_counter::measure(|| {
+                    fusion.camera_started(*stamp);
+                    fusion.camera_finished(*stamp, size, Some(boxes));
+                }),
+                Event::Scan(stamp, data) => {
+                    ingest.ingest(InputKind::PointCloud2, data).unwrap();
+                    lidar.process(ingest.scan(), &mut obstacles);
+                    allocation_counter::measure(|| {
+                        let outcome = fusion.fuse(
+                            &mut obstacles,
+                            |k| lidar.points_of(k),
+                            *stamp,
+                            i64::MAX,
+                            &clock,
+                            -1.9,
+                        );
+                        fused += outcome.stats.fused;
+                    })
+                }
+            };
+            if pass == 1 {
+                allocations += counted.count_total;
+            }
+        }
+    }
+    assert!(fused > 20, "only {fused} obstacles fused");
+    assert_eq!(allocations, 0, "allocations while fusing warm frames");
 }

@@ -138,8 +138,8 @@ impl Fusion {
                 calibration.camera.image_height,
             ),
             config,
+            paired: Vec::with_capacity(results.max_detections()),
             results,
-            paired: Vec::new(),
         }
     }
 
@@ -234,7 +234,7 @@ mod tests {
     #[test]
     fn frames_of_another_size_than_calibrated_are_not_fused() {
         let calibration = crate::fusion::project::tests::rig([0.0; 5]);
-        let results = Arc::new(CameraResults::new());
+        let results = Arc::new(CameraResults::new(100));
         let classes = vec!["car".to_owned()];
         let mut fusion = Fusion::new(FusionConfig::default(), &calibration, &classes, results);
         let points = [[10.0f32, 0.0, -1.0], [10.0, 0.2, -0.8], [10.0, -0.2, -0.6]];

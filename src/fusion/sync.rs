@@ -53,15 +53,31 @@ pub enum Pairing {
     ImageSizeMismatch,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct CameraResults {
     ring: Mutex<Ring>,
     finished: Condvar,
+    max_detections: usize,
 }
 
 impl CameraResults {
-    pub fn new() -> Self {
-        Self::default()
+    /// Room for `max_detections` per frame (the detector's cap) is taken
+    /// now, so storing and pairing frames never allocates.
+    pub fn new(max_detections: usize) -> Self {
+        let mut ring = Ring::default();
+        for slot in &mut ring.slots {
+            slot.detections.reserve_exact(max_detections);
+        }
+        CameraResults {
+            ring: Mutex::new(ring),
+            finished: Condvar::new(),
+            max_detections,
+        }
+    }
+
+    /// The most detections a frame holds without allocating.
+    pub fn max_detections(&self) -> usize {
+        self.max_detections
     }
 
     fn lock(&self) -> MutexGuard<'_, Ring> {
@@ -200,7 +216,7 @@ mod tests {
 
     #[test]
     fn the_nearest_frame_within_tolerance_is_paired() {
-        let results = CameraResults::new();
+        let results = CameraResults::new(100);
         for (i, t) in [0, 66, 133].into_iter().enumerate() {
             results.begin(t * MS);
             results.put(t * MS, (640, 480), &[detection(i as u16)]);
@@ -225,7 +241,7 @@ mod tests {
 
     #[test]
     fn old_frames_are_overwritten() {
-        let results = CameraResults::new();
+        let results = CameraResults::new(100);
         for t in 0..(SLOTS as i64 + 2) {
             results.put(t * 10 * MS, (1, 1), &[detection(t as u16)]);
         }
@@ -239,7 +255,7 @@ mod tests {
 
     #[test]
     fn a_frame_in_detection_is_waited_for_within_the_limit() {
-        let results = Arc::new(CameraResults::new());
+        let results = Arc::new(CameraResults::new(100));
         results.begin(100 * MS);
         let camera = {
             let results = results.clone();
@@ -264,7 +280,7 @@ mod tests {
 
     #[test]
     fn the_wait_ends_at_the_limit_and_goes_lidar_only() {
-        let results = CameraResults::new();
+        let results = CameraResults::new(100);
         results.begin(100 * MS);
         let clock = MonotonicClock::new();
         let mut out = Vec::new();
