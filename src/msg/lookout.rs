@@ -520,7 +520,7 @@ mod tests {
                 nearest_distance: 8.5,
                 lidar_stamp: Time { sec: 3, nanosec: 5 },
                 camera_stamp: Time::default(),
-                latency: f32::NAN,
+                latency: 0.0425,
             }],
             degraded: false,
             late: true,
