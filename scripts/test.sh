@@ -28,12 +28,20 @@ echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy (default features)"
 cargo clippy --all-targets --locked -- -D warnings
-echo "== cargo clippy (all features)"
-cargo clippy --all-targets --all-features --locked -- -D warnings
+echo "== cargo clippy (all features; the TensorRT shim is not compiled: no TensorRT here)"
+LOOKOUT_TENSORRT_CHECK_ONLY=1 cargo clippy --all-targets --all-features --locked -- -D warnings
+if ! find /usr/include /usr/local /opt -name NvInfer.h -print -quit 2>/dev/null | grep -q .; then
+    echo "== --features tensorrt without TensorRT stops at once, saying where it looked"
+    if out="$(cargo check --features tensorrt --locked 2>&1)"; then
+        echo "cargo check --features tensorrt succeeded without TensorRT headers"; exit 1
+    fi
+    grep -q "needs the TensorRT 10 headers (NvInfer.h), and none were found" <<<"$out" \
+        || { echo "$out" | tail -20; exit 1; }
+fi
 # The tests run once, with every engine and the ROS 2 node built in (a
 # superset of the default build). A binary linked with the PyPI wheels' rcl
 # needs libpython's symbols at load (their Python type support), so the
 # tests, which run the lookout binary, get it preloaded.
-echo "== cargo test (features: onnxruntime, ros2)"
-LD_PRELOAD="$LOOKOUT_ROS_PRELOAD" cargo test --all-targets --features onnxruntime,ros2 --locked
-LD_PRELOAD="$LOOKOUT_ROS_PRELOAD" cargo test --doc --features onnxruntime,ros2 --locked
+echo "== cargo test (features: onnxruntime, ros2, cuda)"
+LD_PRELOAD="$LOOKOUT_ROS_PRELOAD" cargo test --all-targets --features onnxruntime,ros2,cuda --locked
+LD_PRELOAD="$LOOKOUT_ROS_PRELOAD" cargo test --doc --features onnxruntime,ros2,cuda --locked

@@ -13,6 +13,7 @@ pub mod config;
 pub mod eval;
 pub mod frames;
 pub mod fusion;
+pub mod gpu;
 pub mod ingest;
 pub mod lidar;
 pub mod msg;

@@ -3,6 +3,7 @@
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use lookout::bag::{Bag, Compression, WriterOptions};
+use lookout::camera::engine::cache::Precision;
 use lookout::camera::engine::{Backend, EngineOptions};
 use lookout::clock::MonotonicClock;
 use lookout::config::LookoutConfig;
@@ -128,6 +129,12 @@ enum Command {
         #[command(flatten)]
         engine: EngineArgs,
     },
+    /// TensorRT engines: build one into the engine cache (with trtexec),
+    /// or check which one a model would load.
+    Engine {
+        #[command(subcommand)]
+        action: EngineAction,
+    },
     /// Time a pipeline stage on synthetic scans (run under `taskset -c 0`
     /// to measure one core).
     Bench {
@@ -187,6 +194,32 @@ enum ReplayMode {
     Realtime,
 }
 
+#[derive(Subcommand)]
+enum EngineAction {
+    /// Build the TensorRT engine of a model for this GPU and TensorRT (via
+    /// trtexec) into the cache, with its sidecar; reuses a matching one.
+    Build {
+        /// Model spec file.
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long, value_enum, default_value_t = Precision::Fp16)]
+        precision: Precision,
+        /// INT8: a TensorRT calibration cache.
+        #[arg(long)]
+        calib: Option<PathBuf>,
+        #[arg(long, default_value = "engines")]
+        cache_dir: PathBuf,
+        /// Write the engine here instead of the cache's file name.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, default_value = "trtexec")]
+        trtexec: PathBuf,
+        /// GPU ordinal.
+        #[arg(long, default_value_t = 0)]
+        device: usize,
+    },
+}
+
 /// Which inference engine runs the camera model.
 #[derive(clap::Args)]
 struct EngineArgs {
@@ -207,6 +240,7 @@ impl EngineArgs {
             backend: self.engine,
             threads: self.threads,
             onnxruntime_library: self.onnxruntime_library.clone(),
+            ..EngineOptions::default()
         }
     }
 }
@@ -294,6 +328,28 @@ fn run(cli: Cli) -> Result<()> {
             json.as_deref(),
         ),
         Command::Info { bag } => info(&bag),
+        Command::Engine {
+            action:
+                EngineAction::Build {
+                    model,
+                    precision,
+                    calib,
+                    cache_dir,
+                    out,
+                    trtexec,
+                    device,
+                },
+        } => engine_build(lookout::camera::engine::trtexec::BuildRequest {
+            onnx: PathBuf::new(),
+            model: model.display().to_string(),
+            input_shape: Vec::new(),
+            precision,
+            calibration_cache: calib,
+            cache_dir,
+            engine: out,
+            trtexec,
+            device,
+        }),
         Command::Detect {
             images,
             model,
@@ -600,6 +656,7 @@ fn demo(bag: &Path, seconds: f64) -> Result<()> {
                 backend: lookout::camera::engine::Backend::Tract,
                 threads: 1,
                 onnxruntime_library: None,
+                ..EngineOptions::default()
             },
         },
         &LookoutConfig::default(),
@@ -609,6 +666,29 @@ fn demo(bag: &Path, seconds: f64) -> Result<()> {
 
 /// The detector trained on synthetic scenes (models/train/).
 const DEMO_MODEL: &str = "models/synthetic-det.yaml";
+
+/// `request.model` is the spec file; the rest of the request comes from it.
+fn engine_build(mut request: lookout::camera::engine::trtexec::BuildRequest) -> Result<()> {
+    use lookout::camera::spec::ModelSpec;
+    let spec_path = PathBuf::from(&request.model);
+    let spec = ModelSpec::load(&spec_path)?;
+    request.onnx = spec.onnx_path();
+    request.input_shape = lookout::camera::engine::input_shape(&spec);
+    request.model = spec.name.clone();
+    let engine = lookout::camera::engine::trtexec::build(&request).map_err(anyhow::Error::msg)?;
+    let sidecar = lookout::camera::engine::cache::Sidecar::read(&engine)?;
+    println!(
+        "{} ({} bytes): TensorRT {}, compute capability {}, {}, input {:?}\nsidecar {}",
+        engine.display(),
+        sidecar.engine_bytes,
+        sidecar.key.tensorrt_version,
+        sidecar.key.compute_capability,
+        sidecar.key.precision.as_str(),
+        sidecar.key.input_shape,
+        lookout::camera::engine::cache::Sidecar::path_for(&engine).display()
+    );
+    Ok(())
+}
 
 fn info(bag_path: &Path) -> Result<()> {
     let bag = Bag::open(bag_path).with_context(|| format!("opening {}", bag_path.display()))?;
@@ -900,6 +980,7 @@ fn bench_camera(runs: usize, onnxruntime_library: Option<PathBuf>) -> Result<()>
                 backend,
                 threads,
                 onnxruntime_library: onnxruntime_library.clone(),
+                ..EngineOptions::default()
             };
             let mut engine = match engine::load(&spec, &options) {
                 Ok(engine) => engine,

@@ -26,12 +26,14 @@ fn every_engine(python: &Path) -> Vec<EngineOptions> {
             backend: Backend::Tract,
             threads,
             onnxruntime_library: None,
+            ..EngineOptions::default()
         });
         #[cfg(feature = "onnxruntime")]
         engines.push(EngineOptions {
             backend: Backend::Onnxruntime,
             threads,
             onnxruntime_library: Some(onnxruntime_library(python)),
+            ..EngineOptions::default()
         });
     }
     let _ = python;

@@ -173,6 +173,7 @@ fn the_pipeline_fuses_with_the_synthetic_detector() {
         backend: Backend::Tract,
         threads: 1,
         onnxruntime_library: None,
+        ..EngineOptions::default()
     };
     let bag = Bag::open(&bag_path).unwrap();
 

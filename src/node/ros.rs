@@ -182,6 +182,7 @@ fn lanes(settings: &NodeSettings) -> Result<Vec<PipelineWork>, NodeError> {
         backend: settings.node.engine,
         threads: settings.node.engine_threads as usize,
         onnxruntime_library: None,
+        ..EngineOptions::default()
     };
     // Fusion needs both a calibration and a camera model.
     let calibration = match (&camera_spec, config.fusion.calibration.as_str()) {

@@ -8,9 +8,12 @@
 
 pub mod cache;
 mod tract;
+pub mod trtexec;
 pub use tract::TractEngine;
 #[cfg(feature = "onnxruntime")]
 mod onnxruntime;
+#[cfg(feature = "tensorrt")]
+pub mod tensorrt;
 #[cfg(feature = "onnxruntime")]
 pub use onnxruntime::OrtEngine;
 
@@ -76,6 +79,9 @@ pub enum Backend {
     Tract,
     /// onnxruntime, loaded at run time (feature `onnxruntime`).
     Onnxruntime,
+    /// A TensorRT 10 engine from the engine cache, on a CUDA stream of its
+    /// own (feature `tensorrt`).
+    Tensorrt,
 }
 
 /// How to load an engine.
@@ -86,6 +92,7 @@ pub struct EngineOptions {
     pub threads: usize,
     /// The onnxruntime shared library; `None` reads `ORT_DYLIB_PATH`.
     pub onnxruntime_library: Option<PathBuf>,
+    pub tensorrt: TensorRtOptions,
 }
 
 impl Default for EngineOptions {
@@ -94,6 +101,46 @@ impl Default for EngineOptions {
             backend: Backend::Tract,
             threads: 1,
             onnxruntime_library: None,
+            tensorrt: TensorRtOptions::default(),
+        }
+    }
+}
+
+/// Where the TensorRT backend finds (or builds) its engine and how it runs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TensorRtOptions {
+    /// Engines and their sidecars, named by their cache key.
+    pub cache_dir: PathBuf,
+    /// An explicit engine instead of the cache's file (its sidecar must
+    /// still match).
+    pub engine: Option<PathBuf>,
+    pub precision: cache::Precision,
+    /// Build a missing or mismatched engine at start (minutes, before any
+    /// lane runs) instead of refusing to start.
+    pub build_engine_on_start: bool,
+    /// trtexec, for building.
+    pub trtexec: PathBuf,
+    /// INT8 only: the calibration cache.
+    pub calibration_cache: Option<PathBuf>,
+    /// GPU ordinal.
+    pub device: usize,
+    /// CUDA stream priority of the lane (lower runs first; clamped to the
+    /// device's range).
+    pub stream_priority: i32,
+}
+
+impl Default for TensorRtOptions {
+    fn default() -> Self {
+        TensorRtOptions {
+            cache_dir: PathBuf::from("engines"),
+            engine: None,
+            precision: cache::Precision::Fp16,
+            build_engine_on_start: false,
+            trtexec: PathBuf::from("trtexec"),
+            calibration_cache: None,
+            device: 0,
+            stream_priority: 0,
         }
     }
 }
@@ -106,7 +153,84 @@ pub fn load(spec: &ModelSpec, options: &EngineOptions) -> Result<Box<dyn Engine>
             options.threads,
         )?)),
         Backend::Onnxruntime => load_onnxruntime(spec, options),
+        Backend::Tensorrt => load_tensorrt(spec, &options.tensorrt),
     }
+}
+
+#[cfg(feature = "tensorrt")]
+fn load_tensorrt(
+    spec: &ModelSpec,
+    options: &TensorRtOptions,
+) -> Result<Box<dyn Engine>, EngineError> {
+    let onnx = spec.onnx_path();
+    let load_error = |detail: String| EngineError::Load {
+        path: onnx.display().to_string(),
+        detail,
+    };
+    let gpu = match crate::gpu::probe(options.device) {
+        crate::gpu::Availability::Gpu(gpu) => gpu,
+        crate::gpu::Availability::Cpu { reason } => {
+            return Err(load_error(format!(
+                "the tensorrt engine needs a GPU: {reason}"
+            )));
+        }
+    };
+    let linked = tensorrt::linked_version();
+    let key = cache::EngineKey::for_model(
+        &onnx,
+        &input_shape(spec),
+        &cache::Target {
+            tensorrt_version: linked.clone(),
+            compute_capability: gpu.compute_capability_label(),
+        },
+        options.precision,
+    )
+    .map_err(|e| load_error(e.to_string()))?;
+    let on_mismatch = if options.build_engine_on_start {
+        cache::OnMismatch::BuildOnStart
+    } else {
+        cache::OnMismatch::Refuse
+    };
+    let engines = cache::EngineCache::new(&options.cache_dir, on_mismatch);
+    let plan = engines
+        .resolve(&spec.name, &key, options.engine.as_deref(), |path| {
+            let found = trtexec::trtexec_version(&options.trtexec)?;
+            if found != linked {
+                return Err(format!(
+                    "{} is TensorRT {found}, this build links {linked}: its engine would not load",
+                    options.trtexec.display()
+                ));
+            }
+            let request = trtexec::BuildRequest {
+                onnx: onnx.clone(),
+                model: spec.name.clone(),
+                input_shape: input_shape(spec),
+                precision: options.precision,
+                calibration_cache: options.calibration_cache.clone(),
+                cache_dir: options.cache_dir.clone(),
+                engine: Some(path.to_path_buf()),
+                trtexec: options.trtexec.clone(),
+                device: options.device,
+            };
+            trtexec::build(&request).map(|p| format!("build_engine_on_start: {}", p.display()))
+        })
+        .map_err(|e| load_error(e.to_string()))?;
+    let context = cudarc::driver::CudaContext::new(options.device)
+        .map_err(|e| load_error(format!("CUDA context: {e}")))?;
+    let stream = context
+        .new_stream_with_priority(options.stream_priority)
+        .map_err(|e| load_error(format!("CUDA stream: {e}")))?;
+    Ok(Box::new(tensorrt::TensorRtEngine::load(
+        spec, &plan, stream,
+    )?))
+}
+
+#[cfg(not(feature = "tensorrt"))]
+fn load_tensorrt(_: &ModelSpec, _: &TensorRtOptions) -> Result<Box<dyn Engine>, EngineError> {
+    Err(EngineError::NotBuilt {
+        backend: "tensorrt",
+        feature: "tensorrt",
+    })
 }
 
 #[cfg(feature = "onnxruntime")]
@@ -256,6 +380,7 @@ mod tests {
             backend: Backend::Onnxruntime,
             threads: 1,
             onnxruntime_library: Some("/nonexistent/libonnxruntime.so".into()),
+            ..EngineOptions::default()
         };
         let error = load(&shipped(), &options).err().unwrap();
         assert!(error.to_string().contains("/nonexistent"), "{error}");
