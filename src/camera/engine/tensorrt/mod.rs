@@ -7,7 +7,9 @@
 //!
 //! Our own binding, not a crate: the one published (tensorrt-rs) stopped at
 //! TensorRT 7, whose binding-index API TensorRT 10 removed. The C++ side
-//! (`shim.cpp`) is a few dozen lines of C ABI; all `unsafe` is in `ffi.rs`.
+//! (`shim.cpp`) is a few dozen lines of C ABI. `unsafe` is in `ffi.rs`, and
+//! in `TensorRtEngine::bind`, which hands the context device buffers this
+//! engine owns and drops after it.
 
 mod ffi;
 pub use ffi::{IoMode, IoTensor};
