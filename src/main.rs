@@ -328,28 +328,7 @@ fn run(cli: Cli) -> Result<()> {
             json.as_deref(),
         ),
         Command::Info { bag } => info(&bag),
-        Command::Engine {
-            action:
-                EngineAction::Build {
-                    model,
-                    precision,
-                    calib,
-                    cache_dir,
-                    out,
-                    trtexec,
-                    device,
-                },
-        } => engine_build(lookout::camera::engine::trtexec::BuildRequest {
-            onnx: PathBuf::new(),
-            model: model.display().to_string(),
-            input_shape: Vec::new(),
-            precision,
-            calibration_cache: calib,
-            cache_dir,
-            engine: out,
-            trtexec,
-            device,
-        }),
+        Command::Engine { action } => engine_build(action),
         Command::Detect {
             images,
             model,
@@ -667,14 +646,29 @@ fn demo(bag: &Path, seconds: f64) -> Result<()> {
 /// The detector trained on synthetic scenes (models/train/).
 const DEMO_MODEL: &str = "models/synthetic-det.yaml";
 
-/// `request.model` is the spec file; the rest of the request comes from it.
-fn engine_build(mut request: lookout::camera::engine::trtexec::BuildRequest) -> Result<()> {
+fn engine_build(action: EngineAction) -> Result<()> {
     use lookout::camera::spec::ModelSpec;
-    let spec_path = PathBuf::from(&request.model);
-    let spec = ModelSpec::load(&spec_path)?;
-    request.onnx = spec.onnx_path();
-    request.input_shape = lookout::camera::engine::input_shape(&spec);
-    request.model = spec.name.clone();
+    let EngineAction::Build {
+        model,
+        precision,
+        calib,
+        cache_dir,
+        out,
+        trtexec,
+        device,
+    } = action;
+    let spec = ModelSpec::load(&model)?;
+    let request = lookout::camera::engine::trtexec::BuildRequest {
+        onnx: spec.onnx_path(),
+        model: spec.name.clone(),
+        input_shape: lookout::camera::engine::input_shape(&spec),
+        precision,
+        calibration_cache: calib,
+        cache_dir,
+        engine: out,
+        trtexec,
+        device,
+    };
     let engine = lookout::camera::engine::trtexec::build(&request).map_err(anyhow::Error::msg)?;
     let sidecar = lookout::camera::engine::cache::Sidecar::read(&engine)?;
     println!(

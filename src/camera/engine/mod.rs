@@ -212,7 +212,9 @@ fn load_tensorrt(
                 trtexec: options.trtexec.clone(),
                 device: options.device,
             };
-            trtexec::build(&request).map(|p| format!("build_engine_on_start: {}", p.display()))
+            // The cache is resolving already: run trtexec only (trtexec::build
+            // would key, resolve and record the engine a second time).
+            trtexec::run(&request, path)
         })
         .map_err(|e| load_error(e.to_string()))?;
     let context = cudarc::driver::CudaContext::new(options.device)

@@ -130,13 +130,7 @@ fn flag(name: &str, path: &Path) -> OsString {
 /// path. INT8 without a calibration cache is refused: TensorRT would
 /// quantize with made-up scales.
 pub fn build(request: &BuildRequest) -> Result<PathBuf, String> {
-    if request.precision == Precision::Int8 && request.calibration_cache.is_none() {
-        return Err(
-            "int8 needs a TensorRT calibration cache (--calib FILE); without one the \
-             engine's scales would be made up"
-                .to_owned(),
-        );
-    }
+    check_calibration(request)?;
     let target = Target {
         tensorrt_version: trtexec_version(&request.trtexec)?,
         compute_capability: compute_capability(request.device)?,
@@ -151,12 +145,26 @@ pub fn build(request: &BuildRequest) -> Result<PathBuf, String> {
     let cache = EngineCache::new(&request.cache_dir, OnMismatch::BuildOnStart);
     cache
         .resolve(&request.model, &key, request.engine.as_deref(), |engine| {
-            run_trtexec(request, engine)
+            run(request, engine)
         })
         .map_err(|e: CacheError| e.to_string())
 }
 
-fn run_trtexec(request: &BuildRequest, engine: &Path) -> Result<String, String> {
+fn check_calibration(request: &BuildRequest) -> Result<(), String> {
+    if request.precision == Precision::Int8 && request.calibration_cache.is_none() {
+        return Err(
+            "int8 needs a TensorRT calibration cache (--calib FILE); without one the \
+             engine's scales would be made up"
+                .to_owned(),
+        );
+    }
+    Ok(())
+}
+
+/// Runs trtexec for `request`, writing the engine to `engine`; what built
+/// it, for the sidecar. The caller keys and records it (see [`build`]).
+pub fn run(request: &BuildRequest, engine: &Path) -> Result<String, String> {
+    check_calibration(request)?;
     let args = arguments(
         &request.onnx,
         engine,
