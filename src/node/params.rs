@@ -65,6 +65,16 @@ pub struct NodeConfig {
     pub model: String,
     pub engine: Backend,
     pub engine_threads: i64,
+    /// onnxruntime: execution providers to use when the loaded library has
+    /// them, comma-separated in order of preference (`cuda`, `tensorrt`);
+    /// empty: the CPU provider only.
+    pub onnxruntime_providers: String,
+    /// Where camera preprocessing runs, the GPU, its stream priority, CUDA
+    /// graphs (`cuda` builds).
+    pub gpu: crate::gpu::GpuOptions,
+    /// The TensorRT engine: cache, precision, build on start (`tensorrt`
+    /// builds).
+    pub tensorrt: crate::camera::engine::TensorRtOptions,
     /// The frame the status overlay in `~/markers` is attached to.
     pub base_frame: String,
     /// 0: normal scheduling. 1..=97: the node's threads run SCHED_FIFO,
@@ -87,6 +97,9 @@ impl Default for NodeConfig {
             model: String::new(),
             engine: Backend::Tract,
             engine_threads: 1,
+            onnxruntime_providers: String::new(),
+            gpu: crate::gpu::GpuOptions::default(),
+            tensorrt: crate::camera::engine::TensorRtOptions::default(),
             base_frame: "base_link".into(),
             realtime_priority: 0,
         }
@@ -117,6 +130,15 @@ impl NodeConfig {
         if !(1..=64).contains(&self.engine_threads) {
             return invalid("engine_threads", "must be in 1..=64");
         }
+        if let Err(problem) = self.ort_providers() {
+            return invalid("onnxruntime_providers", &problem);
+        }
+        if !(-100..=100).contains(&self.gpu.stream_priority) {
+            return invalid("gpu.stream_priority", "must be in -100..=100");
+        }
+        if self.tensorrt.cache_dir.as_os_str().is_empty() {
+            return invalid("tensorrt.cache_dir", "must not be empty");
+        }
         if !(0..=97).contains(&self.realtime_priority) {
             return invalid(
                 "realtime_priority",
@@ -124,6 +146,22 @@ impl NodeConfig {
             );
         }
         Ok(())
+    }
+}
+
+impl NodeConfig {
+    /// `onnxruntime_providers`, parsed.
+    pub fn ort_providers(&self) -> Result<Vec<crate::camera::engine::OrtProvider>, String> {
+        use clap::ValueEnum;
+        self.onnxruntime_providers
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(|name| {
+                crate::camera::engine::OrtProvider::from_str(name, true)
+                    .map_err(|_| format!("unknown execution provider {name:?} (cuda, tensorrt)"))
+            })
+            .collect()
     }
 }
 

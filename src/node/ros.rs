@@ -182,7 +182,12 @@ fn lanes(settings: &NodeSettings) -> Result<Vec<PipelineWork>, NodeError> {
         backend: settings.node.engine,
         threads: settings.node.engine_threads as usize,
         onnxruntime_library: None,
-        ..EngineOptions::default()
+        onnxruntime_providers: settings
+            .node
+            .ort_providers()
+            .expect("validated with the parameters"),
+        tensorrt: settings.node.tensorrt.clone(),
+        gpu: settings.node.gpu,
     };
     // Fusion needs both a calibration and a camera model.
     let calibration = match (&camera_spec, config.fusion.calibration.as_str()) {

@@ -58,6 +58,31 @@ pub trait Engine: Outputs + Send {
     /// Runs on `input` (`info().input_shape` elements, row-major); the
     /// results are then readable through [`Outputs`] until the next run.
     fn run(&mut self, input: &[f32]) -> Result<(), EngineError>;
+
+    /// An engine that runs on the GPU: the lane it runs on (its stream is
+    /// where preprocessing must run too) and the device buffer its input is
+    /// bound to, for GPU preprocessing to write the tensor in place.
+    #[cfg(feature = "cuda")]
+    fn device_input(&mut self) -> Option<DeviceInput<'_>> {
+        None
+    }
+
+    /// Runs on what was written into [`device_input`](Self::device_input)
+    /// (enqueued on the lane's stream before this call).
+    #[cfg(feature = "cuda")]
+    fn run_bound(&mut self) -> Result<(), EngineError> {
+        Err(EngineError::Run(format!(
+            "the {} engine takes its input from the host",
+            self.info().backend
+        )))
+    }
+}
+
+/// A GPU engine's lane and input buffer.
+#[cfg(feature = "cuda")]
+pub struct DeviceInput<'a> {
+    pub lane: &'a crate::gpu::lane::GpuLane,
+    pub buffer: &'a mut cudarc::driver::CudaSlice<f32>,
 }
 
 /// Which engine runs the model.
@@ -92,7 +117,26 @@ pub struct EngineOptions {
     pub threads: usize,
     /// The onnxruntime shared library; `None` reads `ORT_DYLIB_PATH`.
     pub onnxruntime_library: Option<PathBuf>,
+    /// onnxruntime only: execution providers to ask for, in order of
+    /// preference (each used when the loaded library has it; the CPU one
+    /// always follows).
+    pub onnxruntime_providers: Vec<OrtProvider>,
     pub tensorrt: TensorRtOptions,
+    /// Where preprocessing runs, and the GPU lane's stream priority.
+    pub gpu: crate::gpu::GpuOptions,
+}
+
+/// onnxruntime execution providers Lookout can ask for.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum OrtProvider {
+    /// CUDA (on `gpu.ordinal`).
+    Cuda,
+    /// TensorRT, with its engine cache under `tensorrt.cache_dir` and the
+    /// precision of `tensorrt.precision`.
+    Tensorrt,
 }
 
 impl Default for EngineOptions {
@@ -101,7 +145,9 @@ impl Default for EngineOptions {
             backend: Backend::Tract,
             threads: 1,
             onnxruntime_library: None,
+            onnxruntime_providers: Vec::new(),
             tensorrt: TensorRtOptions::default(),
+            gpu: crate::gpu::GpuOptions::default(),
         }
     }
 }
@@ -123,11 +169,6 @@ pub struct TensorRtOptions {
     pub trtexec: PathBuf,
     /// INT8 only: the calibration cache.
     pub calibration_cache: Option<PathBuf>,
-    /// GPU ordinal.
-    pub device: usize,
-    /// CUDA stream priority of the lane (lower runs first; clamped to the
-    /// device's range).
-    pub stream_priority: i32,
 }
 
 impl Default for TensorRtOptions {
@@ -139,8 +180,6 @@ impl Default for TensorRtOptions {
             build_engine_on_start: false,
             trtexec: PathBuf::from("trtexec"),
             calibration_cache: None,
-            device: 0,
-            stream_priority: 0,
         }
     }
 }
@@ -153,7 +192,7 @@ pub fn load(spec: &ModelSpec, options: &EngineOptions) -> Result<Box<dyn Engine>
             options.threads,
         )?)),
         Backend::Onnxruntime => load_onnxruntime(spec, options),
-        Backend::Tensorrt => load_tensorrt(spec, &options.tensorrt),
+        Backend::Tensorrt => load_tensorrt(spec, &options.tensorrt, &options.gpu),
     }
 }
 
@@ -161,13 +200,14 @@ pub fn load(spec: &ModelSpec, options: &EngineOptions) -> Result<Box<dyn Engine>
 fn load_tensorrt(
     spec: &ModelSpec,
     options: &TensorRtOptions,
+    gpu_options: &crate::gpu::GpuOptions,
 ) -> Result<Box<dyn Engine>, EngineError> {
     let onnx = spec.onnx_path();
     let load_error = |detail: String| EngineError::Load {
         path: onnx.display().to_string(),
         detail,
     };
-    let gpu = match crate::gpu::probe(options.device) {
+    let gpu = match crate::gpu::probe(gpu_options.ordinal) {
         crate::gpu::Availability::Gpu(gpu) => gpu,
         crate::gpu::Availability::Cpu { reason } => {
             return Err(load_error(format!(
@@ -210,25 +250,24 @@ fn load_tensorrt(
                 cache_dir: options.cache_dir.clone(),
                 engine: Some(path.to_path_buf()),
                 trtexec: options.trtexec.clone(),
-                device: options.device,
+                device: gpu_options.ordinal,
             };
             // The cache is resolving already: run trtexec only (trtexec::build
             // would key, resolve and record the engine a second time).
             trtexec::run(&request, path)
         })
         .map_err(|e| load_error(e.to_string()))?;
-    let context = cudarc::driver::CudaContext::new(options.device)
-        .map_err(|e| load_error(format!("CUDA context: {e}")))?;
-    let stream = context
-        .new_stream_with_priority(options.stream_priority)
-        .map_err(|e| load_error(format!("CUDA stream: {e}")))?;
-    Ok(Box::new(tensorrt::TensorRtEngine::load(
-        spec, &plan, stream,
-    )?))
+    let lane = crate::gpu::lane::GpuLane::new(gpu_options)
+        .map_err(|e| load_error(format!("GPU lane: {e}")))?;
+    Ok(Box::new(tensorrt::TensorRtEngine::load(spec, &plan, lane)?))
 }
 
 #[cfg(not(feature = "tensorrt"))]
-fn load_tensorrt(_: &ModelSpec, _: &TensorRtOptions) -> Result<Box<dyn Engine>, EngineError> {
+fn load_tensorrt(
+    _: &ModelSpec,
+    _: &TensorRtOptions,
+    _: &crate::gpu::GpuOptions,
+) -> Result<Box<dyn Engine>, EngineError> {
     Err(EngineError::NotBuilt {
         backend: "tensorrt",
         feature: "tensorrt",
@@ -245,7 +284,7 @@ fn load_onnxruntime(
         .clone()
         .or_else(|| std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from))
         .ok_or(EngineError::NoLibrary)?;
-    Ok(Box::new(OrtEngine::load(spec, &library, options.threads)?))
+    Ok(Box::new(OrtEngine::load(spec, &library, options)?))
 }
 
 #[cfg(not(feature = "onnxruntime"))]

@@ -2,8 +2,19 @@
 //! a shared library (e.g. the one inside the `onnxruntime` PyPI wheel): CPU
 //! users get onnxruntime's speed without a build-time download. One process
 //! loads one library: the first engine loaded fixes it.
+//!
+//! On a GPU machine with a GPU build of onnxruntime, the CUDA and TensorRT
+//! execution providers are registered when asked for
+//! ([`EngineOptions::onnxruntime_providers`]) and the loaded library has
+//! them; TensorRT gets Lookout's engine cache directory and precision. A
+//! provider the library lacks is skipped with a warning, and the CPU
+//! provider always comes last.
 
-use super::{EngineError, EngineInfo, OutputBuffers, check_input_len, input_shape};
+use super::cache::Precision;
+use super::{
+    EngineError, EngineInfo, EngineOptions, OrtProvider, OutputBuffers, check_input_len,
+    input_shape,
+};
 use crate::camera::spec::ModelSpec;
 use crate::camera::{Engine, Outputs, TensorView};
 use std::path::Path;
@@ -11,6 +22,8 @@ use std::sync::OnceLock;
 
 pub struct OrtEngine {
     info: EngineInfo,
+    /// The execution providers registered, in order; the CPU one last.
+    providers: Vec<&'static str>,
     session: ort::session::Session,
     outputs: OutputBuffers,
 }
@@ -29,16 +42,26 @@ fn environment(library: &Path) -> Result<&'static ort::environment::Environment,
 }
 
 impl OrtEngine {
-    /// Loads the model with `threads` intra-op threads.
-    pub fn load(spec: &ModelSpec, library: &Path, threads: usize) -> Result<Self, EngineError> {
+    /// Loads the model with `options.threads` intra-op threads and the
+    /// execution providers `options` ask for that `library` has.
+    pub fn load(
+        spec: &ModelSpec,
+        library: &Path,
+        options: &EngineOptions,
+    ) -> Result<Self, EngineError> {
         let path = spec.onnx_path();
         let load_error = |detail: String| EngineError::Load {
             path: path.display().to_string(),
             detail,
         };
-        let session = ort::session::Session::builder(environment(library).map_err(load_error)?)
+        let environment = environment(library).map_err(load_error)?;
+        let (providers, mut names) = execution_providers(options);
+        names.push("CPU");
+        let session = ort::session::Session::builder(environment)
             .map_err(|e| load_error(e.to_string()))?
-            .with_intra_threads(threads.max(1))
+            .with_intra_threads(options.threads.max(1))
+            .map_err(|e| load_error(e.to_string()))?
+            .with_execution_providers(providers)
             .map_err(|e| load_error(e.to_string()))?
             .commit_from_file(&path)
             .map_err(|e| load_error(e.to_string()))?;
@@ -52,7 +75,9 @@ impl OrtEngine {
             .first()
             .map(|i| i.name().to_owned())
             .unwrap_or_default();
+        tracing::info!("onnxruntime execution providers: {}", names.join(", "));
         Ok(OrtEngine {
+            providers: names,
             info: EngineInfo {
                 backend: "onnxruntime",
                 input_name,
@@ -63,6 +88,66 @@ impl OrtEngine {
             session,
         })
     }
+}
+
+impl OrtEngine {
+    /// The execution providers registered, in order of preference; `"CPU"`
+    /// last (always there).
+    pub fn execution_providers(&self) -> &[&'static str] {
+        &self.providers
+    }
+}
+
+/// The providers asked for that the loaded library has, configured, with
+/// their names; one warning per provider it lacks.
+fn execution_providers(
+    options: &EngineOptions,
+) -> (Vec<ort::ep::ExecutionProviderDispatch>, Vec<&'static str>) {
+    use ort::ep::ExecutionProvider;
+    let ordinal = options.gpu.ordinal as i32;
+    let trt = &options.tensorrt;
+    let mut providers = Vec::new();
+    let mut names = Vec::new();
+    for &wanted in &options.onnxruntime_providers {
+        let (name, available) = match wanted {
+            OrtProvider::Cuda => ("CUDA", ort::ep::CUDA::is_available()),
+            OrtProvider::Tensorrt => ("TensorRT", ort::ep::TensorRT::is_available()),
+        };
+        match available {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(
+                    "onnxruntime: the loaded library has no {name} execution provider; skipped"
+                );
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!("onnxruntime: {name} execution provider: {e}; skipped");
+                continue;
+            }
+        }
+        let provider = match wanted {
+            OrtProvider::Cuda => ort::ep::CUDA::default().with_device_id(ordinal).build(),
+            OrtProvider::Tensorrt => {
+                let cache = trt.cache_dir.join("onnxruntime");
+                let mut ep = ort::ep::TensorRT::default()
+                    .with_device_id(ordinal)
+                    .with_engine_cache(true)
+                    .with_engine_cache_path(cache.display())
+                    .with_timing_cache(true)
+                    .with_timing_cache_path(cache.display())
+                    .with_fp16(trt.precision == Precision::Fp16)
+                    .with_int8(trt.precision == Precision::Int8);
+                if let Some(table) = &trt.calibration_cache {
+                    ep = ep.with_int8_calibration_table_name(table.display());
+                }
+                ep.build()
+            }
+        };
+        providers.push(provider);
+        names.push(name);
+    }
+    (providers, names)
 }
 
 impl Outputs for OrtEngine {

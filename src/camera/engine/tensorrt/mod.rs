@@ -1,9 +1,11 @@
 //! The TensorRT 10 backend (feature `tensorrt`): a serialized engine that
 //! the [engine cache](super::cache) vouched for is deserialized once, its
 //! named I/O tensors are bound to device buffers allocated once, and each
-//! run copies the input in, enqueues with `enqueueV3` on the lane's CUDA
-//! stream and copies the outputs back. Implements the same [`Engine`]
-//! trait as tract and onnxruntime.
+//! run enqueues with `enqueueV3` on the lane's CUDA stream and copies the
+//! outputs back. The input comes from the host ([`Engine::run`]) or, with GPU
+//! preprocessing, is written in place on the device by the preprocessing
+//! kernel on the same stream ([`Engine::device_input`], [`Engine::run_bound`]).
+//! Implements the same [`Engine`] trait as tract and onnxruntime.
 //!
 //! Our own binding, not a crate: the one published (tensorrt-rs) stopped at
 //! TensorRT 7, whose binding-index API TensorRT 10 removed. The C++ side
@@ -14,9 +16,10 @@
 mod ffi;
 pub use ffi::{IoMode, IoTensor};
 
-use super::{EngineError, EngineInfo, OutputBuffers, check_input_len, input_shape};
+use super::{DeviceInput, EngineError, EngineInfo, OutputBuffers, check_input_len, input_shape};
 use crate::camera::spec::ModelSpec;
 use crate::camera::{Engine, Outputs, TensorView};
+use crate::gpu::lane::GpuLane;
 use cudarc::driver::{CudaSlice, CudaStream, DevicePtr};
 use std::path::Path;
 use std::sync::Arc;
@@ -41,22 +44,20 @@ pub struct TensorRtEngine {
     host: Vec<f32>,
     stream: Arc<CudaStream>,
     // Drop order is field order: the context before the engine, the engine
-    // before the runtime.
+    // before the runtime, all before the lane (its stream and context).
     context: ffi::Context,
     _engine: ffi::Engine,
     _runtime: ffi::Runtime,
+    lane: GpuLane,
 }
 
 impl TensorRtEngine {
-    /// Loads the engine at `plan` for `spec`'s input, on `stream` (the
-    /// lane's). The engine must have one float32 input named as in the spec
+    /// Loads the engine at `plan` for `spec`'s input, on `lane`'s stream.
+    /// The engine must have one float32 input named as in the spec
     /// and float32 outputs; a dynamic input takes the spec's shape through
     /// optimization profile 0.
-    pub fn load(
-        spec: &ModelSpec,
-        plan: &Path,
-        stream: Arc<CudaStream>,
-    ) -> Result<Self, EngineError> {
+    pub fn load(spec: &ModelSpec, plan: &Path, lane: GpuLane) -> Result<Self, EngineError> {
+        let stream = lane.stream().clone();
         let load_error = |detail: String| EngineError::Load {
             path: plan.display().to_string(),
             detail,
@@ -128,6 +129,7 @@ impl TensorRtEngine {
             context,
             _engine: engine,
             _runtime: runtime,
+            lane,
         };
         engine_out.bind().map_err(load_error)?;
         Ok(engine_out)
@@ -188,10 +190,26 @@ impl Engine for TensorRtEngine {
 
     fn run(&mut self, input: &[f32]) -> Result<(), EngineError> {
         check_input_len(&self.info, input)?;
-        let run_error = |e: String| EngineError::Run(e);
         self.stream
             .memcpy_htod(input, &mut self.input)
-            .map_err(|e| run_error(format!("copy to the GPU: {e}")))?;
+            .map_err(|e| EngineError::Run(format!("copy to the GPU: {e}")))?;
+        self.run_bound()
+    }
+
+    fn device_input(&mut self) -> Option<DeviceInput<'_>> {
+        Some(DeviceInput {
+            lane: &self.lane,
+            buffer: &mut self.input,
+        })
+    }
+
+    fn run_bound(&mut self) -> Result<(), EngineError> {
+        let run_error = |e: String| EngineError::Run(e);
+        // TensorRT enqueues in the calling thread's current context.
+        self.lane
+            .context()
+            .bind_to_thread()
+            .map_err(|e| run_error(format!("CUDA context: {e}")))?;
         self.context
             .enqueue(self.stream.cu_stream().cast())
             .map_err(run_error)?;
