@@ -201,3 +201,47 @@ fn rosbag2_directories_are_read_file_by_file() {
     );
     assert!(err.to_string().contains("sqlite3"));
 }
+
+/// Records whose lengths lie, found by the `mcap_bag` fuzz target: each is
+/// a clean `Corrupt` error, not an abort (a length of 8.5e18 bytes was once
+/// allocated whole) nor a panic (a short attachment record panicked in the
+/// mcap crate's parser, which replay now never calls for attachments).
+#[test]
+fn records_with_lying_lengths_are_clean_errors() {
+    const MAGIC: &[u8] = b"\x89MCAP0\r\n";
+    let record = |opcode: u8, len: u64, body: &[u8]| {
+        let mut bytes = vec![opcode];
+        bytes.extend_from_slice(&len.to_le_bytes());
+        bytes.extend_from_slice(body);
+        bytes
+    };
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("an 8.5e18-byte record", {
+            let mut file = MAGIC.to_vec();
+            file.extend(record(0x76, 0x7676_7676_7676_7676, b"vvvvvvvv"));
+            file
+        }),
+        ("a record longer than the file", {
+            let mut file = MAGIC.to_vec();
+            file.extend(record(0x03, 1 << 40, b"abc"));
+            file
+        }),
+        ("an attachment shorter than its fields", {
+            let mut file = MAGIC.to_vec();
+            file.extend(record(0x09, 6, &[0; 6]));
+            file
+        }),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (what, bytes) in cases {
+        let path = dir.path().join("lying.mcap");
+        std::fs::write(&path, &bytes).unwrap();
+        let bag = Bag::open(&path).unwrap();
+        let _ = bag.topics();
+        let read = bag.read_messages(None, |_| ControlFlow::Continue(()));
+        assert!(
+            matches!(read, Err(BagError::Corrupt { .. })),
+            "{what}: {read:?}"
+        );
+    }
+}

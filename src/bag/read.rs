@@ -250,6 +250,39 @@ fn open(path: &Path) -> Result<File, BagError> {
     })
 }
 
+fn file_size(file: &File, path: &Path) -> Result<u64, BagError> {
+    Ok(file
+        .metadata()
+        .map_err(|source| BagError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .len())
+}
+
+/// The longest record the MCAP reader accepts in a file of `file_size`
+/// bytes: a record inside a compressed chunk may be larger than the file
+/// (an all-black image compresses a thousandfold), so 1024 times the file,
+/// and at least 64 MiB. A lying length beyond it is a clean error (and it
+/// keeps the reader's own `header + len` arithmetic from overflowing).
+fn record_length_limit(file_size: u64) -> usize {
+    usize::try_from(file_size.saturating_mul(1024))
+        .unwrap_or(usize::MAX)
+        .max(64 << 20)
+}
+
+/// A read the MCAP reader asks for, at most the file's size (and at least
+/// one byte, so a read at the end of the file returns 0 and is reported):
+/// record lengths come from the file, and a lying one must not become an
+/// allocation of that size.
+fn bounded_request(n: usize, file_size: u64) -> usize {
+    if n == 0 {
+        return 0;
+    }
+    n.min(usize::try_from(file_size).unwrap_or(usize::MAX))
+        .max(1)
+}
+
 fn corrupt(path: &Path, messages_read: u64, detail: impl ToString) -> BagError {
     BagError::Corrupt {
         path: path.to_path_buf(),
@@ -267,13 +300,17 @@ fn read_summary(file: &mut File, path: &Path) -> Result<Option<mcap::Summary>, B
             source,
         })?
         .len();
-    let mut reader =
-        SummaryReader::new_with_options(SummaryReaderOptions::default().with_file_size(size));
+    let mut reader = SummaryReader::new_with_options(
+        SummaryReaderOptions::default()
+            .with_file_size(size)
+            .with_record_length_limit(record_length_limit(size)),
+    );
     while let Some(event) = reader.next_event() {
         match event.map_err(|e| corrupt(path, 0, e))? {
             SummaryReadEvent::ReadRequest(n) => {
+                // A lying length never asks for more than the file holds.
                 let read = file
-                    .read(reader.insert(n))
+                    .read(reader.insert(bounded_request(n, size)))
                     .map_err(|e| corrupt(path, 0, e))?;
                 reader.notify_read(read);
             }
@@ -294,7 +331,9 @@ fn read_indexed(
     summary: &mut ReadSummary,
     visit: &mut impl FnMut(BagMessage<'_>) -> ControlFlow<()>,
 ) -> Result<ControlFlow<()>, BagError> {
-    let mut options = IndexedReaderOptions::new();
+    let size = file_size(file, path)?;
+    let mut options =
+        IndexedReaderOptions::new().with_record_length_limit(record_length_limit(size));
     if let Some(topics) = topics {
         options = options.include_topics(topics.iter().cloned());
     }
@@ -304,6 +343,15 @@ fn read_indexed(
     while let Some(event) = reader.next_event() {
         match event.map_err(|e| corrupt(path, summary.messages, e))? {
             IndexedReadEvent::ReadChunkRequest { offset, length } => {
+                if offset.saturating_add(length as u64) > size {
+                    return Err(corrupt(
+                        path,
+                        summary.messages,
+                        format!(
+                            "the index puts a chunk of {length} bytes at {offset}, past the end of the {size}-byte file"
+                        ),
+                    ));
+                }
                 chunk.resize(length, 0);
                 file.seek(SeekFrom::Start(offset))
                     .and_then(|_| file.read_exact(&mut chunk))
@@ -353,19 +401,25 @@ fn read_linear(
     summary: &mut ReadSummary,
     visit: &mut impl FnMut(BagMessage<'_>) -> ControlFlow<()>,
 ) -> Result<ControlFlow<()>, BagError> {
+    let size = file_size(file, path)?;
     file.seek(SeekFrom::Start(0))
         .map_err(|e| corrupt(path, 0, e))?;
     // A damaged file has no end magic; everything before the damage still counts.
-    let mut reader =
-        LinearReader::new_with_options(LinearReaderOptions::default().with_skip_end_magic(true));
+    let mut reader = LinearReader::new_with_options(
+        LinearReaderOptions::default()
+            .with_skip_end_magic(true)
+            .with_record_length_limit(record_length_limit(size)),
+    );
     let mut schemas: HashMap<u16, String> = HashMap::new();
     let mut channels: HashMap<u16, LinearChannel> = HashMap::new();
     let mut last_log_time = 0u64;
     while let Some(event) = reader.next_event() {
         match event.map_err(|e| corrupt(path, summary.messages, e))? {
             LinearReadEvent::ReadRequest(n) => {
+                // A record claiming more bytes than the file holds is cut
+                // short by the end of the file below, not allocated whole.
                 let read = file
-                    .read(reader.insert(n))
+                    .read(reader.insert(bounded_request(n, size)))
                     .map_err(|e| corrupt(path, summary.messages, e))?;
                 if read == 0 {
                     return Err(corrupt(
@@ -377,6 +431,19 @@ fn read_linear(
                 reader.notify_read(read);
             }
             LinearReadEvent::Record { data, opcode } => {
+                // Only the records replay uses are parsed: the mcap crate's
+                // parser panics on some malformed records of other kinds
+                // (a short attachment, found by fuzzing), and those carry
+                // nothing replay needs.
+                if !matches!(
+                    opcode,
+                    mcap::records::op::SCHEMA
+                        | mcap::records::op::CHANNEL
+                        | mcap::records::op::MESSAGE
+                        | mcap::records::op::FOOTER
+                ) {
+                    continue;
+                }
                 let record = mcap::parse_record(opcode, data)
                     .map_err(|e| corrupt(path, summary.messages, e))?;
                 match record {
