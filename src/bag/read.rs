@@ -250,6 +250,44 @@ fn open(path: &Path) -> Result<File, BagError> {
     })
 }
 
+/// An uncompressed chunk's records (`records`, read at `offset`) against
+/// the CRC its record header holds. The mcap crate's indexed reader does not
+/// check chunk CRCs; a compressed chunk's damage shows when it is
+/// decompressed, so only uncompressed ones are hashed here.
+fn check_chunk_crc(
+    file: &mut File,
+    index: &mcap::Summary,
+    offset: u64,
+    records: &[u8],
+) -> Result<(), String> {
+    let Some(chunk) = index
+        .chunk_indexes
+        .iter()
+        .find(|c| c.compressed_data_offset().ok() == Some(offset))
+    else {
+        return Ok(());
+    };
+    if !chunk.compression.is_empty() {
+        return Ok(());
+    }
+    // Opcode and length (9 bytes), start and end time and uncompressed size
+    // (3 x 8), then the CRC.
+    let mut crc = [0u8; 4];
+    file.seek(SeekFrom::Start(
+        chunk.chunk_start_offset.saturating_add(9 + 24),
+    ))
+    .and_then(|_| file.read_exact(&mut crc))
+    .map_err(|e| format!("chunk header: {e}"))?;
+    let crc = u32::from_le_bytes(crc);
+    let found = crc32fast::hash(records);
+    if crc != 0 && found != crc {
+        return Err(format!(
+            "chunk crc mismatch: the chunk records {crc:#010x}, its data hashes to {found:#010x}"
+        ));
+    }
+    Ok(())
+}
+
 fn file_size(file: &File, path: &Path) -> Result<u64, BagError> {
     Ok(file
         .metadata()
@@ -358,6 +396,9 @@ fn read_indexed(
                     .map_err(|e| {
                         corrupt(path, summary.messages, format!("chunk at {offset}: {e}"))
                     })?;
+                check_chunk_crc(file, index, offset, &chunk).map_err(|e| {
+                    corrupt(path, summary.messages, format!("chunk at {offset}: {e}"))
+                })?;
                 reader
                     .insert_chunk_record_data(offset, &chunk)
                     .map_err(|e| corrupt(path, summary.messages, e))?;
@@ -408,6 +449,7 @@ fn read_linear(
     let mut reader = LinearReader::new_with_options(
         LinearReaderOptions::default()
             .with_skip_end_magic(true)
+            .with_validate_chunk_crcs(true)
             .with_record_length_limit(record_length_limit(size)),
     );
     let mut schemas: HashMap<u16, String> = HashMap::new();
