@@ -245,3 +245,61 @@ fn records_with_lying_lengths_are_clean_errors() {
         );
     }
 }
+
+/// A bag damaged in the middle (one chunk's bytes flipped, for every
+/// compression): the reader reports the damage and goes on with the next
+/// readable chunk, so only that chunk's messages are lost.
+#[test]
+fn a_damaged_chunk_mid_file_is_skipped_and_reading_goes_on() {
+    for compression in [Compression::None, Compression::Zstd, Compression::Lz4] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("damaged.mcap");
+        let options = WriterOptions {
+            compression,
+            chunk_size: 300,
+        };
+        let mut w = BagWriter::create(&path, options).unwrap();
+        let topic = w.add_topic("/r", "lookout_msgs/msg/FrameReport").unwrap();
+        for t in 0..60 {
+            w.write(topic, t, &report("/r", t as i32)).unwrap();
+        }
+        w.finish().unwrap();
+        let all = collect(&Bag::open(&path).unwrap(), None);
+        assert_eq!(all.len(), 60);
+
+        // Flip the middle of the file's middle chunk (opcode 0x06).
+        let mut bytes = std::fs::read(&path).unwrap();
+        let mut chunks = Vec::new();
+        let mut at = 8;
+        while at + 9 <= bytes.len() {
+            let len = u64::from_le_bytes(bytes[at + 1..at + 9].try_into().unwrap()) as usize;
+            if bytes[at] == 0x06 {
+                chunks.push((at, len));
+            }
+            at += 9 + len;
+        }
+        assert!(chunks.len() >= 4, "{compression:?}: {} chunks", chunks.len());
+        let (start, len) = chunks[chunks.len() / 2];
+        for b in &mut bytes[start + 9 + len - 24..start + 9 + len - 8] {
+            *b ^= 0xA5;
+        }
+        std::fs::write(&path, &bytes).unwrap();
+
+        let bag = Bag::open(&path).unwrap();
+        let mut times = Vec::new();
+        let err = bag
+            .read_messages(None, |m| {
+                times.push(m.log_time);
+                ControlFlow::Continue(())
+            })
+            .unwrap_err();
+        let BagError::Corrupt { detail, .. } = &err else {
+            panic!("{compression:?}: {err:?}");
+        };
+        assert!(detail.contains("1 damaged chunk(s) skipped"), "{compression:?}: {detail}");
+        // One chunk's messages are missing, the ones after it are there.
+        assert!(times.len() < 60 && times.len() >= 60 - 60 / chunks.len() - 2, "{compression:?}: {}", times.len());
+        assert_eq!(times.last(), Some(&59), "{compression:?}");
+        assert!(times.windows(2).all(|w| w[0] < w[1]), "{compression:?}");
+    }
+}

@@ -44,6 +44,8 @@ pub struct ReadSummary {
     pub files_read_linearly: Vec<PathBuf>,
     /// Messages whose log time went backwards (only possible in linear reads).
     pub out_of_order: u64,
+    /// Damaged chunks skipped (indexed reads go on with the next chunk).
+    pub damaged_chunks: u64,
 }
 
 /// A rosbag2 bag: one `.mcap` file or a rosbag2 directory of them.
@@ -370,63 +372,117 @@ fn read_indexed(
     visit: &mut impl FnMut(BagMessage<'_>) -> ControlFlow<()>,
 ) -> Result<ControlFlow<()>, BagError> {
     let size = file_size(file, path)?;
-    let mut options =
-        IndexedReaderOptions::new().with_record_length_limit(record_length_limit(size));
-    if let Some(topics) = topics {
-        options = options.include_topics(topics.iter().cloned());
-    }
-    let mut reader = IndexedReader::new_with_options(index, options)
-        .map_err(|e| corrupt(path, summary.messages, e))?;
     let mut chunk = Vec::new();
-    while let Some(event) = reader.next_event() {
-        match event.map_err(|e| corrupt(path, summary.messages, e))? {
-            IndexedReadEvent::ReadChunkRequest { offset, length } => {
-                if offset.saturating_add(length as u64) > size {
-                    return Err(corrupt(
-                        path,
-                        summary.messages,
-                        format!(
-                            "the index puts a chunk of {length} bytes at {offset}, past the end of the {size}-byte file"
-                        ),
-                    ));
-                }
-                chunk.resize(length, 0);
-                file.seek(SeekFrom::Start(offset))
-                    .and_then(|_| file.read_exact(&mut chunk))
-                    .map_err(|e| {
-                        corrupt(path, summary.messages, format!("chunk at {offset}: {e}"))
-                    })?;
-                check_chunk_crc(file, index, offset, &chunk).map_err(|e| {
-                    corrupt(path, summary.messages, format!("chunk at {offset}: {e}"))
-                })?;
-                reader
-                    .insert_chunk_record_data(offset, &chunk)
-                    .map_err(|e| corrupt(path, summary.messages, e))?;
-            }
-            IndexedReadEvent::Message { header, data } => {
-                let Some(channel) = index.channels.get(&header.channel_id) else {
-                    return Err(corrupt(
-                        path,
-                        summary.messages,
-                        format!("message on unknown channel {}", header.channel_id),
-                    ));
-                };
-                summary.messages += 1;
-                let flow = visit(BagMessage {
-                    topic: &channel.topic,
-                    type_name: channel.schema.as_ref().map_or("", |s| s.name.as_str()),
-                    encoding: &channel.message_encoding,
-                    log_time: header.log_time,
-                    publish_time: header.publish_time,
-                    data,
-                });
-                if flow.is_break() {
-                    return Ok(flow);
-                }
-            }
+    // A damaged chunk is skipped: the read starts again after the last log
+    // time it holds, so the next readable chunk follows.
+    let mut resume_after: Option<u64> = None;
+    let mut damage: Option<(u64, String)> = None;
+    let mut skipped = 0u64;
+    'read: loop {
+        let mut options =
+            IndexedReaderOptions::new().with_record_length_limit(record_length_limit(size));
+        if let Some(topics) = topics {
+            options = options.include_topics(topics.iter().cloned());
         }
+        if let Some(after) = resume_after {
+            options = options.starting_after(after);
+        }
+        let mut reader = IndexedReader::new_with_options(index, options)
+            .map_err(|e| corrupt(path, summary.messages, e))?;
+        let mut current: Option<&mcap::records::ChunkIndex> = None;
+        while let Some(event) = reader.next_event() {
+            let failure = match event {
+                Err(e) => Some(e.to_string()),
+                Ok(IndexedReadEvent::ReadChunkRequest { offset, length }) => {
+                    current = index
+                        .chunk_indexes
+                        .iter()
+                        .find(|c| c.compressed_data_offset().ok() == Some(offset));
+                    read_chunk(file, index, offset, length, size, &mut chunk)
+                        .and_then(|()| {
+                            reader
+                                .insert_chunk_record_data(offset, &chunk)
+                                .map_err(|e| e.to_string())
+                        })
+                        .err()
+                }
+                Ok(IndexedReadEvent::Message { header, data }) => {
+                    match index.channels.get(&header.channel_id) {
+                        None => Some(format!("message on unknown channel {}", header.channel_id)),
+                        Some(channel) => {
+                            summary.messages += 1;
+                            let flow = visit(BagMessage {
+                                topic: &channel.topic,
+                                type_name: channel.schema.as_ref().map_or("", |s| s.name.as_str()),
+                                encoding: &channel.message_encoding,
+                                log_time: header.log_time,
+                                publish_time: header.publish_time,
+                                data,
+                            });
+                            if flow.is_break() {
+                                return Ok(flow);
+                            }
+                            None
+                        }
+                    }
+                }
+            };
+            let Some(detail) = failure else {
+                continue;
+            };
+            let Some(chunk_index) = current else {
+                return Err(corrupt(path, summary.messages, detail));
+            };
+            let end = chunk_index.message_end_time;
+            if resume_after.is_some_and(|after| after >= end) {
+                // No progress possible past this chunk.
+                return Err(corrupt(path, summary.messages, detail));
+            }
+            tracing::warn!(
+                file = %path.display(),
+                "damaged chunk at {} skipped ({detail}); reading on after log time {end}",
+                chunk_index.chunk_start_offset
+            );
+            damage.get_or_insert_with(|| (summary.messages, detail));
+            skipped += 1;
+            summary.damaged_chunks += 1;
+            resume_after = Some(end);
+            continue 'read;
+        }
+        break;
     }
-    Ok(ControlFlow::Continue(()))
+    match damage {
+        None => Ok(ControlFlow::Continue(())),
+        Some((at, detail)) => Err(corrupt(
+            path,
+            summary.messages,
+            format!(
+                "{detail} (at message {at}; {skipped} damaged chunk(s) skipped, the readable ones after them were read)"
+            ),
+        )),
+    }
+}
+
+/// One chunk's compressed records into `chunk`, checked against the file
+/// size and (uncompressed) its CRC.
+fn read_chunk(
+    file: &mut File,
+    index: &mcap::Summary,
+    offset: u64,
+    length: usize,
+    size: u64,
+    chunk: &mut Vec<u8>,
+) -> Result<(), String> {
+    if offset.saturating_add(length as u64) > size {
+        return Err(format!(
+            "the index puts a chunk of {length} bytes at {offset}, past the end of the {size}-byte file"
+        ));
+    }
+    chunk.resize(length, 0);
+    file.seek(SeekFrom::Start(offset))
+        .and_then(|_| file.read_exact(chunk))
+        .map_err(|e| format!("chunk at {offset}: {e}"))?;
+    check_chunk_crc(file, index, offset, chunk).map_err(|e| format!("chunk at {offset}: {e}"))
 }
 
 struct LinearChannel {
