@@ -278,7 +278,11 @@ fn a_damaged_chunk_mid_file_is_skipped_and_reading_goes_on() {
             }
             at += 9 + len;
         }
-        assert!(chunks.len() >= 4, "{compression:?}: {} chunks", chunks.len());
+        assert!(
+            chunks.len() >= 4,
+            "{compression:?}: {} chunks",
+            chunks.len()
+        );
         let (start, len) = chunks[chunks.len() / 2];
         for b in &mut bytes[start + 9 + len - 24..start + 9 + len - 8] {
             *b ^= 0xA5;
@@ -296,9 +300,16 @@ fn a_damaged_chunk_mid_file_is_skipped_and_reading_goes_on() {
         let BagError::Corrupt { detail, .. } = &err else {
             panic!("{compression:?}: {err:?}");
         };
-        assert!(detail.contains("1 damaged chunk(s) skipped"), "{compression:?}: {detail}");
+        assert!(
+            detail.contains("1 damaged chunk(s) skipped"),
+            "{compression:?}: {detail}"
+        );
         // One chunk's messages are missing, the ones after it are there.
-        assert!(times.len() < 60 && times.len() >= 60 - 60 / chunks.len() - 2, "{compression:?}: {}", times.len());
+        assert!(
+            times.len() < 60 && times.len() >= 60 - 60 / chunks.len() - 2,
+            "{compression:?}: {}",
+            times.len()
+        );
         assert_eq!(times.last(), Some(&59), "{compression:?}");
         assert!(times.windows(2).all(|w| w[0] < w[1]), "{compression:?}");
     }

@@ -443,7 +443,7 @@ fn read_indexed(
                 "damaged chunk at {} skipped ({detail}); reading on after log time {end}",
                 chunk_index.chunk_start_offset
             );
-            damage.get_or_insert_with(|| (summary.messages, detail));
+            damage.get_or_insert((summary.messages, detail));
             skipped += 1;
             summary.damaged_chunks += 1;
             resume_after = Some(end);

@@ -10,7 +10,6 @@
 use super::overhead::Overhead;
 use super::params::{ImageTransport, NodeSettings, ParamError, ParamValue, Reliability};
 use super::present::{InputRejects, Presenter};
-use crate::calibration::Calibration;
 use crate::camera::engine::EngineOptions;
 use crate::camera::spec::ModelSpec;
 use crate::clock::{Clock, MonotonicClock, SystemClock};
@@ -41,8 +40,6 @@ pub enum NodeError {
     Model { path: String, detail: String },
     #[error("lidar configuration: {0}")]
     Lidar(#[from] crate::config::ConfigError),
-    #[error("calibration '{path}' (fusion.calibration): {detail}")]
-    Calibration { path: String, detail: String },
 }
 
 const NODE_NAME: &str = "lookout";
@@ -189,22 +186,14 @@ fn lanes(settings: &NodeSettings) -> Result<Vec<PipelineWork>, NodeError> {
         tensorrt: settings.node.tensorrt.clone(),
         gpu: settings.node.gpu,
     };
-    // Fusion needs both a calibration and a camera model.
-    let calibration = match (&camera_spec, config.fusion.calibration.as_str()) {
-        (Some(_), path) if !path.is_empty() => {
-            let resolved = in_package_share(Path::new(path), std::env::var_os("AMENT_PREFIX_PATH"));
-            let calibration = Calibration::load(&resolved).map_err(|e| NodeError::Calibration {
-                path: path.to_owned(),
-                detail: e.to_string(),
-            })?;
-            Some(calibration)
-        }
-        (None, path) if !path.is_empty() => {
-            tracing::warn!("fusion.calibration {path} unused: fusion needs node.model");
-            None
-        }
-        _ => None,
-    };
+    // Fusion needs both a calibration and a camera model; a bad
+    // calibration leaves the node lidar-only, with a warning.
+    let path = config.fusion.calibration.as_str();
+    let calibration = super::fusion_calibration(
+        camera_spec.is_some(),
+        path,
+        &in_package_share(Path::new(path), std::env::var_os("AMENT_PREFIX_PATH")),
+    );
     let lanes = build_lanes(&LaneSetup {
         workers: config.scheduler.workers,
         lidar: &config.lidar,
