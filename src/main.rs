@@ -176,9 +176,15 @@ struct ScheduleArgs {
     /// outputs; realtime: wall-clock pacing at --rate, real drops.
     #[arg(long, value_enum)]
     mode: Option<ReplayMode>,
-    /// Pacing for realtime mode, times the recorded speed.
+    /// Pacing for realtime mode, times the recorded speed (given without
+    /// --mode, it means realtime).
     #[arg(long, default_value_t = 1.0)]
     rate: f64,
+    /// Replay the bag N times in a row, as a bag loop (time goes back at
+    /// each start: a new run); resident memory is reported per pass. Given
+    /// without --mode, it means realtime.
+    #[arg(long = "loop", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    loops: u32,
     /// Overrides the config's scheduler.policy.
     #[arg(long, value_enum)]
     scheduler: Option<lookout::sched::Policy>,
@@ -354,7 +360,10 @@ fn run(cli: Cli) -> Result<()> {
             scheduled,
         } => {
             let config = load_config(config.as_deref())?;
-            match scheduled.mode {
+            let mode = scheduled
+                .mode
+                .or((scheduled.loops > 1 || scheduled.rate != 1.0).then_some(ReplayMode::Realtime));
+            match mode {
                 Some(mode) => run_scheduled_replay(&bag, out, &config, mode, &scheduled),
                 None => run_replay(&bag, out, topics, &config),
             }
@@ -542,6 +551,7 @@ fn evaluate_fused_cli(
                 .with_context(|| format!("loading {}", calibration.display()))?,
         )),
         faults: config.faults.clone(),
+        loops: 1,
         out: Some(out.clone()),
         writer: WriterOptions::default(),
     };
@@ -638,6 +648,7 @@ fn run_scheduled_replay(
         faults: config.faults.clone(),
         out: out.clone(),
         writer: WriterOptions::default(),
+        loops: args.loops,
     };
     let report = replay_scheduled(&bag, &options)?;
     print!("{}", report.table());

@@ -205,6 +205,7 @@ fn the_pipeline_fuses_with_the_synthetic_detector() {
         faults: FaultConfig::default(),
         out: Some(dir.path().join("fused.mcap")),
         writer: WriterOptions::default(),
+        loops: 1,
     };
     let (report, scans) = lookout::replay::evaluate_fused(
         &bag,

@@ -125,6 +125,7 @@ fn replay_obstacles(scene: &Path, out: &Path) -> HashMap<i64, ObstacleArray> {
         faults: FaultConfig::default(),
         out: Some(out.to_path_buf()),
         writer: WriterOptions::default(),
+        loops: 1,
     };
     replay_scheduled(&Bag::open(scene).unwrap(), &options).unwrap();
     let mut arrays = HashMap::new();

@@ -313,6 +313,21 @@ impl<J> Scheduler<J> {
         }
     }
 
+    /// Time jumped backwards (a bag loop, a sim-time reset): a new run.
+    /// Every queued frame belongs to the old one and goes to `dropped` as
+    /// superseded; misses in a row start from zero. Run-time estimates are
+    /// kept (the stages did not change).
+    pub fn restart(&mut self, dropped: &mut impl FnMut(Frame<J>, Drop)) {
+        for (mailbox, counters) in self.mailboxes.iter_mut().zip(&mut self.counters) {
+            while let Some(frame) = mailbox.frames.pop_front() {
+                counters.count(Drop::Superseded);
+                dropped(frame, Drop::Superseded);
+            }
+            mailbox.infeasible_in_a_row = 0;
+            counters.consecutive_misses = 0;
+        }
+    }
+
     /// Empties the mailboxes (shutdown, or time jumped backwards).
     pub fn drain(&mut self, mut each: impl FnMut(Frame<J>)) {
         for mailbox in &mut self.mailboxes {

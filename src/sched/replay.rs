@@ -14,7 +14,7 @@
 use super::config::SchedulerConfig;
 use super::core::Sensor;
 use super::faults::FaultConfig;
-use super::runtime::{Event, Job, Outcome, OutputTopic, Runtime};
+use super::runtime::{Event, Job, Outcome, OutputTopic, Runtime, TIME_JUMP_NS};
 use super::stats::{LatencySummary, Rejects, StatusRecord};
 use super::watchdog::Transition;
 use crate::bag::{Bag, BagError, BagWriter, TopicId, WriterOptions};
@@ -53,6 +53,10 @@ pub struct ScheduledReplayOptions {
     pub faults: FaultConfig,
     pub out: Option<PathBuf>,
     pub writer: WriterOptions,
+    /// Replay the bag this many times in a row (at least once): a bag loop,
+    /// where time goes back at each start (a new run for the scheduler and
+    /// the watchdog). Resident memory is sampled after each pass.
+    pub loops: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +106,10 @@ pub struct ScheduledReport {
     pub published_per_s: f64,
     pub health_changes: Vec<String>,
     pub statuses: Vec<StatusRecord>,
+    /// Times time went back (bag loops): each started a new run.
+    pub time_jumps: u64,
+    /// Resident memory after each pass over the bag (`--loop`).
+    pub resident_bytes: Vec<u64>,
 }
 
 impl ScheduledReport {
@@ -167,6 +175,23 @@ impl ScheduledReport {
         }
         for change in &self.health_changes {
             out.push_str(&format!("health {change}\n"));
+        }
+        if self.time_jumps > 0 {
+            out.push_str(&format!(
+                "time went back {} time(s) (bag loops): each started a new run\n",
+                self.time_jumps
+            ));
+        }
+        if let (Some(first), Some(last)) = (self.resident_bytes.first(), self.resident_bytes.last())
+            && self.resident_bytes.len() > 1
+        {
+            out.push_str(&format!(
+                "resident memory after pass 1: {:.1} MiB, after pass {}: {:.1} MiB ({:+.3} MiB)\n",
+                *first as f64 / 1048576.0,
+                self.resident_bytes.len(),
+                *last as f64 / 1048576.0,
+                (*last as f64 - *first as f64) / 1048576.0
+            ));
         }
         out
     }
@@ -272,7 +297,11 @@ pub fn replay_scheduled(
     };
     let mut write_error: Option<BagError> = None;
     let started_wall = wall.now_ns();
-    let read = bag.read_messages(None, |message| {
+    let mut last_log: Option<i64> = None;
+    let mut visit = |message: crate::bag::BagMessage<'_>| {
+        if write_error.is_some() {
+            return ControlFlow::Break(());
+        }
         let Some(kind) = InputKind::from_type_name(message.type_name) else {
             return ControlFlow::Continue(());
         };
@@ -280,6 +309,21 @@ pub fn replay_scheduled(
             return ControlFlow::Continue(());
         };
         let log_time = message.log_time as i64;
+        // Bag time jumped back (the next pass of a loop, or a bag recorded
+        // across a sim-time reset): a new run, mapped onto the clock from
+        // where it is now, which keeps going forward.
+        if let (Some(last), Some(m)) = (last_log, map.as_mut())
+            && log_time < last.saturating_sub(TIME_JUMP_NS)
+        {
+            m.bag_start = log_time;
+            m.clock_start = if lockstep {
+                simulated.now_ns()
+            } else {
+                clock.now_ns()
+            };
+            runtime.time_jumped_back();
+        }
+        last_log = Some(log_time);
         let m = *map.get_or_insert_with(|| TimeMap {
             bag_start: log_time,
             clock_start: if lockstep { log_time } else { clock.now_ns() },
@@ -337,7 +381,16 @@ pub fn replay_scheduled(
             }
         }
         ControlFlow::Continue(())
-    });
+    };
+    let mut read = Ok(Default::default());
+    let mut resident = Vec::new();
+    for _ in 0..options.loops.max(1) {
+        read = bag.read_messages(None, &mut visit);
+        resident.push(resident_bytes());
+        if read.is_err() {
+            break;
+        }
+    }
     // Frames still queued or running are finished before the run ends.
     let (shared, rest) = runtime.finish();
     let wall_s = (wall.now_ns() - started_wall) as f64 / 1e9;
@@ -354,7 +407,23 @@ pub fn replay_scheduled(
         out.writer.finish()?;
     }
     read?;
-    Ok(report(options, shared, tally, wall_s))
+    let mut report = report(options, shared, tally, wall_s);
+    report.resident_bytes = resident;
+    Ok(report)
+}
+
+/// This process's resident memory (`VmRSS`), bytes; 0 where `/proc` does
+/// not say.
+pub fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmRSS:"))
+                .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
 }
 
 /// Handles one event: tallies it, writes its output, hands its buffers to
@@ -471,6 +540,8 @@ fn report(
         },
         health_changes: shared.transitions.iter().map(describe).collect(),
         statuses: tally.statuses,
+        time_jumps: shared.time_jumps,
+        resident_bytes: Vec::new(),
     }
 }
 

@@ -172,7 +172,14 @@ pub struct Shared {
     /// Failed frames by reason, per sensor.
     pub rejects: [Rejects; 2],
     pub transitions: Vec<Transition>,
+    /// Times time jumped backwards (bag loops, sim-time resets): each
+    /// started a new run (queues emptied, watchdog reset).
+    pub time_jumps: u64,
 }
+
+/// A header stamp this far behind its sensor's previous one starts a new
+/// run (a bag loop); smaller steps back are reordering, handled per frame.
+pub const TIME_JUMP_NS: i64 = 1_000_000_000;
 
 struct Watch {
     watchdog: Watchdog,
@@ -186,6 +193,10 @@ struct Core {
     scheduler: Scheduler<Job>,
     /// Each lane's slot (one frame) and whether it is running one.
     lanes: Vec<(Sender<Frame<Job>>, bool)>,
+    /// The clock at the last arrival, and each sensor's last stamp: where
+    /// a jump backwards shows.
+    last_now: i64,
+    last_stamp: [i64; 2],
 }
 
 impl Core {
@@ -203,6 +214,8 @@ struct Hub {
     clock: Arc<dyn Clock>,
     shared: Arc<Mutex<Shared>>,
     beats: Arc<Heartbeats>,
+    /// Locked after `core`, never the other way round.
+    watch: Arc<Mutex<Watch>>,
 }
 
 /// The running pipeline.
@@ -254,12 +267,15 @@ impl Runtime {
             core: Mutex::new(Core {
                 scheduler: Scheduler::new(config),
                 lanes: slots,
+                last_now: i64::MIN,
+                last_stamp: [i64::MIN; 2],
             }),
             quiet: Condvar::new(),
             events: event_tx.clone(),
             clock: clock.clone(),
             shared: shared.clone(),
             beats: beats.clone(),
+            watch: watch.clone(),
         });
         let mut threads = Vec::new();
         for (index, (work, inbox)) in lanes.into_iter().zip(inboxes).enumerate() {
@@ -338,6 +354,16 @@ impl Runtime {
     /// dropped, queued, or already in an idle lane's hands.
     pub fn submit(&mut self, sensor: Sensor, stamp: i64, job: Job) {
         self.hub.arrive(sensor, stamp, job);
+    }
+
+    /// Time jumped backwards (a bag loop or a sim-time reset the caller
+    /// saw): start a new run now. The runtime notices a clock going back,
+    /// or a stamp more than [`TIME_JUMP_NS`] behind its sensor's last, by
+    /// itself; replay, which keeps its clock monotonic, says so here.
+    pub fn time_jumped_back(&self) {
+        let mut core = lock(&self.hub.core);
+        let now = self.hub.clock.now_ns();
+        self.hub.restart(&mut core, now);
     }
 
     /// Waits until every submitted frame is finished or dropped.
@@ -482,6 +508,12 @@ impl Hub {
     fn arrive(&self, sensor: Sensor, stamp: i64, job: Job) {
         let mut core = lock(&self.core);
         let now = self.clock.now_ns();
+        let i = sensor.index();
+        if now < core.last_now || stamp < core.last_stamp[i].saturating_sub(TIME_JUMP_NS) {
+            self.restart(&mut core, now);
+        }
+        core.last_now = now;
+        core.last_stamp[i] = stamp;
         self.beats.arrived(sensor, now);
         let events = &self.events;
         core.scheduler
@@ -490,6 +522,28 @@ impl Hub {
             });
         self.dispatch(&mut core, now);
         self.settle(&core);
+    }
+
+    /// A new run: queued frames dropped as superseded, heartbeats and the
+    /// watchdog reset, the jump counted. Frames already running finish and
+    /// are accounted as usual.
+    fn restart(&self, core: &mut Core, now: i64) {
+        let events = &self.events;
+        core.scheduler
+            .restart(&mut |frame, drop| report_drop(events, frame, drop));
+        core.last_stamp = [i64::MIN; 2];
+        self.beats.reset();
+        let transition = {
+            let mut watch = lock(&self.watch);
+            watch.last_status = None;
+            watch.watchdog.restart(now)
+        };
+        let mut shared = lock(&self.shared);
+        shared.time_jumps += 1;
+        shared.transitions.extend(transition);
+        tracing::warn!(
+            "time jumped backwards (bag loop or sim-time reset): a new run at {now} ns; queues emptied, watchdog reset"
+        );
     }
 
     /// Records lane `lane`'s result; the lane's next frame, if one waits.
@@ -631,4 +685,106 @@ fn report_unrun(
         error,
         output: None,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SimulatedClock;
+
+    const MS: i64 = 1_000_000;
+
+    /// Fails every frame while `failing` says so.
+    struct Flaky(Arc<AtomicBool>);
+
+    impl Work for Flaky {
+        fn run(
+            &mut self,
+            _: Sensor,
+            _: &Job,
+            _: &RunContext<'_>,
+        ) -> Result<FrameFacts, StageError> {
+            if self.0.load(Ordering::Acquire) {
+                Err(StageError::stage("injected"))
+            } else {
+                Ok(FrameFacts::default())
+            }
+        }
+
+        fn write(
+            &mut self,
+            _: Sensor,
+            _: i64,
+            _: bool,
+            _: bool,
+            _: &mut Vec<u8>,
+        ) -> Option<OutputTopic> {
+            None
+        }
+    }
+
+    fn job() -> Job {
+        Job {
+            kind: InputKind::PointCloud2,
+            bytes: Vec::new(),
+            log_time: 0,
+        }
+    }
+
+    /// A sim-time reset (the clock itself goes back): the runtime notices
+    /// on the next arrival, starts a new run (the ERROR of the old one is
+    /// cleared at once, the jump counted) and takes the new run's frames.
+    #[test]
+    fn a_clock_going_back_starts_a_new_run() {
+        let clock = SimulatedClock::new(100_000 * MS);
+        let failing = Arc::new(AtomicBool::new(true));
+        let mut runtime = Runtime::start(
+            &SchedulerConfig::default(),
+            FaultConfig::default(),
+            Arc::new(clock.clone()),
+            vec![Flaky(failing.clone())],
+            true,
+        );
+        for i in 0..8 {
+            let now = 100_000 * MS + i * 100 * MS;
+            clock.set_ns(now);
+            runtime.submit(Sensor::Lidar, now - 10 * MS, job());
+            runtime.wait_idle();
+            runtime.tick_watchdog(now);
+        }
+        assert_eq!(runtime.health(), Health::Error);
+        failing.store(false, Ordering::Release);
+        // Back to 5 s: a new run.
+        clock.set_ns(5_000 * MS);
+        runtime.submit(Sensor::Lidar, 4_990 * MS, job());
+        runtime.wait_idle();
+        runtime.tick_watchdog(5_000 * MS);
+        assert_eq!(runtime.health(), Health::Ok);
+        let (shared, _) = runtime.finish();
+        assert_eq!(shared.time_jumps, 1);
+        let lidar = &shared.counters[Sensor::Lidar.index()];
+        assert_eq!(lidar.received, 9);
+        assert_eq!(lidar.published, 1, "{lidar:?}");
+        assert_eq!(lidar.consecutive_misses, 0);
+    }
+
+    /// A bag loop seen in the stamps alone (more than a second back) is a
+    /// new run too; a small step back is not.
+    #[test]
+    fn a_stamp_a_second_back_starts_a_new_run_a_small_step_does_not() {
+        let clock = SimulatedClock::new(10_000 * MS);
+        let mut runtime = Runtime::start(
+            &SchedulerConfig::default(),
+            FaultConfig::default(),
+            Arc::new(clock.clone()),
+            vec![Flaky(Arc::new(AtomicBool::new(false)))],
+            true,
+        );
+        for stamp in [9_990, 9_900, 8_000] {
+            runtime.submit(Sensor::Lidar, stamp * MS, job());
+            runtime.wait_idle();
+        }
+        let (shared, _) = runtime.finish();
+        assert_eq!(shared.time_jumps, 1);
+    }
 }

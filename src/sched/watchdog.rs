@@ -255,6 +255,22 @@ impl Watchdog {
         worst
     }
 
+    /// Time jumped backwards: a new run starts healthy (what the old run
+    /// did says nothing about it, and its times would hold recovery off).
+    /// The change, when health was not OK.
+    pub fn restart(&mut self, now: i64) -> Option<Transition> {
+        let from = self.health;
+        self.health = Health::Ok;
+        self.cause = Cause::Clear;
+        self.calm_since = None;
+        (from != Health::Ok).then_some(Transition {
+            at: now,
+            from,
+            to: Health::Ok,
+            cause: Cause::Clear,
+        })
+    }
+
     /// Looks at the heartbeats at `now`; returns the health change, if any.
     pub fn evaluate(&mut self, now: i64, beats: &Heartbeats) -> Option<Transition> {
         let (level, cause) = self.assess(now, beats);
