@@ -314,3 +314,58 @@ fn a_damaged_chunk_mid_file_is_skipped_and_reading_goes_on() {
         assert!(times.windows(2).all(|w| w[0] < w[1]), "{compression:?}");
     }
 }
+
+/// A bag without its summary is read in file order, its chunks unpacked by
+/// Lookout itself: the same messages as the indexed read, for every
+/// compression.
+#[test]
+fn file_order_reads_give_the_indexed_messages_for_every_compression() {
+    for compression in [Compression::None, Compression::Zstd, Compression::Lz4] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("full.mcap");
+        let options = WriterOptions {
+            compression,
+            chunk_size: 256,
+        };
+        let mut w = BagWriter::create(&path, options).unwrap();
+        let a = w.add_topic("/a", "lookout_msgs/msg/FrameReport").unwrap();
+        let b = w.add_topic("/b", "lookout_msgs/msg/FrameReport").unwrap();
+        for t in 0..40u64 {
+            let (id, topic) = if t % 3 == 0 { (b, "/b") } else { (a, "/a") };
+            w.write(id, t, &report(topic, t as i32)).unwrap();
+        }
+        w.finish().unwrap();
+        let indexed = collect(&Bag::open(&path).unwrap(), None);
+
+        // Keep the data section up to DataEnd (opcode 0x0f), then a footer
+        // that points at no summary, then the magic.
+        let bytes = std::fs::read(&path).unwrap();
+        let mut at = 8;
+        let mut data_end = None;
+        while at + 9 <= bytes.len() {
+            let len = u64::from_le_bytes(bytes[at + 1..at + 9].try_into().unwrap()) as usize;
+            if bytes[at] == 0x0f {
+                data_end = Some(at + 9 + len);
+                break;
+            }
+            at += 9 + len;
+        }
+        let mut unindexed = bytes[..data_end.unwrap()].to_vec();
+        unindexed.push(0x02);
+        unindexed.extend_from_slice(&20u64.to_le_bytes());
+        unindexed.extend_from_slice(&[0; 20]);
+        unindexed.extend_from_slice(b"\x89MCAP0\r\n");
+        let linear_path = dir.path().join("linear.mcap");
+        std::fs::write(&linear_path, &unindexed).unwrap();
+        let bag = Bag::open(&linear_path).unwrap();
+        let mut linear = Vec::new();
+        let summary = bag
+            .read_messages(None, |m| {
+                linear.push((m.topic.to_owned(), m.log_time, m.data.to_vec()));
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert_eq!(summary.files_read_linearly.len(), 1, "{compression:?}");
+        assert_eq!(linear, indexed, "{compression:?}");
+    }
+}

@@ -501,16 +501,24 @@ fn read_linear(
     let size = file_size(file, path)?;
     file.seek(SeekFrom::Start(0))
         .map_err(|e| corrupt(path, 0, e))?;
-    // A damaged file has no end magic; everything before the damage still counts.
+    // A damaged file has no end magic; everything before the damage still
+    // counts. Chunks come to us whole and are unpacked here (see
+    // `unpack_chunk`), not by the mcap crate.
     let mut reader = LinearReader::new_with_options(
         LinearReaderOptions::default()
             .with_skip_end_magic(true)
-            .with_validate_chunk_crcs(true)
+            .with_emit_chunks(true)
             .with_record_length_limit(record_length_limit(size)),
     );
-    let mut schemas: HashMap<u16, String> = HashMap::new();
-    let mut channels: HashMap<u16, LinearChannel> = HashMap::new();
-    let mut last_log_time = 0u64;
+    let mut state = LinearState {
+        schemas: HashMap::new(),
+        channels: HashMap::new(),
+        last_log_time: 0,
+        chunk: Vec::new(),
+    };
+    // Where the next top-level record starts (after the magic): a file cut
+    // inside a chunk is recovered from there.
+    let mut next_record_at = 8u64;
     while let Some(event) = reader.next_event() {
         match event.map_err(|e| corrupt(path, summary.messages, e))? {
             LinearReadEvent::ReadRequest(n) => {
@@ -520,77 +528,322 @@ fn read_linear(
                     .read(reader.insert(bounded_request(n, size)))
                     .map_err(|e| corrupt(path, summary.messages, e))?;
                 if read == 0 {
+                    let before = summary.messages;
+                    let flow = state
+                        .cut_chunk(file, next_record_at, size, topics, summary, visit)
+                        .map_err(|e| corrupt(path, summary.messages, e))?;
+                    if let Step::Stop = flow {
+                        return Ok(ControlFlow::Break(()));
+                    }
                     return Err(corrupt(
                         path,
                         summary.messages,
-                        "file ends in the middle of a record",
+                        format!(
+                            "file ends in the middle of a record ({} messages recovered from it)",
+                            summary.messages - before
+                        ),
                     ));
                 }
                 reader.notify_read(read);
             }
             LinearReadEvent::Record { data, opcode } => {
-                // Only the records replay uses are parsed: the mcap crate's
-                // parser panics on some malformed records of other kinds
-                // (a short attachment, found by fuzzing), and those carry
-                // nothing replay needs.
-                if !matches!(
-                    opcode,
-                    mcap::records::op::SCHEMA
-                        | mcap::records::op::CHANNEL
-                        | mcap::records::op::MESSAGE
-                        | mcap::records::op::FOOTER
-                ) {
-                    continue;
-                }
-                let record = mcap::parse_record(opcode, data)
-                    .map_err(|e| corrupt(path, summary.messages, e))?;
-                match record {
-                    Record::Schema { header, .. } => {
-                        schemas.insert(header.id, header.name);
-                    }
-                    Record::Channel(c) => {
-                        channels.insert(
-                            c.id,
-                            LinearChannel {
-                                topic: c.topic,
-                                schema_id: c.schema_id,
-                                encoding: c.message_encoding,
-                            },
-                        );
-                    }
-                    Record::Message { header, data } => {
-                        let Some(channel) = channels.get(&header.channel_id) else {
-                            return Err(corrupt(
-                                path,
-                                summary.messages,
-                                format!("message on undeclared channel {}", header.channel_id),
-                            ));
-                        };
-                        if topics.is_some_and(|t| !t.contains(&channel.topic)) {
-                            continue;
-                        }
-                        if header.log_time < last_log_time {
-                            summary.out_of_order += 1;
-                        }
-                        last_log_time = header.log_time;
-                        summary.messages += 1;
-                        let flow = visit(BagMessage {
-                            topic: &channel.topic,
-                            type_name: schemas.get(&channel.schema_id).map_or("", String::as_str),
-                            encoding: &channel.encoding,
-                            log_time: header.log_time,
-                            publish_time: header.publish_time,
-                            data: &data,
-                        });
-                        if flow.is_break() {
-                            return Ok(flow);
-                        }
-                    }
-                    Record::Footer(_) => break,
-                    _ => {}
+                next_record_at += 9 + data.len() as u64;
+                let step = if opcode == mcap::records::op::CHUNK {
+                    state.chunk(data, size, topics, summary, visit)
+                } else {
+                    state.record(opcode, data, topics, summary, visit)
+                };
+                match step.map_err(|e| corrupt(path, summary.messages, e))? {
+                    Step::Continue => {}
+                    Step::Footer => break,
+                    Step::Stop => return Ok(ControlFlow::Break(())),
                 }
             }
         }
     }
     Ok(ControlFlow::Continue(()))
+}
+
+/// What reading one record leads to.
+enum Step {
+    Continue,
+    Footer,
+    /// The visitor asked to stop.
+    Stop,
+}
+
+/// What a read in file order has learnt so far.
+struct LinearState {
+    schemas: HashMap<u16, String>,
+    channels: HashMap<u16, LinearChannel>,
+    last_log_time: u64,
+    /// The current chunk's records, decompressed (reused).
+    chunk: Vec<u8>,
+}
+
+impl LinearState {
+    /// One record outside or inside a chunk. Only the records replay uses
+    /// are parsed: the mcap crate's parser panics on some malformed records
+    /// of other kinds (a short attachment, found by fuzzing), and those
+    /// carry nothing replay needs.
+    fn record(
+        &mut self,
+        opcode: u8,
+        body: &[u8],
+        topics: Option<&[String]>,
+        summary: &mut ReadSummary,
+        visit: &mut impl FnMut(BagMessage<'_>) -> ControlFlow<()>,
+    ) -> Result<Step, String> {
+        use mcap::records::op;
+        if !matches!(opcode, op::SCHEMA | op::CHANNEL | op::MESSAGE | op::FOOTER) {
+            return Ok(Step::Continue);
+        }
+        match mcap::parse_record(opcode, body).map_err(|e| e.to_string())? {
+            Record::Schema { header, .. } => {
+                self.schemas.insert(header.id, header.name);
+            }
+            Record::Channel(c) => {
+                self.channels.insert(
+                    c.id,
+                    LinearChannel {
+                        topic: c.topic,
+                        schema_id: c.schema_id,
+                        encoding: c.message_encoding,
+                    },
+                );
+            }
+            Record::Message { header, data } => {
+                let Some(channel) = self.channels.get(&header.channel_id) else {
+                    return Err(format!(
+                        "message on undeclared channel {}",
+                        header.channel_id
+                    ));
+                };
+                if topics.is_some_and(|t| !t.contains(&channel.topic)) {
+                    return Ok(Step::Continue);
+                }
+                if header.log_time < self.last_log_time {
+                    summary.out_of_order += 1;
+                }
+                self.last_log_time = header.log_time;
+                summary.messages += 1;
+                let flow = visit(BagMessage {
+                    topic: &channel.topic,
+                    type_name: self
+                        .schemas
+                        .get(&channel.schema_id)
+                        .map_or("", String::as_str),
+                    encoding: &channel.encoding,
+                    log_time: header.log_time,
+                    publish_time: header.publish_time,
+                    data: &data,
+                });
+                if flow.is_break() {
+                    return Ok(Step::Stop);
+                }
+            }
+            Record::Footer(_) => return Ok(Step::Footer),
+            _ => {}
+        }
+        Ok(Step::Continue)
+    }
+
+    /// A chunk record's body: header checked field by field, records
+    /// decompressed into a buffer of the declared size (bounded like any
+    /// record), CRC checked, then each record inside read with its length
+    /// checked against what is left. Hand-written because the mcap crate's
+    /// own chunk walk underflows on a record longer than its chunk (found
+    /// by fuzzing).
+    fn chunk(
+        &mut self,
+        body: &[u8],
+        file_size: u64,
+        topics: Option<&[String]>,
+        summary: &mut ReadSummary,
+        visit: &mut impl FnMut(BagMessage<'_>) -> ControlFlow<()>,
+    ) -> Result<Step, String> {
+        let mut records = std::mem::take(&mut self.chunk);
+        let unpacked = unpack_chunk(body, record_length_limit(file_size), &mut records);
+        let step = unpacked.and_then(|()| self.chunk_records(&records, topics, summary, visit));
+        self.chunk = records;
+        step
+    }
+
+    /// The file ends inside the record at `at`: when that is a chunk, the
+    /// complete records in what there is of it are read (decompressing as
+    /// far as the data goes), the cut one dropped.
+    fn cut_chunk(
+        &mut self,
+        file: &mut File,
+        at: u64,
+        file_size: u64,
+        topics: Option<&[String]>,
+        summary: &mut ReadSummary,
+        visit: &mut impl FnMut(BagMessage<'_>) -> ControlFlow<()>,
+    ) -> Result<Step, String> {
+        let mut bytes = Vec::new();
+        file.seek(SeekFrom::Start(at))
+            .and_then(|_| {
+                file.take(file_size.saturating_sub(at))
+                    .read_to_end(&mut bytes)
+            })
+            .map_err(|e| e.to_string())?;
+        if bytes.first() != Some(&mcap::records::op::CHUNK) || bytes.len() < 9 {
+            return Ok(Step::Continue);
+        }
+        let mut records = std::mem::take(&mut self.chunk);
+        unpack_cut_chunk(&bytes[9..], record_length_limit(file_size), &mut records);
+        // The last record is cut: stop at it, keeping what came before.
+        let step = match self.chunk_records(&records, topics, summary, visit) {
+            Ok(step) => step,
+            Err(_) => Step::Continue,
+        };
+        self.chunk = records;
+        Ok(step)
+    }
+
+    fn chunk_records(
+        &mut self,
+        mut records: &[u8],
+        topics: Option<&[String]>,
+        summary: &mut ReadSummary,
+        visit: &mut impl FnMut(BagMessage<'_>) -> ControlFlow<()>,
+    ) -> Result<Step, String> {
+        while !records.is_empty() {
+            let (opcode, len) = match records {
+                [opcode, len @ ..] if len.len() >= 8 => (
+                    *opcode,
+                    u64::from_le_bytes(len[..8].try_into().expect("8 bytes")),
+                ),
+                _ => return Err("a record header is cut off at the end of its chunk".to_owned()),
+            };
+            let body = usize::try_from(len)
+                .ok()
+                .and_then(|len| records.get(9..9usize.checked_add(len)?))
+                .ok_or_else(|| format!("a record of {len} bytes runs past the end of its chunk"))?;
+            match self.record(opcode, body, topics, summary, visit)? {
+                Step::Continue => {}
+                other => return Ok(other),
+            }
+            records = &records[9 + body.len()..];
+        }
+        Ok(Step::Continue)
+    }
+}
+
+/// Decompresses a chunk record's `body` into `out` (resized to the declared
+/// uncompressed size, at most `limit`) and checks its CRC.
+fn unpack_chunk(body: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), String> {
+    let short = || "chunk header cut off".to_owned();
+    let u64_at = |at: usize| -> Result<u64, String> {
+        Ok(u64::from_le_bytes(
+            body.get(at..at + 8)
+                .ok_or_else(short)?
+                .try_into()
+                .expect("8 bytes"),
+        ))
+    };
+    let uncompressed = u64_at(16)?;
+    let crc = u32::from_le_bytes(
+        body.get(24..28)
+            .ok_or_else(short)?
+            .try_into()
+            .expect("4 bytes"),
+    );
+    let name_len = u32::from_le_bytes(
+        body.get(28..32)
+            .ok_or_else(short)?
+            .try_into()
+            .expect("4 bytes"),
+    ) as usize;
+    let name = body
+        .get(32..32usize.saturating_add(name_len))
+        .ok_or_else(short)?;
+    let name =
+        std::str::from_utf8(name).map_err(|_| "chunk compression name is not UTF-8".to_owned())?;
+    let records_at = 32 + name_len;
+    let records_len = u64_at(records_at)?;
+    let compressed = usize::try_from(records_len)
+        .ok()
+        .and_then(|len| body.get(records_at + 8..(records_at + 8).checked_add(len)?))
+        .ok_or_else(|| format!("chunk records of {records_len} bytes run past the chunk"))?;
+    let size = usize::try_from(uncompressed)
+        .ok()
+        .filter(|&size| size <= limit)
+        .ok_or_else(|| {
+            format!(
+                "chunk declares {uncompressed} uncompressed bytes, more than this file can hold"
+            )
+        })?;
+    out.clear();
+    match name {
+        "" => {
+            if compressed.len() != size {
+                return Err(format!(
+                    "uncompressed chunk of {} bytes declares {size}",
+                    compressed.len()
+                ));
+            }
+            out.extend_from_slice(compressed);
+        }
+        "zstd" => {
+            let mut decoder =
+                zstd::stream::read::Decoder::new(compressed).map_err(|e| format!("zstd: {e}"))?;
+            read_exactly(&mut decoder, size, out).map_err(|e| format!("zstd: {e}"))?;
+        }
+        "lz4" => {
+            let mut decoder = lz4::Decoder::new(compressed).map_err(|e| format!("lz4: {e}"))?;
+            read_exactly(&mut decoder, size, out).map_err(|e| format!("lz4: {e}"))?;
+        }
+        other => return Err(format!("unsupported chunk compression {other:?}")),
+    }
+    let found = crc32fast::hash(out);
+    if crc != 0 && found != crc {
+        return Err(format!(
+            "chunk crc mismatch: the chunk records {crc:#010x}, its data hashes to {found:#010x}"
+        ));
+    }
+    Ok(())
+}
+
+/// As much of a cut chunk's records as its data holds, into `out`.
+fn unpack_cut_chunk(body: &[u8], limit: usize, out: &mut Vec<u8>) {
+    out.clear();
+    let Some(name_len) = body.get(28..32) else {
+        return;
+    };
+    let name_len = u32::from_le_bytes(name_len.try_into().expect("4 bytes")) as usize;
+    let records_at = 32usize.saturating_add(name_len).saturating_add(8);
+    let (Some(name), Some(compressed)) = (
+        body.get(32..32usize.saturating_add(name_len)),
+        body.get(records_at..),
+    ) else {
+        return;
+    };
+    let mut decoded: Box<dyn Read + '_> = match name {
+        b"" => Box::new(compressed),
+        b"zstd" => match zstd::stream::read::Decoder::new(compressed) {
+            Ok(d) => Box::new(d),
+            Err(_) => return,
+        },
+        b"lz4" => match lz4::Decoder::new(compressed) {
+            Ok(d) => Box::new(d),
+            Err(_) => return,
+        },
+        _ => return,
+    };
+    // Read until the data runs out or turns bad, never past `limit`.
+    let mut buf = [0u8; 16 * 1024];
+    while out.len() < limit {
+        match decoded.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n.min(limit - out.len())]),
+        }
+    }
+}
+
+/// Exactly `size` bytes from `reader` into `out` (which is empty).
+fn read_exactly(reader: &mut impl Read, size: usize, out: &mut Vec<u8>) -> std::io::Result<()> {
+    out.resize(size, 0);
+    reader.read_exact(out)
 }
