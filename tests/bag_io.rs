@@ -369,3 +369,47 @@ fn file_order_reads_give_the_indexed_messages_for_every_compression() {
         assert_eq!(linear, indexed, "{compression:?}");
     }
 }
+
+/// A footer pointing the summary at the data section (chunks where only
+/// summary records belong, found by fuzzing: the mcap crate's summary
+/// reader underflowed on them): the summary is refused and the bag is read
+/// in file order, every message intact.
+#[test]
+fn a_summary_holding_chunks_is_refused_and_the_bag_read_in_file_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bag.mcap");
+    let options = WriterOptions {
+        compression: Compression::None,
+        chunk_size: 256,
+    };
+    let mut w = BagWriter::create(&path, options).unwrap();
+    let topic = w.add_topic("/r", "lookout_msgs/msg/FrameReport").unwrap();
+    for t in 0..20 {
+        w.write(topic, t, &report("/r", t as i32)).unwrap();
+    }
+    w.finish().unwrap();
+    let expected = collect(&Bag::open(&path).unwrap(), None);
+    let mut bytes = std::fs::read(&path).unwrap();
+    // The footer's summary_start (9 bytes into the footer record, which
+    // sits right before the 8-byte end magic) -> the first record after the
+    // header: a chunk.
+    let footer = bytes.len() - 8 - 29;
+    assert_eq!(bytes[footer], 0x02);
+    let header_len = u64::from_le_bytes(bytes[9..17].try_into().unwrap()) as usize;
+    let first_record = (8 + 9 + header_len) as u64;
+    bytes[footer + 9..footer + 17].copy_from_slice(&first_record.to_le_bytes());
+    // Summary offset start and CRC: none.
+    bytes[footer + 17..footer + 29].fill(0);
+    std::fs::write(&path, &bytes).unwrap();
+    let bag = Bag::open(&path).unwrap();
+    assert_eq!(bag.topics().unwrap().len(), 1);
+    let mut got = Vec::new();
+    let summary = bag
+        .read_messages(None, |m| {
+            got.push((m.topic.to_owned(), m.log_time, m.data.to_vec()));
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(summary.files_read_linearly.len(), 1);
+    assert_eq!(got, expected);
+}

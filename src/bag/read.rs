@@ -252,6 +252,59 @@ fn open(path: &Path) -> Result<File, BagError> {
     })
 }
 
+/// Walks the summary section's record headers (from the footer's
+/// `summary_start` to the footer) before the mcap crate's summary reader
+/// sees them: every length must stay inside the section, and a summary holds
+/// no chunks. The crate walks a chunk found there with the same code that
+/// underflows on a record longer than its chunk (found by fuzzing); such a
+/// file is read in file order instead, by Lookout's own chunk reader.
+fn check_summary_records(file: &mut File, size: u64) -> Result<(), String> {
+    // Footer record (opcode, length, two offsets, CRC) then the end magic.
+    const FOOTER_LEN: u64 = 1 + 8 + 8 + 8 + 4;
+    if size < 8 + FOOTER_LEN + 8 {
+        return Ok(());
+    }
+    let footer_at = size - 8 - FOOTER_LEN;
+    let mut footer = [0u8; FOOTER_LEN as usize];
+    file.seek(SeekFrom::Start(footer_at))
+        .and_then(|_| file.read_exact(&mut footer))
+        .map_err(|e| format!("footer: {e}"))?;
+    if footer[0] != mcap::records::op::FOOTER {
+        return Ok(()); // no footer: the summary reader says so itself
+    }
+    let summary_start = u64::from_le_bytes(footer[9..17].try_into().expect("8 bytes"));
+    if summary_start == 0 {
+        return Ok(());
+    }
+    if summary_start < 8 || summary_start > footer_at {
+        return Err(format!(
+            "the footer puts the summary at {summary_start}, outside the file's {footer_at} bytes before it"
+        ));
+    }
+    let mut at = summary_start;
+    let mut header = [0u8; 9];
+    while at < footer_at {
+        if footer_at - at < 9 {
+            return Err(format!("a summary record header at {at} is cut off"));
+        }
+        file.seek(SeekFrom::Start(at))
+            .and_then(|_| file.read_exact(&mut header))
+            .map_err(|e| format!("summary record at {at}: {e}"))?;
+        if header[0] == mcap::records::op::CHUNK {
+            return Err(format!("a chunk record inside the summary section at {at}"));
+        }
+        let len = u64::from_le_bytes(header[1..].try_into().expect("8 bytes"));
+        at = at
+            .checked_add(9)
+            .and_then(|a| a.checked_add(len))
+            .filter(|&end| end <= footer_at)
+            .ok_or_else(|| {
+                format!("a summary record at {at} claims {len} bytes, past the footer")
+            })?;
+    }
+    Ok(())
+}
+
 /// An uncompressed chunk's records (`records`, read at `offset`) against
 /// the CRC its record header holds. The mcap crate's indexed reader does not
 /// check chunk CRCs; a compressed chunk's damage shows when it is
@@ -340,6 +393,9 @@ fn read_summary(file: &mut File, path: &Path) -> Result<Option<mcap::Summary>, B
             source,
         })?
         .len();
+    if let Err(detail) = check_summary_records(file, size) {
+        return Err(corrupt(path, 0, detail));
+    }
     let mut reader = SummaryReader::new_with_options(
         SummaryReaderOptions::default()
             .with_file_size(size)
