@@ -177,8 +177,9 @@ pub struct Shared {
     pub time_jumps: u64,
 }
 
-/// A header stamp this far behind its sensor's previous one starts a new
-/// run (a bag loop); smaller steps back are reordering, handled per frame.
+/// The clock going back this far, or a header stamp this far behind its
+/// sensor's previous one, starts a new run (a sim-time reset, a bag loop);
+/// smaller steps back are clock jitter or reordering, handled per frame.
 pub const TIME_JUMP_NS: i64 = 1_000_000_000;
 
 struct Watch {
@@ -359,7 +360,8 @@ impl Runtime {
     /// Time jumped backwards (a bag loop or a sim-time reset the caller
     /// saw): start a new run now. The runtime notices a clock going back,
     /// or a stamp more than [`TIME_JUMP_NS`] behind its sensor's last, by
-    /// itself; replay, which keeps its clock monotonic, says so here.
+    /// itself (by more than [`TIME_JUMP_NS`]); replay, which keeps its clock
+    /// monotonic, says so here.
     pub fn time_jumped_back(&self) {
         let mut core = lock(&self.hub.core);
         let now = self.hub.clock.now_ns();
@@ -509,7 +511,12 @@ impl Hub {
         let mut core = lock(&self.core);
         let now = self.clock.now_ns();
         let i = sensor.index();
-        if now < core.last_now || stamp < core.last_stamp[i].saturating_sub(TIME_JUMP_NS) {
+        // Small steps back are not a new run: the node's ROS clock
+        // interpolates between `/clock` updates and steps back a little
+        // when one lands behind its estimate.
+        if now < core.last_now.saturating_sub(TIME_JUMP_NS)
+            || stamp < core.last_stamp[i].saturating_sub(TIME_JUMP_NS)
+        {
             self.restart(&mut core, now);
         }
         core.last_now = now;
@@ -769,7 +776,8 @@ mod tests {
     }
 
     /// A bag loop seen in the stamps alone (more than a second back) is a
-    /// new run too; a small step back is not.
+    /// new run too; a small step back of the stamps or of the clock (the
+    /// node's interpolated ROS clock does that) is not.
     #[test]
     fn a_stamp_a_second_back_starts_a_new_run_a_small_step_does_not() {
         let clock = SimulatedClock::new(10_000 * MS);
@@ -780,7 +788,8 @@ mod tests {
             vec![Flaky(Arc::new(AtomicBool::new(false)))],
             true,
         );
-        for stamp in [9_990, 9_900, 8_000] {
+        for (now, stamp) in [(10_000, 9_990), (9_990, 9_900), (9_995, 8_000)] {
+            clock.set_ns(now * MS);
             runtime.submit(Sensor::Lidar, stamp * MS, job());
             runtime.wait_idle();
         }
