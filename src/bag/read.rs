@@ -305,23 +305,15 @@ fn check_summary_records(file: &mut File, size: u64) -> Result<(), String> {
     Ok(())
 }
 
-/// An uncompressed chunk's records (`records`, read at `offset`) against
+/// An uncompressed chunk's records (`records`, as `chunk` indexes them) against
 /// the CRC its record header holds. The mcap crate's indexed reader does not
 /// check chunk CRCs; a compressed chunk's damage shows when it is
 /// decompressed, so only uncompressed ones are hashed here.
 fn check_chunk_crc(
     file: &mut File,
-    index: &mcap::Summary,
-    offset: u64,
+    chunk: &mcap::records::ChunkIndex,
     records: &[u8],
 ) -> Result<(), String> {
-    let Some(chunk) = index
-        .chunk_indexes
-        .iter()
-        .find(|c| c.compressed_data_offset().ok() == Some(offset))
-    else {
-        return Ok(());
-    };
     if !chunk.compression.is_empty() {
         return Ok(());
     }
@@ -386,13 +378,7 @@ fn corrupt(path: &Path, messages_read: u64, detail: impl ToString) -> BagError {
 
 /// The file's summary section; `Ok(None)` when it has none.
 fn read_summary(file: &mut File, path: &Path) -> Result<Option<mcap::Summary>, BagError> {
-    let size = file
-        .metadata()
-        .map_err(|source| BagError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .len();
+    let size = file_size(file, path)?;
     if let Err(detail) = check_summary_records(file, size) {
         return Err(corrupt(path, 0, detail));
     }
@@ -454,7 +440,7 @@ fn read_indexed(
                         .chunk_indexes
                         .iter()
                         .find(|c| c.compressed_data_offset().ok() == Some(offset));
-                    read_chunk(file, index, offset, length, size, &mut chunk)
+                    read_chunk(file, current, offset, length, size, &mut chunk)
                         .and_then(|()| {
                             reader
                                 .insert_chunk_record_data(offset, &chunk)
@@ -523,7 +509,7 @@ fn read_indexed(
 /// size and (uncompressed) its CRC.
 fn read_chunk(
     file: &mut File,
-    index: &mcap::Summary,
+    chunk_index: Option<&mcap::records::ChunkIndex>,
     offset: u64,
     length: usize,
     size: u64,
@@ -538,7 +524,12 @@ fn read_chunk(
     file.seek(SeekFrom::Start(offset))
         .and_then(|_| file.read_exact(chunk))
         .map_err(|e| format!("chunk at {offset}: {e}"))?;
-    check_chunk_crc(file, index, offset, chunk).map_err(|e| format!("chunk at {offset}: {e}"))
+    match chunk_index {
+        Some(chunk_index) => {
+            check_chunk_crc(file, chunk_index, chunk).map_err(|e| format!("chunk at {offset}: {e}"))
+        }
+        None => Ok(()),
+    }
 }
 
 struct LinearChannel {
@@ -787,42 +778,64 @@ impl LinearState {
     }
 }
 
+/// A chunk record's body, split by its header fields.
+struct ChunkParts<'a> {
+    uncompressed_size: u64,
+    crc: u32,
+    compression: &'a [u8],
+    /// What the header declares the records to take.
+    records_len: u64,
+    /// The records as far as `body` holds them (cut short in a cut file).
+    records: &'a [u8],
+}
+
+/// Splits a chunk record's body; `None` when the header itself is cut off.
+/// Lengths are checked only against what is there, not trusted.
+fn chunk_parts(body: &[u8]) -> Option<ChunkParts<'_>> {
+    let u32_at = |at: usize| Some(u32::from_le_bytes(body.get(at..at + 4)?.try_into().ok()?));
+    let u64_at = |at: usize| Some(u64::from_le_bytes(body.get(at..at + 8)?.try_into().ok()?));
+    // Start and end time (2 x 8), uncompressed size, CRC, compression name.
+    let name_len = u32_at(28)? as usize;
+    let records_at = 32usize.checked_add(name_len)?;
+    Some(ChunkParts {
+        uncompressed_size: u64_at(16)?,
+        crc: u32_at(24)?,
+        compression: body.get(32..records_at)?,
+        records_len: u64_at(records_at)?,
+        records: body.get(records_at + 8..)?,
+    })
+}
+
+/// A reader of `compressed` for the chunk compression `name` (`None` for an
+/// unsupported one; "" is the records themselves).
+fn chunk_decoder<'a>(
+    name: &[u8],
+    compressed: &'a [u8],
+) -> Option<Result<Box<dyn Read + 'a>, String>> {
+    Some(match name {
+        b"" => Ok(Box::new(compressed)),
+        b"zstd" => zstd::stream::read::Decoder::new(compressed)
+            .map(|d| Box::new(d) as Box<dyn Read>)
+            .map_err(|e| format!("zstd: {e}")),
+        b"lz4" => lz4::Decoder::new(compressed)
+            .map(|d| Box::new(d) as Box<dyn Read>)
+            .map_err(|e| format!("lz4: {e}")),
+        _ => return None,
+    })
+}
+
 /// Decompresses a chunk record's `body` into `out` (resized to the declared
 /// uncompressed size, at most `limit`) and checks its CRC.
 fn unpack_chunk(body: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), String> {
-    let short = || "chunk header cut off".to_owned();
-    let u64_at = |at: usize| -> Result<u64, String> {
-        Ok(u64::from_le_bytes(
-            body.get(at..at + 8)
-                .ok_or_else(short)?
-                .try_into()
-                .expect("8 bytes"),
-        ))
-    };
-    let uncompressed = u64_at(16)?;
-    let crc = u32::from_le_bytes(
-        body.get(24..28)
-            .ok_or_else(short)?
-            .try_into()
-            .expect("4 bytes"),
-    );
-    let name_len = u32::from_le_bytes(
-        body.get(28..32)
-            .ok_or_else(short)?
-            .try_into()
-            .expect("4 bytes"),
-    ) as usize;
-    let name = body
-        .get(32..32usize.saturating_add(name_len))
-        .ok_or_else(short)?;
-    let name =
-        std::str::from_utf8(name).map_err(|_| "chunk compression name is not UTF-8".to_owned())?;
-    let records_at = 32 + name_len;
-    let records_len = u64_at(records_at)?;
+    let parts = chunk_parts(body).ok_or_else(|| "chunk header cut off".to_owned())?;
+    let name = std::str::from_utf8(parts.compression)
+        .map_err(|_| "chunk compression name is not UTF-8".to_owned())?;
+    let records_len = parts.records_len;
     let compressed = usize::try_from(records_len)
         .ok()
-        .and_then(|len| body.get(records_at + 8..(records_at + 8).checked_add(len)?))
+        .and_then(|len| parts.records.get(..len))
         .ok_or_else(|| format!("chunk records of {records_len} bytes run past the chunk"))?;
+    let uncompressed = parts.uncompressed_size;
     let size = usize::try_from(uncompressed)
         .ok()
         .filter(|&size| size <= limit)
@@ -832,31 +845,24 @@ fn unpack_chunk(body: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), Stri
             )
         })?;
     out.clear();
-    match name {
-        "" => {
-            if compressed.len() != size {
-                return Err(format!(
-                    "uncompressed chunk of {} bytes declares {size}",
-                    compressed.len()
-                ));
-            }
-            out.extend_from_slice(compressed);
+    if name.is_empty() {
+        if compressed.len() != size {
+            return Err(format!(
+                "uncompressed chunk of {} bytes declares {size}",
+                compressed.len()
+            ));
         }
-        "zstd" => {
-            let mut decoder =
-                zstd::stream::read::Decoder::new(compressed).map_err(|e| format!("zstd: {e}"))?;
-            read_exactly(&mut decoder, size, out).map_err(|e| format!("zstd: {e}"))?;
-        }
-        "lz4" => {
-            let mut decoder = lz4::Decoder::new(compressed).map_err(|e| format!("lz4: {e}"))?;
-            read_exactly(&mut decoder, size, out).map_err(|e| format!("lz4: {e}"))?;
-        }
-        other => return Err(format!("unsupported chunk compression {other:?}")),
+        out.extend_from_slice(compressed);
+    } else {
+        let mut decoder = chunk_decoder(name.as_bytes(), compressed)
+            .ok_or_else(|| format!("unsupported chunk compression {name:?}"))??;
+        read_exactly(&mut decoder, size, out).map_err(|e| format!("{name}: {e}"))?;
     }
     let found = crc32fast::hash(out);
-    if crc != 0 && found != crc {
+    if parts.crc != 0 && found != parts.crc {
         return Err(format!(
-            "chunk crc mismatch: the chunk records {crc:#010x}, its data hashes to {found:#010x}"
+            "chunk crc mismatch: the chunk records {:#010x}, its data hashes to {found:#010x}",
+            parts.crc
         ));
     }
     Ok(())
@@ -865,28 +871,11 @@ fn unpack_chunk(body: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), Stri
 /// As much of a cut chunk's records as its data holds, into `out`.
 fn unpack_cut_chunk(body: &[u8], limit: usize, out: &mut Vec<u8>) {
     out.clear();
-    let Some(name_len) = body.get(28..32) else {
+    let Some(parts) = chunk_parts(body) else {
         return;
     };
-    let name_len = u32::from_le_bytes(name_len.try_into().expect("4 bytes")) as usize;
-    let records_at = 32usize.saturating_add(name_len).saturating_add(8);
-    let (Some(name), Some(compressed)) = (
-        body.get(32..32usize.saturating_add(name_len)),
-        body.get(records_at..),
-    ) else {
+    let Some(Ok(mut decoded)) = chunk_decoder(parts.compression, parts.records) else {
         return;
-    };
-    let mut decoded: Box<dyn Read + '_> = match name {
-        b"" => Box::new(compressed),
-        b"zstd" => match zstd::stream::read::Decoder::new(compressed) {
-            Ok(d) => Box::new(d),
-            Err(_) => return,
-        },
-        b"lz4" => match lz4::Decoder::new(compressed) {
-            Ok(d) => Box::new(d),
-            Err(_) => return,
-        },
-        _ => return,
     };
     // Read until the data runs out or turns bad, never past `limit`.
     let mut buf = [0u8; 16 * 1024];
