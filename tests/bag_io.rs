@@ -18,6 +18,18 @@ fn report(topic: &str, sec: i32) -> FrameReport {
     }
 }
 
+/// The top-level records of an MCAP file: (offset, opcode, body length).
+fn records(bytes: &[u8]) -> Vec<(usize, u8, usize)> {
+    let mut out = Vec::new();
+    let mut at = 8;
+    while at + 9 <= bytes.len() {
+        let len = u64::from_le_bytes(bytes[at + 1..at + 9].try_into().unwrap()) as usize;
+        out.push((at, bytes[at], len));
+        at += 9 + len;
+    }
+    out
+}
+
 fn collect(bag: &Bag, topics: Option<&[String]>) -> Vec<(String, u64, Vec<u8>)> {
     let mut out = Vec::new();
     bag.read_messages(topics, |m| {
@@ -270,13 +282,10 @@ fn a_damaged_chunk_mid_file_is_skipped_and_reading_goes_on() {
         // Flip the middle of the file's middle chunk (opcode 0x06).
         let mut bytes = std::fs::read(&path).unwrap();
         let mut chunks = Vec::new();
-        let mut at = 8;
-        while at + 9 <= bytes.len() {
-            let len = u64::from_le_bytes(bytes[at + 1..at + 9].try_into().unwrap()) as usize;
-            if bytes[at] == 0x06 {
+        for (at, opcode, len) in records(&bytes) {
+            if opcode == 0x06 {
                 chunks.push((at, len));
             }
-            at += 9 + len;
         }
         assert!(
             chunks.len() >= 4,
@@ -340,16 +349,10 @@ fn file_order_reads_give_the_indexed_messages_for_every_compression() {
         // Keep the data section up to DataEnd (opcode 0x0f), then a footer
         // that points at no summary, then the magic.
         let bytes = std::fs::read(&path).unwrap();
-        let mut at = 8;
-        let mut data_end = None;
-        while at + 9 <= bytes.len() {
-            let len = u64::from_le_bytes(bytes[at + 1..at + 9].try_into().unwrap()) as usize;
-            if bytes[at] == 0x0f {
-                data_end = Some(at + 9 + len);
-                break;
-            }
-            at += 9 + len;
-        }
+        let data_end = records(&bytes)
+            .into_iter()
+            .find(|&(_, opcode, _)| opcode == 0x0f)
+            .map(|(at, _, len)| at + 9 + len);
         let mut unindexed = bytes[..data_end.unwrap()].to_vec();
         unindexed.push(0x02);
         unindexed.extend_from_slice(&20u64.to_le_bytes());
