@@ -35,7 +35,7 @@ pub enum ConfigFileError {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LookoutConfig {
     pub lidar: LidarConfig,

@@ -8,9 +8,22 @@ use lookout::camera::engine::{Backend, EngineOptions};
 use lookout::clock::MonotonicClock;
 use lookout::config::LookoutConfig;
 use lookout::eval::EvalConfig;
+use lookout::progress::Progress;
 use lookout::replay::{ReplayOptions, evaluate_lidar, replay};
-use lookout::synth::{CameraFormat, SynthOptions, synthesize};
+use lookout::synth::{CameraFormat, SynthOptions, synthesize_with_progress};
 use std::path::{Path, PathBuf};
+
+/// See Cargo.toml: resident memory stays flat over long runs.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// Bytes allocated and not yet freed, by jemalloc's statistics.
+fn heap_in_use() -> Option<u64> {
+    tikv_jemalloc_ctl::epoch::advance().ok()?;
+    tikv_jemalloc_ctl::stats::allocated::read()
+        .ok()
+        .map(|bytes| bytes as u64)
+}
 
 #[derive(Parser)]
 #[command(
@@ -21,6 +34,12 @@ use std::path::{Path, PathBuf};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Write a Chrome/Perfetto trace of the run here (open it in
+    /// ui.perfetto.dev or chrome://tracing): one slice per stage run on its
+    /// lane's track, drops as instant events. `LOOKOUT_TRACE` filters it
+    /// (default `lookout=debug`); `RUST_LOG` filters the log lines.
+    #[arg(long, global = true)]
+    trace_out: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -204,6 +223,20 @@ struct ScheduleArgs {
     /// Write the end-of-run report (KPIs, counts, status records) as JSON.
     #[arg(long)]
     report_json: Option<PathBuf>,
+    /// Write a report folder: summary.md, summary.json (KPIs, counts,
+    /// accuracy against --truth when the bag has it) and plots (PNG, SVG)
+    /// of stage run times, end-to-end latency with drops, health. Given
+    /// without --mode, it means realtime.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Write one bird's-eye-view PNG per published lidar frame here:
+    /// points, obstacles by class and source, ground truth outlines. Given
+    /// without --mode, it means realtime.
+    #[arg(long)]
+    bev: Option<PathBuf>,
+    /// Ground truth for --report and --bev (lookout_msgs/msg/ObstacleArray).
+    #[arg(long, default_value = lookout::synth::TRUTH_TOPIC)]
+    truth: String,
     /// Then replay again with the FIFO baseline and print both reports.
     #[arg(long)]
     compare_fifo: bool,
@@ -307,14 +340,18 @@ impl EngineArgs {
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    if let Err(error) = run(Cli::parse()) {
+    let cli = Cli::parse();
+    let guard = match lookout::trace::init(cli.trace_out.as_deref()) {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("error: --trace-out: {error}");
+            std::process::exit(1);
+        }
+    };
+    let result = run(cli);
+    // Flushes and closes the trace before exiting.
+    drop(guard);
+    if let Err(error) = result {
         eprintln!("error: {error:#}");
         std::process::exit(1);
     }
@@ -360,9 +397,11 @@ fn run(cli: Cli) -> Result<()> {
             scheduled,
         } => {
             let config = load_config(config.as_deref())?;
-            let mode = scheduled
-                .mode
-                .or((scheduled.loops > 1 || scheduled.rate != 1.0).then_some(ReplayMode::Realtime));
+            let mode = scheduled.mode.or((scheduled.loops > 1
+                || scheduled.rate != 1.0
+                || scheduled.report.is_some()
+                || scheduled.bev.is_some())
+            .then_some(ReplayMode::Realtime));
             match mode {
                 Some(mode) => run_scheduled_replay(&bag, out, &config, mode, &scheduled),
                 None => run_replay(&bag, out, topics, &config),
@@ -426,7 +465,7 @@ fn run_synth(out: &Path, options: &SynthOptions) -> Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let wall = MonotonicClock::new();
-    let summary = synthesize(out, options).context("synthesizing the scene")?;
+    let summary = synthesize_with_progress(out, options, true).context("synthesizing the scene")?;
     println!(
         "wrote {} ({} s, seed {}): {} camera frames, {} lidar scans ({:.0} points/scan), {} ground-truth obstacles, calibration {} [{:.1} s]",
         out.display(),
@@ -472,6 +511,7 @@ fn run_eval(
         truth,
         EvalConfig::default(),
         &MonotonicClock::new(),
+        &Progress::messages("eval lidar", &bag, 1),
     )?;
     print!("{}", evaluation.report.table());
     let stage = &evaluation.stage;
@@ -502,6 +542,7 @@ fn run_eval(
             &mut camera,
             &args.truth_2d,
             Default::default(),
+            &Progress::messages("eval camera", &bag, 1),
         )?;
         println!("\ncamera detector {}:", spec.name);
         print!("{}", camera_report.table());
@@ -552,6 +593,10 @@ fn evaluate_fused_cli(
         )),
         faults: config.faults.clone(),
         loops: 1,
+        observe: lookout::sched::Observe {
+            progress: Progress::messages("eval fused", bag, 1),
+            ..Default::default()
+        },
         out: Some(out.clone()),
         writer: WriterOptions::default(),
     };
@@ -581,6 +626,7 @@ fn run_replay(
         topics: (!topics.is_empty()).then_some(topics),
         writer: WriterOptions::default(),
         lidar: Some(config.lidar.clone()),
+        progress: Progress::messages("replay", &bag, 1),
     };
     let wall = MonotonicClock::new();
     let report = replay(&bag, &options, &MonotonicClock::new())?;
@@ -649,17 +695,39 @@ fn run_scheduled_replay(
         out: out.clone(),
         writer: WriterOptions::default(),
         loops: args.loops,
+        observe: lookout::sched::Observe {
+            frames: args.report.is_some(),
+            truth_topic: (args.report.is_some() || args.bev.is_some()).then(|| args.truth.clone()),
+            bev: args.bev.clone(),
+            heap_probe: Some(heap_in_use),
+            progress: Progress::messages("replay", &bag, u64::from(args.loops)),
+        },
     };
     let report = replay_scheduled(&bag, &options)?;
     print!("{}", report.table());
+    if let Some(accuracy) = &report.accuracy {
+        println!(
+            "\naccuracy of the published lidar obstacles against {}:",
+            args.truth
+        );
+        print!("{}", accuracy.table());
+    }
     if let Some(path) = &args.report_json {
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(dir) = &args.report {
+        let files = lookout::report::write_report(dir, &report)?;
+        println!("report: {} files in {}", files.len(), dir.display());
+    }
+    if let (Some(dir), Some(pictures)) = (&args.bev, report.bev_pictures) {
+        println!("bird's-eye view: {pictures} pictures in {}", dir.display());
     }
     if args.compare_fifo {
         let mut baseline = options.clone();
         baseline.scheduler.policy = lookout::sched::Policy::Fifo;
         baseline.out = None;
+        baseline.observe = lookout::sched::Observe::default();
         println!();
         print!("{}", replay_scheduled(&bag, &baseline)?.table());
     }

@@ -31,6 +31,9 @@ pub struct PipelineWork {
     detections: Vec<Detection2d>,
     fusion: Option<Fusion>,
     last_fusion: Option<FusionOutcome>,
+    /// The last scan's header stamp less its pipeline-clock stamp: 0 live
+    /// and in lockstep replay, the bag-to-wall offset in realtime replay.
+    header_offset: i64,
 }
 
 impl PipelineWork {
@@ -43,6 +46,7 @@ impl PipelineWork {
             detections: Vec::new(),
             fusion: None,
             last_fusion: None,
+            header_offset: 0,
         }
     }
 
@@ -79,17 +83,25 @@ impl Work for PipelineWork {
             Sensor::Lidar => {
                 let (facts, _) = self.ingest.ingest(job.kind, &job.bytes)?;
                 let scan = self.ingest.scan();
+                self.header_offset = scan.stamp - context.stamp;
                 self.lidar.process(scan, &mut self.obstacles);
                 if let Some(fusion) = self.fusion.as_mut() {
                     let lidar = &self.lidar;
+                    // Camera frames are kept by their pipeline-clock stamps
+                    // (the camera lane's `context.stamp`): pair on the
+                    // scan's, and give the paired frame's stamp back in
+                    // header time like the scan's own.
                     self.last_fusion = Some(fusion.fuse(
                         &mut self.obstacles,
                         |k| lidar.points_of(k),
-                        scan.stamp,
+                        context.stamp,
                         context.deadline,
                         context.clock,
                         lidar.ground_height_at(CAMERA_GROUND_PROBE[0], CAMERA_GROUND_PROBE[1]),
                     ));
+                    for obstacle in self.obstacles.iter_mut().filter(|o| o.camera_stamp != 0) {
+                        obstacle.camera_stamp += self.header_offset;
+                    }
                 }
                 Ok(facts)
             }
@@ -127,6 +139,8 @@ impl Work for PipelineWork {
             return None;
         }
         let scan = self.ingest.scan();
+        // Obstacle stamps are header time; so is `finished` after this.
+        let finished = finished + self.header_offset;
         for obstacle in &mut self.obstacles {
             obstacle.latency = end_to_end_latency(obstacle, finished);
         }

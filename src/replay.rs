@@ -33,6 +33,8 @@ pub struct ReplayOptions {
     pub writer: WriterOptions,
     /// The lidar obstacle stage; `None` skips it.
     pub lidar: Option<LidarConfig>,
+    /// Advanced once per message read.
+    pub progress: crate::progress::Progress,
 }
 
 impl Default for ReplayOptions {
@@ -42,6 +44,7 @@ impl Default for ReplayOptions {
             topics: None,
             writer: WriterOptions::default(),
             lidar: Some(LidarConfig::default()),
+            progress: crate::progress::Progress::hidden(),
         }
     }
 }
@@ -239,6 +242,7 @@ pub fn replay(
     let mut write_error: Option<BagError> = None;
 
     let read = bag.read_messages(options.topics.as_deref(), |message| {
+        options.progress.inc();
         let stats = match topics.get_mut(message.topic) {
             Some(stats) => stats,
             None => topics
@@ -322,6 +326,7 @@ pub fn replay(
         }
         ControlFlow::Continue(())
     });
+    options.progress.finish();
     if let Some(e) = write_error {
         return Err(e);
     }
@@ -385,6 +390,7 @@ pub fn evaluate_lidar(
     truth_topic: &str,
     eval: crate::eval::EvalConfig,
     clock: &dyn Clock,
+    progress: &crate::progress::Progress,
 ) -> Result<LidarEvaluation, BagError> {
     let mut stage = LidarStage::new(lidar.clone()).map_err(|e| BagError::Metadata {
         path: bag.path().to_path_buf(),
@@ -397,6 +403,7 @@ pub fn evaluate_lidar(
     let mut obstacles = Vec::new();
     let (mut undecodable_truth, mut first_truth_error) = (0, None);
     let read = bag.read_messages(None, |message| {
+        progress.inc();
         if message.topic == truth_topic {
             match crate::msg::ObstacleArray::decode(message.data) {
                 Ok(array) => {
@@ -424,6 +431,7 @@ pub fn evaluate_lidar(
         }
         ControlFlow::Continue(())
     });
+    progress.finish();
     let mut evaluator = crate::eval::Evaluator::new(eval);
     let mut scored = 0;
     for (stamp, found) in &detections {
@@ -453,6 +461,7 @@ pub fn evaluate_camera(
     camera: &mut crate::camera::CameraStage,
     truth_topic: &str,
     config: crate::camera::eval::ImageEvalConfig,
+    progress: &crate::progress::Progress,
 ) -> Result<(crate::camera::eval::ImageEvalReport, u64), BagError> {
     use crate::camera::eval::{ImageEvaluator, LabeledBox};
     let class_names = camera.spec().classes.clone();
@@ -468,6 +477,7 @@ pub fn evaluate_camera(
     let mut truth: BTreeMap<i64, Vec<LabeledBox>> = BTreeMap::new();
     let mut detections = Vec::new();
     let read = bag.read_messages(None, |message| {
+        progress.inc();
         if message.topic == truth_topic {
             if let Ok(array) = crate::msg::Detection2DArray::decode(message.data) {
                 let boxes = array
@@ -508,6 +518,7 @@ pub fn evaluate_camera(
         }
         ControlFlow::Continue(())
     });
+    progress.finish();
     let mut scored = 0;
     for (stamp, boxes) in &found {
         if let Some(expected) = truth.get(stamp) {

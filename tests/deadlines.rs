@@ -40,6 +40,7 @@ fn options(mode: Mode, workers: usize, out: Option<&Path>) -> ScheduledReplayOpt
         out: out.map(Path::to_path_buf),
         writer: WriterOptions::default(),
         loops: 1,
+        observe: Default::default(),
     }
 }
 

@@ -183,6 +183,7 @@ fn the_pipeline_fuses_with_the_synthetic_detector() {
         &mut camera,
         lookout::synth::CAMERA_TRUTH_TOPIC,
         Default::default(),
+        &Default::default(),
     )
     .unwrap();
     println!("{}", camera_report.table());
@@ -206,6 +207,7 @@ fn the_pipeline_fuses_with_the_synthetic_detector() {
         out: Some(dir.path().join("fused.mcap")),
         writer: WriterOptions::default(),
         loops: 1,
+        observe: Default::default(),
     };
     let (report, scans) = lookout::replay::evaluate_fused(
         &bag,

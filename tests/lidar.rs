@@ -64,6 +64,7 @@ fn accuracy_on_held_out_seeds() {
             synth::TRUTH_TOPIC,
             EvalConfig::default(),
             &MonotonicClock::new(),
+            &Default::default(),
         )
         .unwrap();
         let report = &evaluation.report;

@@ -126,6 +126,7 @@ fn replay_obstacles(scene: &Path, out: &Path) -> HashMap<i64, ObstacleArray> {
         out: Some(out.to_path_buf()),
         writer: WriterOptions::default(),
         loops: 1,
+        observe: Default::default(),
     };
     replay_scheduled(&Bag::open(scene).unwrap(), &options).unwrap();
     let mut arrays = HashMap::new();

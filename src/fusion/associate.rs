@@ -16,7 +16,7 @@ use crate::msg::ObstacleSource;
 use serde::{Deserialize, Serialize};
 
 /// How obstacles and detections are associated.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct AssociationConfig {
     /// Least share of an obstacle's in-image points a detection box must

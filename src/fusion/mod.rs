@@ -26,7 +26,7 @@ use std::sync::Arc;
 use sync::{CameraResults, Pairing};
 
 /// How scans are paired with camera frames and fused.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct FusionConfig {
     /// The calibration file (`calibration/*.yaml`); empty: no fusion (lidar

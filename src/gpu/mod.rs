@@ -29,7 +29,18 @@ pub const KERNELS_CU: &str = include_str!("preprocess.cu");
 use serde::{Deserialize, Serialize};
 
 /// Where camera preprocessing and inference should run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Device {
     /// The GPU when one is usable, else the CPU (one log line says why).
@@ -43,7 +54,7 @@ pub enum Device {
 
 /// How camera lanes use the GPU: the `gpu` section of a camera's engine
 /// options (and the node's `node.gpu_*` parameters).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct GpuOptions {
     /// Where preprocessing (and, with a GPU engine, inference) runs.

@@ -6,7 +6,7 @@ pub use crate::config::ConfigError;
 
 /// Parameters of the lidar obstacle stage. Lengths in metres, in the scan's
 /// own frame (x forward, y left, z up, origin at the sensor).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LidarConfig {
     /// Points closer than this (horizontal range) are dropped: the vehicle itself.
@@ -70,7 +70,7 @@ pub struct LidarConfig {
 /// and height above the ground, and the footprint (length, width) each class
 /// is completed to when its far sides are hidden. The camera refines classes
 /// when fusion runs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClassModel {
     pub car_size: [f32; 2],

@@ -29,7 +29,9 @@ pub enum ParamValue {
 }
 
 /// How a subscription treats a slow reader.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Reliability {
     /// Sensor-data QoS: newest samples, none resent.
@@ -39,7 +41,9 @@ pub enum Reliability {
 }
 
 /// The camera topic's message type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ImageTransport {
     /// `sensor_msgs/Image`.
@@ -50,7 +54,7 @@ pub enum ImageTransport {
 }
 
 /// The node's own settings (`node.*` parameters).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct NodeConfig {
     /// Input topics, relative to the node's namespace (remappable).

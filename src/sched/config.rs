@@ -6,7 +6,18 @@ use crate::config::ConfigError;
 use serde::{Deserialize, Serialize};
 
 /// Which scheduler decides what runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Policy {
     /// Earliest deadline first, latest-only mailboxes, admission control.
@@ -19,7 +30,9 @@ pub enum Policy {
 }
 
 /// What happens to a result that is ready after its frame's deadline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum LatePolicy {
     /// Not published (counted as `late`).
@@ -30,7 +43,9 @@ pub enum LatePolicy {
 }
 
 /// Where a frame's deadline is counted from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DeadlineFrom {
     /// The header stamp (when the sensor measured): end-to-end deadlines.
@@ -42,7 +57,7 @@ pub enum DeadlineFrom {
 
 /// Per sensor: deadline and queue policy. A sensor section given in a file
 /// must state its budget; the other keys default.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SensorConfig {
     /// Deadline = start + budget (milliseconds).
@@ -91,7 +106,7 @@ impl SensorConfig {
 }
 
 /// The watchdog: heartbeats, stalls, silence, misses, health hysteresis.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct WatchdogConfig {
     /// How often the watchdog looks (milliseconds).
@@ -121,7 +136,7 @@ impl Default for WatchdogConfig {
 }
 
 /// The whole scheduling section of the config file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SchedulerConfig {
     pub policy: Policy,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// Faults of one stage / sensor. Frames are counted per sensor from 0 in
 /// arrival order.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct StageFaults {
     /// Added to every run of the stage (milliseconds).
@@ -27,7 +27,7 @@ pub struct StageFaults {
     pub dropout_s: Option<[f64; 2]>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct FaultConfig {
     pub seed: u64,

@@ -22,5 +22,6 @@ pub mod watchdog;
 
 pub use config::{DeadlineFrom, LatePolicy, Policy, SchedulerConfig, SensorConfig, WatchdogConfig};
 pub use core::{Drop, Frame, Scheduler, Sensor, SensorCounters, Timing, Verdict};
+pub use replay::{FrameRecord, Observe, ScheduledReport};
 pub use runtime::StageError;
 pub use watchdog::{Cause, Health, Heartbeats, Transition, Watchdog};

@@ -473,6 +473,10 @@ impl<W: Work> Lane<W> {
 
     fn execute(&mut self, frame: Frame<Job>) -> Done {
         let sensor = frame.timing.sensor;
+        // One span per stage run (a Chrome trace's slice on this lane's
+        // track with `--trace-out`). Debug level: off by default, so the
+        // hot path pays nothing unless tracing asks for it.
+        let _span = stage_span(&frame.timing).entered();
         let clock = &self.hub.clock;
         let started = clock.now_ns();
         let result = if self.faults.fails(sensor, frame.timing.index) {
@@ -609,6 +613,9 @@ impl Hub {
                 (outcome, facts, None, output)
             }
         };
+        if !matches!(outcome, Outcome::Published | Outcome::PublishedLate) {
+            trace_unpublished(&timing, outcome);
+        }
         let _ = self.events.send(Event::Frame {
             timing,
             job: frame.job,
@@ -667,6 +674,43 @@ impl Hub {
     }
 }
 
+/// The span a stage run is recorded in: named after the stage, carrying
+/// the frame, its sensor, stamp and deadline (pipeline clock, ns).
+fn stage_span(timing: &Timing) -> tracing::Span {
+    macro_rules! span {
+        ($name:literal) => {
+            tracing::debug_span!(
+                target: "lookout::stage",
+                $name,
+                sensor = timing.sensor.name(),
+                frame = timing.index,
+                seq = timing.seq,
+                stamp_ns = timing.stamp,
+                deadline_ns = timing.deadline
+            )
+        };
+    }
+    match timing.sensor {
+        Sensor::Camera => span!("camera"),
+        Sensor::Lidar => span!("lidar"),
+    }
+}
+
+/// A frame that ended without a result: an instant event (a drop marker in
+/// a Chrome trace) on the thread that decided it.
+fn trace_unpublished(timing: &Timing, outcome: Outcome) {
+    tracing::debug!(
+        target: "lookout::drop",
+        sensor = timing.sensor.name(),
+        frame = timing.index,
+        seq = timing.seq,
+        stamp_ns = timing.stamp,
+        deadline_ns = timing.deadline,
+        outcome = outcome.as_str(),
+        "frame not published"
+    );
+}
+
 fn report_drop(events: &Sender<Event>, frame: Frame<Job>, drop: Drop) {
     report_unrun(events, frame, Outcome::Dropped(drop), None);
 }
@@ -682,6 +726,7 @@ fn report_unrun(
     outcome: Outcome,
     error: Option<StageError>,
 ) {
+    trace_unpublished(&frame.timing, outcome);
     let _ = events.send(Event::Frame {
         timing: frame.timing,
         job: frame.job,

@@ -178,6 +178,16 @@ fn validate(options: &SynthOptions) -> Result<(), SynthError> {
 
 /// Writes a scene to `out` (MCAP) and its calibration beside it.
 pub fn synthesize(out: &Path, options: &SynthOptions) -> Result<SynthSummary, SynthError> {
+    synthesize_with_progress(out, options, false)
+}
+
+/// [`synthesize`], with a progress bar of the sensor frames written when
+/// `show_progress` (drawn only on a terminal).
+pub fn synthesize_with_progress(
+    out: &Path,
+    options: &SynthOptions,
+    show_progress: bool,
+) -> Result<SynthSummary, SynthError> {
     validate(options)?;
     let scene = Scene::generate(options.seed);
     let camera = camera::Camera::new(options.camera.clone());
@@ -219,6 +229,11 @@ pub fn synthesize(out: &Path, options: &SynthOptions) -> Result<SynthSummary, Sy
         k += 1;
     }
     events.sort();
+    let progress = if show_progress {
+        crate::progress::Progress::bar("synth", events.len() as u64, "frames")
+    } else {
+        crate::progress::Progress::hidden()
+    };
 
     let mut summary = SynthSummary::default();
     let mut states = Vec::new();
@@ -229,6 +244,7 @@ pub fn synthesize(out: &Path, options: &SynthOptions) -> Result<SynthSummary, Sy
     let mut sweep = Sweep::default();
     let mut cdr = CdrWriter::new();
     for (log_offset, event) in events {
+        progress.inc();
         let log_time = (START_NS + log_offset) as u64;
         match event {
             Event::Camera(k) => {
@@ -300,6 +316,7 @@ pub fn synthesize(out: &Path, options: &SynthOptions) -> Result<SynthSummary, Sy
         }
     }
     writer.finish()?;
+    progress.finish();
     let calibration_path = calibration_path(out);
     std::fs::write(&calibration_path, calibration.to_yaml()).map_err(|source| SynthError::Io {
         path: calibration_path.clone(),

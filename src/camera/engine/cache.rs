@@ -26,7 +26,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 const SIDECAR_FORMAT: u32 = 1;
 
 /// Numeric precision an engine was built for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     Fp32,

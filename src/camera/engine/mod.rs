@@ -96,6 +96,7 @@ pub struct DeviceInput<'a> {
     clap::ValueEnum,
     serde::Serialize,
     serde::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
@@ -153,7 +154,7 @@ impl Default for EngineOptions {
 }
 
 /// Where the TensorRT backend finds (or builds) its engine and how it runs.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct TensorRtOptions {
     /// Engines and their sidecars, named by their cache key.
