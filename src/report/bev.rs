@@ -1,8 +1,8 @@
 //! Bird's-eye-view pictures (`--bev DIR`): one PNG per published lidar
 //! frame, the scan's points from above, the published obstacles as boxes
 //! coloured by class (filled when fused with the camera, outlined when
-//! lidar only, with a line to the front), and the ground truth as dashed
-//! black outlines when the bag has it.
+//! lidar only, dashed when camera only, with a line to the front), and the
+//! ground truth as dashed black outlines when the bag has it.
 //!
 //! Drawn on a thread of its own ([`BevWriter`]) so that a replay's feeding
 //! never waits on PNG encoding, except through the small bounded queue
@@ -250,8 +250,18 @@ fn draw<DB: DrawingBackend>(
             area.draw(&Polygon::new(corners[..4].to_vec(), color.mix(0.45)))
                 .map_err(text)?;
         }
-        area.draw(&PathElement::new(corners, color.stroke_width(2)))
+        if o.source == ObstacleSource::Camera {
+            area.draw(&plotters::element::DashedPathElement::new(
+                corners,
+                6,
+                3,
+                color.stroke_width(2),
+            ))
             .map_err(text)?;
+        } else {
+            area.draw(&PathElement::new(corners, color.stroke_width(2)))
+                .map_err(text)?;
+        }
         let center = (-o.bbox.center[1], o.bbox.center[0]);
         area.draw(&PathElement::new([center, front], color.stroke_width(2)))
             .map_err(text)?;
@@ -275,7 +285,7 @@ fn legend<DB: DrawingBackend>(
     }
     let y2 = y + 18;
     root.draw(&Text::new(
-        "filled: fused with the camera; outline: lidar only; dashed black: ground truth",
+        "filled: fused with the camera; outline: lidar only; dashed: camera only; dashed black: ground truth",
         (70, y2),
         style,
     ))?;

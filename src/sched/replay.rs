@@ -157,7 +157,8 @@ pub struct ScheduledReport {
     pub time_jumps: u64,
     /// Resident memory after each pass over the bag (`--loop`).
     pub resident_bytes: Vec<u64>,
-    /// Live heap after each pass, when [`Observe::heap_probe`] is given.
+    /// Live heap after each pass, less the runtime's frame buffer pool,
+    /// when [`Observe::heap_probe`] is given.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub heap_bytes: Vec<u64>,
     /// The published lidar obstacles scored against the bag's ground truth
@@ -258,7 +259,7 @@ impl ScheduledReport {
         }
         for (what, samples) in [
             ("resident memory", &self.resident_bytes),
-            ("heap in use", &self.heap_bytes),
+            ("heap in use less the buffer pool", &self.heap_bytes),
         ] {
             if let Some(trend) = trend_after_warm_up(samples) {
                 out.push_str(&format!(
@@ -273,7 +274,7 @@ impl ScheduledReport {
             && self.heap_bytes.len() > 1
         {
             out.push_str(&format!(
-                "heap in use after pass 1: {:.3} MiB, after pass {}: {:.3} MiB ({:+.3} MiB)\n",
+                "heap in use less the buffer pool after pass 1: {:.3} MiB, after pass {}: {:.3} MiB ({:+.3} MiB)\n",
                 *first as f64 / 1048576.0,
                 self.heap_bytes.len(),
                 *last as f64 / 1048576.0,
@@ -633,8 +634,11 @@ pub fn replay_scheduled(
                 }
             }
             resident.push(resident_bytes());
+            // The pool holds up to 64 frame buffers of whatever sizes
+            // came back last: bounded, but a different amount at each
+            // sample, so it is left out of the heap figure.
             if let Some(bytes) = options.observe.heap_probe.and_then(|probe| probe()) {
-                heap.push(bytes);
+                heap.push(bytes.saturating_sub(runtime.pooled_bytes()));
             }
         }
         if read.is_err() || write_error.is_some() {

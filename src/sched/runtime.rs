@@ -344,6 +344,18 @@ impl Runtime {
         self.pool.1.try_recv().unwrap_or_default()
     }
 
+    /// Bytes held by the pooled buffers (their capacity): how much of the
+    /// heap is the pool's at this instant. Meant for an idle runtime (a
+    /// memory sample between passes of a loop); never on the hot path.
+    pub fn pooled_bytes(&self) -> u64 {
+        let buffers: Vec<Vec<u8>> = self.pool.1.try_iter().collect();
+        let bytes = buffers.iter().map(|b| b.capacity() as u64).sum();
+        for buffer in buffers {
+            let _ = self.pool.0.try_send(buffer);
+        }
+        bytes
+    }
+
     /// Hands a buffer back (a frame's bytes or a published output).
     pub fn recycle(&self, mut buffer: Vec<u8>) {
         buffer.clear();
