@@ -246,21 +246,21 @@ impl ScheduledReport {
                 self.time_jumps
             ));
         }
-        if let (Some(first), Some(last)) = (self.resident_bytes.first(), self.resident_bytes.last())
-            && self.resident_bytes.len() > 1
-        {
-            out.push_str(&format!(
-                "resident memory after pass 1: {:.1} MiB, after pass {}: {:.1} MiB ({:+.3} MiB)\n",
-                *first as f64 / 1048576.0,
-                self.resident_bytes.len(),
-                *last as f64 / 1048576.0,
-                (*last as f64 - *first as f64) / 1048576.0
-            ));
-        }
-        for (what, samples) in [
-            ("resident memory", &self.resident_bytes),
-            ("heap in use less the buffer pool", &self.heap_bytes),
+        for (what, samples, decimals) in [
+            ("resident memory", &self.resident_bytes, 1),
+            ("heap in use less the buffer pool", &self.heap_bytes, 3),
         ] {
+            if let (Some(first), Some(last)) = (samples.first(), samples.last())
+                && samples.len() > 1
+            {
+                out.push_str(&format!(
+                    "{what} after pass 1: {:.decimals$} MiB, after pass {}: {:.decimals$} MiB ({:+.3} MiB)\n",
+                    *first as f64 / 1048576.0,
+                    samples.len(),
+                    *last as f64 / 1048576.0,
+                    (*last as f64 - *first as f64) / 1048576.0
+                ));
+            }
             if let Some(trend) = trend_after_warm_up(samples) {
                 out.push_str(&format!(
                     "{what}: trend over passes {}-{} (least squares, after {WARM_UP_PASSES} passes of warm-up): {:+.3} MiB\n",
@@ -269,17 +269,6 @@ impl ScheduledReport {
                     trend / 1048576.0
                 ));
             }
-        }
-        if let (Some(first), Some(last)) = (self.heap_bytes.first(), self.heap_bytes.last())
-            && self.heap_bytes.len() > 1
-        {
-            out.push_str(&format!(
-                "heap in use less the buffer pool after pass 1: {:.3} MiB, after pass {}: {:.3} MiB ({:+.3} MiB)\n",
-                *first as f64 / 1048576.0,
-                self.heap_bytes.len(),
-                *last as f64 / 1048576.0,
-                (*last as f64 - *first as f64) / 1048576.0
-            ));
         }
         out
     }
