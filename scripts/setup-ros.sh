@@ -8,11 +8,11 @@
 # build with colcon (see the README's "On a vehicle" section).
 #
 # Idempotent: re-running reinstalls nothing that is already there and
-# rebuilds lookout_msgs only when its sources changed.
+# rebuilds lookout_msgs only when its sources changed. The venv lives in the
+# cache (scripts/cache.sh), keyed by the requirements and the Python, and
+# `.ros` links to it, so a new checkout reuses it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root="$PWD"
-venv="$root/.ros"
 python="${LOOKOUT_ROS_PYTHON:-python3}"
 
 if ! "$python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
@@ -35,6 +35,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" > /dev/null
 fi
 
+# shellcheck source=scripts/cache.sh
+. scripts/cache.sh
+venv="$(lookout_venv .ros scripts/ros-requirements.txt "$python")"
 if [ ! -x "$venv/bin/python" ]; then
     echo "== creating the ROS 2 venv ($venv)"
     "$python" -m venv "$venv"

