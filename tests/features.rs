@@ -19,6 +19,13 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Runs `lookout ARGS`, which must fail; gives its stderr.
+fn fails(args: &[&str]) -> String {
+    let output = lookout(args);
+    assert!(!output.status.success(), "lookout {args:?} succeeded");
+    stderr(&output)
+}
+
 /// A plain grey picture: any decodable image will do.
 fn image(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("grey.png");
@@ -31,25 +38,15 @@ fn image(dir: &Path) -> std::path::PathBuf {
 #[cfg(not(feature = "ros2"))]
 #[test]
 fn node_without_ros2_names_the_feature() {
-    let output = lookout(&["node"]);
-    assert!(!output.status.success());
-    assert!(
-        stderr(&output).contains("built without the ros2 feature"),
-        "{}",
-        stderr(&output)
-    );
+    let text = fails(&["node"]);
+    assert!(text.contains("built without the ros2 feature"), "{text}");
 }
 
 #[cfg(not(feature = "cuda"))]
 #[test]
 fn gpu_check_without_cuda_names_the_feature() {
-    let output = lookout(&["gpu-check"]);
-    assert!(!output.status.success());
-    assert!(
-        stderr(&output).contains("--features cuda"),
-        "{}",
-        stderr(&output)
-    );
+    let text = fails(&["gpu-check"]);
+    assert!(text.contains("--features cuda"), "{text}");
 }
 
 /// With the feature and no NVIDIA driver (CI), the check fails saying what
@@ -60,9 +57,7 @@ fn gpu_check_with_cuda_and_no_gpu_says_what_is_missing() {
     if matches!(lookout::gpu::probe(0), lookout::gpu::Availability::Gpu(_)) {
         return; // a real GPU: tests/gpu.rs covers it
     }
-    let output = lookout(&["gpu-check", "--frames", "2"]);
-    assert!(!output.status.success());
-    let text = stderr(&output);
+    let text = fails(&["gpu-check", "--frames", "2"]);
     assert!(!text.contains("--features cuda"), "{text}");
     assert!(
         ["libcuda", "libnvrtc", "GPU 0"]
@@ -84,7 +79,7 @@ fn detect_runs_on_the_default_engine() {
 fn detect_on_onnxruntime_needs_the_feature_or_the_library() {
     let dir = tempfile::tempdir().unwrap();
     let image = image(dir.path());
-    let output = lookout(&[
+    let text = fails(&[
         "detect",
         image.to_str().unwrap(),
         "--engine",
@@ -92,8 +87,6 @@ fn detect_on_onnxruntime_needs_the_feature_or_the_library() {
         "--onnxruntime-library",
         "/nonexistent/libonnxruntime.so",
     ]);
-    assert!(!output.status.success());
-    let text = stderr(&output);
     if cfg!(feature = "onnxruntime") {
         assert!(text.contains("/nonexistent"), "{text}");
     } else {
