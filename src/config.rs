@@ -44,13 +44,16 @@ pub struct LookoutConfig {
     pub faults: crate::sched::faults::FaultConfig,
     /// Camera–lidar fusion (with a calibration and a camera model).
     pub fusion: crate::fusion::FusionConfig,
+    /// What `lookout eval` counts and matches (range, points, bearings).
+    pub eval: crate::eval::EvalConfig,
 }
 
 impl LookoutConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.lidar.validate()?;
         self.scheduler.validate()?;
-        self.fusion.validate()
+        self.fusion.validate()?;
+        self.eval.validate()
     }
 
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self, ConfigFileError> {

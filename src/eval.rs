@@ -65,9 +65,10 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use crate::frames::{Obstacle, ObstacleClass};
 
-/// What counts, and what a match is.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+/// What counts, and what a match is (the `eval` section of the pipeline
+/// configuration).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct EvalConfig {
     /// Largest BEV centre distance of a matched pair, metres.
     pub match_distance: f64,
@@ -77,6 +78,11 @@ pub struct EvalConfig {
     pub min_truth_points: u32,
     /// Range bands `[min, max)` in metres for the per-band figures.
     pub range_bands: Vec<(f64, f64)>,
+    /// Only obstacles whose centre bearing from the sensor (degrees,
+    /// counter-clockwise from +x) lies in `[min, max]` count, as for
+    /// `max_range`: e.g. the camera's field of view, where KITTI annotates.
+    /// None: all bearings.
+    pub azimuth_deg: Option<[f64; 2]>,
 }
 
 impl Default for EvalConfig {
@@ -86,7 +92,48 @@ impl Default for EvalConfig {
             max_range: 50.0,
             min_truth_points: 15,
             range_bands: vec![(0.0, 20.0), (20.0, 40.0), (40.0, 60.0)],
+            azimuth_deg: None,
         }
+    }
+}
+
+impl EvalConfig {
+    pub fn validate(&self) -> Result<(), crate::config::ConfigError> {
+        let err = |field, problem: String| crate::config::ConfigError {
+            section: "eval",
+            field,
+            problem,
+        };
+        for (field, value) in [
+            ("match_distance", self.match_distance),
+            ("max_range", self.max_range),
+        ] {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(err(
+                    field,
+                    format!("must be positive and finite, got {value}"),
+                ));
+            }
+        }
+        if let Some([min, max]) = self.azimuth_deg
+            && !(min.is_finite() && max.is_finite() && min < max)
+        {
+            return Err(err(
+                "azimuth_deg",
+                format!("[{min}, {max}] is not an interval"),
+            ));
+        }
+        if let Some(&(min, max)) = self
+            .range_bands
+            .iter()
+            .find(|&&(a, b)| !a.is_finite() || !b.is_finite() || a >= b)
+        {
+            return Err(err(
+                "range_bands",
+                format!("[{min}, {max}) is not an interval"),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -121,6 +168,7 @@ enum DetectionOutcome {
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct DetectionRecord {
     class: ObstacleClass,
+    score: f32,
     /// The range that places it in a band: the truth's for a matched
     /// detection, its own for a false positive.
     band_range: f64,
@@ -181,11 +229,22 @@ impl Evaluator {
     ) {
         self.frames += 1;
         let cfg = &self.config;
-        let in_range = |o: &Obstacle| bev_range(o) <= cfg.max_range && detection_scope(o);
+        let in_view = |o: &Obstacle| {
+            cfg.azimuth_deg.is_none_or(|[min, max]| {
+                let bearing = o.bbox.center[1].atan2(o.bbox.center[0]).to_degrees();
+                min <= bearing && bearing <= max
+            })
+        };
+        let in_range =
+            |o: &Obstacle| bev_range(o) <= cfg.max_range && in_view(o) && detection_scope(o);
         let (mut counted, mut dont_care) = (Vec::new(), Vec::new());
         for (j, t) in truth.iter().enumerate() {
-            let counts = bev_range(t) <= cfg.max_range && truth_scope(t);
-            if counts && t.point_count >= cfg.min_truth_points {
+            let counts = bev_range(t) <= cfg.max_range && in_view(t) && truth_scope(t);
+            // Truth of a class Lookout does not publish (barriers, cones,
+            // KITTI's Misc) is labelled unknown: never missed, never a
+            // false positive when detected.
+            let known = t.class != ObstacleClass::Unknown;
+            if counts && known && t.point_count >= cfg.min_truth_points {
                 counted.push(j);
             } else if bev_range(t).is_finite() {
                 dont_care.push(j);
@@ -221,6 +280,7 @@ impl Evaluator {
             };
             self.detections.push(DetectionRecord {
                 class: d.class,
+                score: d.score,
                 band_range,
                 outcome,
             });
@@ -242,6 +302,12 @@ impl Evaluator {
             .map(|c| (c.label().to_owned(), self.summarize(|k| k == c)))
             .collect();
         let vehicle = self.summarize(is_vehicle);
+        let labelled = Metrics::of(
+            self.truth.iter(),
+            self.detections
+                .iter()
+                .filter(|d| d.class != ObstacleClass::Unknown),
+        );
         let confusion = self.confusion();
         let per_band = self
             .config
@@ -265,6 +331,7 @@ impl Evaluator {
             overall: all,
             per_class,
             vehicle,
+            labelled,
             per_band,
             confusion,
         }
@@ -313,6 +380,12 @@ pub struct Metrics {
     pub recall: f64,
     #[serde(serialize_with = "nan_as_null")]
     pub precision: f64,
+    /// Area under the precision-recall curve of the detections ranked by
+    /// score (all-point interpolation), each keeping its match outcome:
+    /// what a threshold on the score can trade. Over the group's own
+    /// truth, so meaningful for `overall` and `labelled`.
+    #[serde(serialize_with = "nan_as_null")]
+    pub average_precision: f64,
     /// Share of matched counted truth whose detection has the truth's class.
     #[serde(serialize_with = "nan_as_null")]
     pub class_accuracy: f64,
@@ -358,7 +431,9 @@ impl Metrics {
             }
         }
         let (mut matched, mut fp, mut dont_care) = (0u64, 0u64, 0u64);
+        let mut ranked = Vec::new();
         for d in detections {
+            ranked.push((d.score, d.outcome));
             match d.outcome {
                 DetectionOutcome::TruePositive => matched += 1,
                 DetectionOutcome::FalsePositive => fp += 1,
@@ -375,6 +450,7 @@ impl Metrics {
             dont_care_matches: dont_care,
             recall: ratio(tp, n_truth),
             precision: ratio(matched, matched + fp),
+            average_precision: average_precision(ranked, n_truth),
             class_accuracy: ratio(class_correct, tp),
             center_error_median: percentile(&center, 50),
             center_error_p90: percentile(&center, 90),
@@ -411,6 +487,9 @@ pub struct EvalReport {
     pub per_class: BTreeMap<String, Metrics>,
     /// Car and truck together.
     pub vehicle: Metrics,
+    /// All counted truth against the detections labelled with a road-user
+    /// class (not `unknown`): how far a label can be trusted.
+    pub labelled: Metrics,
     /// In the order of `config.range_bands`.
     pub per_band: Vec<BandMetrics>,
     /// Matched pairs: truth class → detected class → count (what class
@@ -430,13 +509,14 @@ impl EvalReport {
             self.frames, c.match_distance, c.max_range, c.min_truth_points
         );
         let header = format!(
-            "{:<12} {:>7} {:>7} {:>7} {:>7} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8}",
+            "{:<12} {:>7} {:>7} {:>7} {:>7} {:>9} {:>6} {:>9} {:>8} {:>8} {:>8} {:>8}",
             "group",
             "truth",
             "det",
             "TP",
             "recall",
             "precision",
+            "AP",
             "class acc",
             "ctr med",
             "ctr p90",
@@ -444,8 +524,8 @@ impl EvalReport {
             "yaw p90"
         );
         let units = format!(
-            "{:<12} {:>7} {:>7} {:>7} {:>7} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8}",
-            "", "", "", "", "", "", "", "[m]", "[m]", "[deg]", "[deg]"
+            "{:<12} {:>7} {:>7} {:>7} {:>7} {:>9} {:>6} {:>9} {:>8} {:>8} {:>8} {:>8}",
+            "", "", "", "", "", "", "", "", "[m]", "[m]", "[deg]", "[deg]"
         );
         let rule = "-".repeat(header.len());
         let _ = writeln!(out, "{header}\n{units}\n{rule}");
@@ -457,6 +537,7 @@ impl EvalReport {
             }
         }
         row(&mut out, "vehicle", &self.vehicle);
+        row(&mut out, "labelled", &self.labelled);
         if !self.per_band.is_empty() {
             let _ = writeln!(out, "{rule}");
         }
@@ -504,13 +585,14 @@ impl EvalReport {
 fn row(out: &mut String, name: &str, m: &Metrics) {
     let _ = writeln!(
         out,
-        "{:<12} {:>7} {:>7} {:>7} {:>7} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8}",
+        "{:<12} {:>7} {:>7} {:>7} {:>7} {:>9} {:>6} {:>9} {:>8} {:>8} {:>8} {:>8}",
         name,
         m.truth,
         m.detections,
         m.true_positives,
         fixed(m.recall, 3),
         fixed(m.precision, 3),
+        fixed(m.average_precision, 2),
         fixed(m.class_accuracy, 3),
         fixed(m.center_error_median, 2),
         fixed(m.center_error_p90, 2),
@@ -618,6 +700,39 @@ fn yaw_error(a: f64, b: f64) -> f64 {
     if d > FRAC_PI_2 { PI - d } else { d }
 }
 
+/// All-point interpolated AP of detections `(score, outcome)` against
+/// `truth` counted objects; don't-care matches are skipped.
+fn average_precision(mut ranked: Vec<(f32, DetectionOutcome)>, truth: u64) -> f64 {
+    if truth == 0 {
+        return f64::NAN;
+    }
+    ranked.retain(|&(_, o)| o != DetectionOutcome::DontCare);
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    // (recall, precision) after each detection, best first.
+    let (mut tp, mut fp) = (0u64, 0u64);
+    let mut curve = Vec::with_capacity(ranked.len());
+    for (_, outcome) in ranked {
+        if outcome == DetectionOutcome::TruePositive {
+            tp += 1;
+        } else {
+            fp += 1;
+        }
+        curve.push((tp as f64 / truth as f64, tp as f64 / (tp + fp) as f64));
+    }
+    // Precision made monotone from the right, summed over recall steps.
+    let mut best = 0.0f64;
+    for point in curve.iter_mut().rev() {
+        best = best.max(point.1);
+        point.1 = best;
+    }
+    let (mut ap, mut last_recall) = (0.0, 0.0);
+    for (recall, precision) in curve {
+        ap += (recall - last_recall) * precision;
+        last_recall = recall;
+    }
+    ap
+}
+
 fn ratio(numerator: u64, denominator: u64) -> f64 {
     if denominator == 0 {
         f64::NAN
@@ -679,6 +794,60 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn average_precision_ranks_by_score_and_labelled_leaves_unknown_out() {
+        // Two cars found, with a high and a low score; a false positive
+        // with a middle score; an unknown false positive.
+        let truth = vec![car(10.0, 2.0), car(20.0, -4.0)];
+        let mut found = [shifted(&truth[0], 0.2, 0.0), shifted(&truth[1], 0.0, 0.3)];
+        found[0].score = 0.9;
+        found[1].score = 0.2;
+        let mut ghost = car(30.0, 8.0);
+        ghost.score = 0.5;
+        let mut wall = obstacle(ObstacleClass::Unknown, 15.0, 9.0, 0.0, 40);
+        wall.score = 0.1;
+        let report = evaluate(&[found[0].clone(), found[1].clone(), ghost, wall], &truth);
+        // Ranked: TP (r .5, p 1), FP, TP (r 1, p 2/3), FP: AP = .5 + .5 x 2/3.
+        assert!(close(
+            report.labelled.average_precision,
+            0.5 + 0.5 * 2.0 / 3.0
+        ));
+        assert!(close(report.labelled.precision, 2.0 / 3.0));
+        assert!(close(report.overall.precision, 0.5));
+        assert!(close(
+            report.overall.average_precision,
+            0.5 + 0.5 * 2.0 / 3.0
+        ));
+        assert!(report.to_json().contains("\"average_precision\""));
+    }
+
+    #[test]
+    fn unknown_truth_is_dont_care_and_bearings_scope_the_count() {
+        let mut barrier = obstacle(ObstacleClass::Unknown, 8.0, 1.0, 0.0, 200);
+        barrier.id = 9;
+        let behind = car(-12.0, 0.5);
+        let truth = vec![car(10.0, -2.0), barrier.clone(), behind.clone()];
+        let mut eval = Evaluator::new(EvalConfig {
+            azimuth_deg: Some([-45.0, 45.0]),
+            ..EvalConfig::default()
+        });
+        // The barrier detected as a car, a ghost behind the field of view.
+        let mut as_car = barrier;
+        as_car.class = ObstacleClass::Car;
+        eval.add_frame(&[car(10.1, -2.0), as_car, car(-20.0, 3.0)], &truth);
+        let report = eval.report();
+        assert_eq!(report.overall.truth, 1);
+        assert_eq!(report.overall.true_positives, 1);
+        assert_eq!(report.overall.false_positives, 0);
+        assert_eq!(report.overall.dont_care_matches, 1);
+        let bad = EvalConfig {
+            azimuth_deg: Some([40.0, -40.0]),
+            ..EvalConfig::default()
+        };
+        let err = bad.validate().unwrap_err();
+        assert_eq!((err.section, err.field), ("eval", "azimuth_deg"));
     }
 
     #[test]

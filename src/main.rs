@@ -509,7 +509,7 @@ fn run_eval(
         &bag,
         &config.lidar,
         truth,
-        EvalConfig::default(),
+        config.eval.clone(),
         &MonotonicClock::new(),
         &Progress::messages("eval lidar", &bag, 1),
     )?;
@@ -602,7 +602,7 @@ fn evaluate_fused_cli(
     };
     let eval = EvalConfig {
         max_range: args.fused_range,
-        ..EvalConfig::default()
+        ..config.eval.clone()
     };
     let truth = lookout::replay::FusedTruth {
         obstacles: &args.truth,

@@ -154,8 +154,11 @@ impl Associator {
 
     /// Fuses `obstacles` (lidar, scan frame; `points(k)` gives obstacle
     /// `k`'s points) with `detections` of the camera frame stamped
-    /// `camera_stamp`. Matched obstacles take the detection's class and
-    /// score (source fused); the rest become `unknown` (source lidar);
+    /// `camera_stamp`. Matched obstacles take the detection's class (source
+    /// fused) and a score from both sensors' evidence, 1 - (1 - lidar)(1 -
+    /// camera): two independent sensors agreeing. The rest become `unknown`
+    /// (source lidar) at half their lidar score: no road user the detector
+    /// recognises;
     /// unsupported detections are appended as camera-only obstacles on
     /// the ground plane `z = ground_z` (scan frame).
     ///
@@ -182,13 +185,14 @@ impl Associator {
                 Some(i) => {
                     let d = &detections[i];
                     obstacle.class = self.class_of(d);
-                    obstacle.score = d.score;
+                    obstacle.score = 1.0 - (1.0 - obstacle.score) * (1.0 - d.score);
                     obstacle.source = ObstacleSource::Fused;
                     obstacle.camera_stamp = camera_stamp;
                     stats.fused += 1;
                 }
                 None => {
                     obstacle.class = ObstacleClass::Unknown;
+                    obstacle.score *= 0.5;
                     obstacle.source = ObstacleSource::Lidar;
                     stats.lidar_only += 1;
                 }
@@ -460,7 +464,9 @@ mod tests {
         assert_eq!(obstacles[0].class, ObstacleClass::Car);
         assert_eq!(obstacles[0].source, ObstacleSource::Fused);
         assert_eq!(obstacles[0].camera_stamp, 77);
-        assert_eq!(obstacles[0].score, 0.8);
+        // Lidar 0.6 and camera 0.8 agreeing: 1 - 0.4 x 0.2.
+        assert!((obstacles[0].score - 0.92).abs() < 1e-6);
+        assert!((obstacles[2].score - 0.3).abs() < 1e-6);
         assert_eq!(obstacles[1].class, ObstacleClass::Pedestrian);
         assert_eq!(obstacles[2].class, ObstacleClass::Unknown);
         assert_eq!(obstacles[2].source, ObstacleSource::Lidar);

@@ -133,28 +133,138 @@ pub(super) fn size_prior(class: ObstacleClass, model: &ClassModel) -> Option<(f3
     Some((length, width))
 }
 
+/// What a cluster shows, for classing and scoring: its observed box, its
+/// height above the ground, its points, and the share of its (fitted)
+/// points lying on the box's outline.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Evidence {
+    pub rect: Rect,
+    pub height: f32,
+    pub points: u32,
+    pub outline_share: f32,
+    /// Length of the upper half (above mid-height) over the full length
+    /// along the box's heading: a rider spans a fraction of the bicycle,
+    /// a vehicle's end face spans its whole width at every height.
+    pub upper_share: f32,
+}
+
 /// A lidar-only class guess from the footprint and height (the camera
-/// refines it when fusion runs). Thresholds: [`ClassModel`].
-pub(super) fn classify(rect: &Rect, height: f32, m: &ClassModel) -> ObstacleClass {
-    let (l, w) = rect.extent();
+/// refines it when fusion runs). Thresholds: [`ClassModel`]. A road user
+/// must show enough points, and a vehicle a solid outline (its faces, not
+/// points scattered through a canopy); anything else stays `unknown`.
+pub(super) fn classify(e: &Evidence, m: &ClassModel) -> ObstacleClass {
+    let (l, w) = e.rect.extent();
+    let height = e.height;
+    if e.points < m.min_points || height < m.min_height {
+        return ObstacleClass::Unknown;
+    }
+    let solid = e.outline_share >= m.vehicle_min_outline;
     if height > m.truck_min_height && l >= m.cyclist_min_length {
-        ObstacleClass::Truck
-    } else if height < m.min_height {
-        ObstacleClass::Unknown
-    } else if l >= m.car_min_length
+        let truck = height <= m.truck_max_height && l >= m.truck_min_face && solid;
+        return if truck {
+            ObstacleClass::Truck
+        } else {
+            ObstacleClass::Unknown
+        };
+    }
+    if l >= m.car_min_length
         || (l >= m.car_min_face && (height < m.car_max_height || w >= m.car_min_width))
     {
-        // Long, or wide, or as low as a car (people on bikes are taller).
-        ObstacleClass::Car
+        // Long, or wide, or as low as a car (people on bikes are taller);
+        // longer than any car and lower than a truck: a hedge, a fence.
+        if height >= m.car_min_height && l <= m.car_max_length && solid {
+            ObstacleClass::Car
+        } else {
+            ObstacleClass::Unknown
+        }
     } else if l >= m.cyclist_min_length && height >= m.cyclist_min_height {
-        ObstacleClass::Cyclist
+        if e.upper_share > m.cyclist_max_upper_share && l >= m.car_min_face && solid {
+            ObstacleClass::Car
+        } else {
+            ObstacleClass::Cyclist
+        }
     } else if l < m.cyclist_min_length
         && (m.pedestrian_height[0]..=m.pedestrian_height[1]).contains(&height)
     {
-        ObstacleClass::Pedestrian
+        // Seen densely, a body shows its depth; a pole, a post or a sign
+        // panel shows a thin section.
+        let flat = e.points >= m.pedestrian_depth_points && w < m.pedestrian_min_depth;
+        if flat {
+            ObstacleClass::Unknown
+        } else {
+            ObstacleClass::Pedestrian
+        }
     } else {
         ObstacleClass::Unknown
     }
+}
+
+/// The share of `points` within `margin` of the outline of `rect` (its
+/// observed box): near 1 for the faces of a vehicle, low for vegetation.
+pub(super) fn outline_share(points: &[[f32; 2]], rect: &Rect, margin: f32) -> f32 {
+    if points.is_empty() {
+        return 0.0;
+    }
+    let [c, s] = rect.axis;
+    let near = points
+        .iter()
+        .filter(|&&[x, y]| {
+            let a = x * c + y * s;
+            let b = -x * s + y * c;
+            let da = (rect.length.1 - a).min(a - rect.length.0);
+            let db = (rect.width.1 - b).min(b - rect.width.0);
+            da.min(db) <= margin
+        })
+        .count();
+    near as f32 / points.len() as f32
+}
+
+/// The length along `rect`'s heading of the points above `mid_z`, over the
+/// rectangle's length (1 when no point is above).
+pub(super) fn upper_share(points: &[[f32; 3]], rect: &Rect, mid_z: f32) -> f32 {
+    let [c, s] = rect.axis;
+    let (mut lo, mut hi) = (f32::MAX, f32::MIN);
+    for &[x, y, z] in points {
+        if z >= mid_z {
+            let a = x * c + y * s;
+            lo = lo.min(a);
+            hi = hi.max(a);
+        }
+    }
+    let (length, _) = rect.extent();
+    if hi < lo || length <= 0.0 {
+        1.0
+    } else {
+        (hi - lo) / length
+    }
+}
+
+/// How sure the stage is that a cluster is the road user it was classed
+/// as, in (0, 1): the product of its support (points against
+/// [`ClassModel::full_support_points`]), its outline share and how well its
+/// height fits the class; `unknown` obstacles score at most
+/// [`ClassModel::unknown_score`]. A threshold on it trades recall for
+/// precision.
+pub(super) fn existence_score(e: &Evidence, class: ObstacleClass, m: &ClassModel) -> f32 {
+    let support = (e.points as f32 / m.full_support_points.max(1) as f32).min(1.0);
+    let support = 0.3 + 0.7 * support.sqrt();
+    let (low, high) = match class {
+        ObstacleClass::Car => (m.car_min_height, m.truck_min_height),
+        ObstacleClass::Truck => (m.truck_min_height, m.truck_max_height),
+        ObstacleClass::Cyclist => (m.cyclist_min_height, m.pedestrian_height[1]),
+        ObstacleClass::Pedestrian => (m.pedestrian_height[0], m.pedestrian_height[1]),
+        ObstacleClass::Unknown => {
+            return (m.unknown_score * support).clamp(0.01, m.unknown_score);
+        }
+    };
+    let mid = (low + high) / 2.0;
+    let half = ((high - low) / 2.0).max(0.1);
+    let height_fit = 1.0 - 0.5 * ((e.height - mid).abs() / half).min(1.0);
+    let outline = match class {
+        ObstacleClass::Car | ObstacleClass::Truck => e.outline_share.clamp(0.0, 1.0),
+        _ => 1.0,
+    };
+    (support * height_fit * (0.5 + 0.5 * outline)).clamp(0.01, 0.99)
 }
 
 /// Heading and extent completion with the class prior. Vehicles seen only
@@ -263,12 +373,79 @@ mod tests {
             .collect();
         let rect = fit(&points, Criterion::Closeness);
         let model = ClassModel::default();
-        let class = classify(&rect, 1.45, &model);
+        let evidence = Evidence {
+            rect,
+            height: 1.45,
+            points: 76,
+            outline_share: outline_share(&points, &rect, 0.2),
+            upper_share: 1.0,
+        };
+        let class = classify(&evidence, &model);
         assert_eq!(class, ObstacleClass::Car);
         let done = complete(rect, class, [17.8, 0.0], false, &model);
         let [cx, cy] = done.center();
         assert!((cx - 20.0).abs() < 0.15 && cy.abs() < 0.1, "({cx}, {cy})");
         assert!(done.yaw().abs() < 0.05, "{}", done.yaw());
+    }
+
+    #[test]
+    fn faces_are_solid_canopies_are_not_and_scores_follow_the_evidence() {
+        let model = ClassModel {
+            vehicle_min_outline: 0.5,
+            min_points: 10,
+            ..ClassModel::default()
+        };
+        let faces = l_shape(0.3, 4.5, 1.85, [12.0, 6.0]);
+        let rect = fit(&faces, Criterion::Closeness);
+        let solid = outline_share(&faces, &rect, 0.2);
+        assert!(solid > 0.95, "{solid}");
+        // A bush: points spread evenly through a 4 x 2 m footprint.
+        let bush: Vec<[f32; 2]> = (0..400)
+            .map(|k| [20.0 + (k % 20) as f32 * 0.2, 5.0 + (k / 20) as f32 * 0.1])
+            .collect();
+        let bush_rect = fit(&bush, Criterion::Closeness);
+        let spread = outline_share(&bush, &bush_rect, 0.2);
+        assert!(spread < 0.4, "{spread}");
+        let evidence = |rect, outline_share, points| Evidence {
+            rect,
+            height: 1.5,
+            points,
+            outline_share,
+            upper_share: 1.0,
+        };
+        assert_eq!(
+            classify(&evidence(rect, solid, 200), &model),
+            ObstacleClass::Car
+        );
+        assert_eq!(
+            classify(&evidence(bush_rect, spread, 400), &model),
+            ObstacleClass::Unknown
+        );
+        assert_eq!(
+            classify(&evidence(rect, solid, 9), &model),
+            ObstacleClass::Unknown
+        );
+        // More points, a better outline: a higher score; unknown stays low.
+        let score = |e: &Evidence, class| existence_score(e, class, &model);
+        let (few, many) = (evidence(rect, solid, 15), evidence(rect, solid, 200));
+        assert!(score(&few, ObstacleClass::Car) < score(&many, ObstacleClass::Car));
+        let ragged = evidence(rect, 0.6, 200);
+        assert!(score(&ragged, ObstacleClass::Car) < score(&many, ObstacleClass::Car));
+        assert!(score(&many, ObstacleClass::Unknown) <= model.unknown_score);
+    }
+
+    #[test]
+    fn a_riders_upper_half_spans_part_of_the_bicycle() {
+        let rect = Rect {
+            axis: [1.0, 0.0],
+            length: (10.0, 11.8),
+            width: (2.0, 2.4),
+        };
+        // Wheels along the full length low down; the rider mid-length.
+        let mut points = vec![[10.0, 2.2, -1.5], [11.8, 2.2, -1.5], [10.9, 2.2, -1.4]];
+        points.extend([[10.7, 2.2, -0.4], [11.1, 2.2, 0.0]]);
+        let share = upper_share(&points, &rect, -0.8);
+        assert!((share - 0.4 / 1.8).abs() < 1e-5, "{share}");
     }
 
     #[test]

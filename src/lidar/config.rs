@@ -25,6 +25,10 @@ pub struct LidarConfig {
     /// Largest ground rise accepted between neighbouring ground cells when
     /// the cell looks flat (curbs are about 0.15 m).
     pub ground_max_step: f32,
+    /// Past cells where no ground was seen, a flat cell may rise by this
+    /// much more per metre of unseen ground (a road climbing behind a
+    /// shadow or a crest); 0 turns it off.
+    pub ground_max_grade: f32,
     /// Largest ground rise accepted from a cell whose points spread over more
     /// than `ground_flat_spread` vertically (a cell that also holds an object).
     pub ground_max_step_cluttered: f32,
@@ -32,6 +36,10 @@ pub struct LidarConfig {
     pub ground_flat_spread: f32,
     /// Points less than this above the local ground are ground.
     pub ground_clearance: f32,
+    /// Points higher than this above the local ground are dropped before
+    /// clustering: overhanging branches, signs and bridges, which would
+    /// otherwise join whatever stands below them in the bird's-eye view.
+    pub max_point_height: f32,
     /// Clustering grid cell size.
     pub cluster_cell: f32,
     /// Clustering tolerance at the sensor; grows by `cluster_tolerance_per_metre`
@@ -80,8 +88,33 @@ pub struct ClassModel {
     /// Half a car cabin's length: a vehicle seen only above its hidden lower
     /// body shows its cabin, whose near face is this far from the centre.
     pub cabin_half_length: f32,
-    /// Taller than this (and at least `cyclist_min_length` long): truck.
+    /// Taller than this (and at least `cyclist_min_length` long): truck,
+    /// when at most `truck_max_height` tall with a face at least
+    /// `truck_min_face` long and a solid outline; otherwise unknown (trees,
+    /// poles, building parts).
     pub truck_min_height: f32,
+    /// Taller than this is no truck (unknown: a tree, a pole, a building part).
+    pub truck_max_height: f32,
+    /// A truck's observed face is at least this long.
+    pub truck_min_face: f32,
+    /// Vehicles (car, truck) need at least this share of their points on
+    /// the outline of their observed box (within `outline_margin`): the
+    /// faces of a body, not points scattered through vegetation.
+    pub vehicle_min_outline: f32,
+    /// How near a point must lie to its box's outline to count as on it.
+    pub outline_margin: f32,
+    /// Cars are at least this tall above the ground (lower: barriers,
+    /// walls, kerbs, hedges; unknown).
+    pub car_min_height: f32,
+    /// Cars are at most this long as observed (longer and lower than a
+    /// truck: a hedge, a fence, a row of barriers; unknown).
+    pub car_max_length: f32,
+    /// Clusters with fewer points are unknown whatever their shape.
+    pub min_points: u32,
+    /// Points at which the support part of the existence score saturates.
+    pub full_support_points: u32,
+    /// Highest existence score of an `unknown` obstacle.
+    pub unknown_score: f32,
     /// Lower than this: unknown.
     pub min_height: f32,
     /// At least this long: car; or at least `car_min_face` long and either
@@ -93,8 +126,19 @@ pub struct ClassModel {
     /// At least this long and `cyclist_min_height` tall: cyclist.
     pub cyclist_min_length: f32,
     pub cyclist_min_height: f32,
+    /// A cyclist-sized cluster whose upper half spans more than this share
+    /// of its length (and at least `car_min_face`, with a solid outline) is
+    /// a vehicle's end face; a rider spans only part of the bicycle.
+    pub cyclist_max_upper_share: f32,
     /// Shorter than `cyclist_min_length` and this tall: pedestrian.
     pub pedestrian_height: [f32; 2],
+    /// A pedestrian-sized cluster of at least `pedestrian_depth_points`
+    /// points whose observed box is thinner than this is a pole, a post or
+    /// a panel (unknown): a body seen densely shows its depth.
+    pub pedestrian_min_depth: f32,
+    /// Points from which `pedestrian_min_depth` applies (sparser clusters
+    /// cannot show depth).
+    pub pedestrian_depth_points: u32,
 }
 
 impl Default for ClassModel {
@@ -106,6 +150,15 @@ impl Default for ClassModel {
             pedestrian_size: [0.4, 0.5],
             cabin_half_length: 1.2,
             truck_min_height: 2.6,
+            truck_max_height: 4.5,
+            truck_min_face: 1.1,
+            vehicle_min_outline: 0.0,
+            outline_margin: 0.2,
+            car_min_height: 0.5,
+            car_max_length: 100.0,
+            min_points: 1,
+            full_support_points: 60,
+            unknown_score: 0.3,
             min_height: 0.5,
             car_min_length: 2.4,
             car_min_face: 1.3,
@@ -113,7 +166,10 @@ impl Default for ClassModel {
             car_min_width: 1.0,
             cyclist_min_length: 1.1,
             cyclist_min_height: 1.2,
+            cyclist_max_upper_share: 1.0,
             pedestrian_height: [1.0, 2.2],
+            pedestrian_min_depth: 0.0,
+            pedestrian_depth_points: 30,
         }
     }
 }
@@ -134,6 +190,13 @@ impl ClassModel {
         let lengths = [
             ("classes.cabin_half_length", self.cabin_half_length),
             ("classes.truck_min_height", self.truck_min_height),
+            ("classes.truck_max_height", self.truck_max_height),
+            ("classes.truck_min_face", self.truck_min_face),
+            ("classes.vehicle_min_outline", self.vehicle_min_outline),
+            ("classes.outline_margin", self.outline_margin),
+            ("classes.car_min_height", self.car_min_height),
+            ("classes.car_max_length", self.car_max_length),
+            ("classes.unknown_score", self.unknown_score),
             ("classes.min_height", self.min_height),
             ("classes.car_min_length", self.car_min_length),
             ("classes.car_min_face", self.car_min_face),
@@ -141,11 +204,22 @@ impl ClassModel {
             ("classes.car_min_width", self.car_min_width),
             ("classes.cyclist_min_length", self.cyclist_min_length),
             ("classes.cyclist_min_height", self.cyclist_min_height),
+            (
+                "classes.cyclist_max_upper_share",
+                self.cyclist_max_upper_share,
+            ),
+            ("classes.pedestrian_min_depth", self.pedestrian_min_depth),
         ];
         for (field, value) in lengths {
             if !(value.is_finite() && value >= 0.0) {
                 return Err(err(field, format!("must be >= 0 and finite, got {value}")));
             }
+        }
+        if !(self.unknown_score >= 0.01 && self.unknown_score <= 1.0) {
+            return Err(err(
+                "classes.unknown_score",
+                format!("must be in [0.01, 1], got {}", self.unknown_score),
+            ));
         }
         let [lo, hi] = self.pedestrian_height;
         if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
@@ -169,9 +243,11 @@ impl Default for LidarConfig {
             sensor_height: 1.9,
             ground_cell: 1.0,
             ground_max_step: 0.25,
+            ground_max_grade: 0.0,
             ground_max_step_cluttered: 0.08,
             ground_flat_spread: 0.3,
             ground_clearance: 0.2,
+            max_point_height: 100.0,
             cluster_cell: 0.2,
             cluster_tolerance: 0.45,
             cluster_tolerance_per_metre: 0.012,
@@ -197,6 +273,7 @@ impl LidarConfig {
             ("sensor_height", self.sensor_height),
             ("ground_cell", self.ground_cell),
             ("ground_flat_spread", self.ground_flat_spread),
+            ("max_point_height", self.max_point_height),
             ("cluster_cell", self.cluster_cell),
             ("cluster_tolerance", self.cluster_tolerance),
             ("cluster_max_tolerance", self.cluster_max_tolerance),
@@ -216,6 +293,7 @@ impl LidarConfig {
             ("ground_max_step", self.ground_max_step),
             ("ground_max_step_cluttered", self.ground_max_step_cluttered),
             ("ground_clearance", self.ground_clearance),
+            ("ground_max_grade", self.ground_max_grade),
             (
                 "cluster_tolerance_per_metre",
                 self.cluster_tolerance_per_metre,

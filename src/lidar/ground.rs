@@ -15,6 +15,8 @@ pub(super) struct GroundGrid {
     min_z: Vec<f32>,
     max_z: Vec<f32>,
     ground: Vec<f32>,
+    /// Per cell: metres walked from the sensor since ground was last seen.
+    unseen: Vec<f32>,
 }
 
 impl GroundGrid {
@@ -31,6 +33,7 @@ impl GroundGrid {
             min_z: vec![f32::INFINITY; nx * ny],
             max_z: vec![f32::NEG_INFINITY; nx * ny],
             ground: vec![0.0; nx * ny],
+            unseen: vec![0.0; nx * ny],
         }
     }
 
@@ -63,6 +66,7 @@ impl GroundGrid {
         let (ci, cj) = self.sensor_cell();
         let start = cj * self.nx + ci;
         self.ground[start] = -config.sensor_height;
+        self.unseen[start] = 0.0;
         let rings = ci.max(self.nx - 1 - ci).max(cj).max(self.ny - 1 - cj);
         for k in 1..=rings as isize {
             let (ci, cj) = (ci as isize, cj as isize);
@@ -89,24 +93,30 @@ impl GroundGrid {
         }
         let inner_i = i - (i - ci).signum();
         let inner_j = j - (j - cj).signum();
-        let reference = self.ground[inner_j as usize * self.nx + inner_i as usize];
+        let inner = inner_j as usize * self.nx + inner_i as usize;
+        let (reference, unseen) = (self.ground[inner], self.unseen[inner]);
         let cell = j as usize * self.nx + i as usize;
         let lowest = self.min_z[cell];
-        self.ground[cell] = if lowest.is_finite() {
+        let mut seen = false;
+        if lowest.is_finite() {
             let flat = self.max_z[cell] - lowest < config.ground_flat_spread;
+            // Past a stretch the beams never reached (shadowed by a car,
+            // or beyond a crest), a flat patch may lie higher by the grade
+            // the road could have climbed meanwhile.
             let max_rise = if flat {
-                config.ground_max_step
+                config.ground_max_step + config.ground_max_grade * unseen
             } else {
                 config.ground_max_step_cluttered
             };
-            if lowest - reference <= max_rise {
-                lowest
-            } else {
-                reference
-            }
+            seen = lowest - reference <= max_rise;
+        }
+        if seen {
+            self.ground[cell] = lowest;
+            self.unseen[cell] = 0.0;
         } else {
-            reference
-        };
+            self.ground[cell] = reference;
+            self.unseen[cell] = unseen + self.cell;
+        }
     }
 }
 

@@ -16,7 +16,7 @@ mod ground;
 
 pub use config::{ClassModel, ConfigError, LidarConfig};
 
-use crate::frames::{Box3, Footprint, LidarScan, Obstacle, ObstacleClass};
+use crate::frames::{Box3, Footprint, LidarScan, Obstacle};
 use crate::msg::ObstacleSource;
 use boxfit::Criterion;
 use cluster::ClusterGrid;
@@ -156,7 +156,8 @@ impl LidarStage {
         for (&i, &cell) in self.kept.iter().zip(&self.kept_cell) {
             let i = i as usize;
             let ground = self.ground.height(cell as usize);
-            if scan.z[i] - ground >= self.config.ground_clearance {
+            let above = scan.z[i] - ground;
+            if above >= self.config.ground_clearance && above <= self.config.max_point_height {
                 self.x.push(scan.x[i]);
                 self.y.push(scan.y[i]);
                 self.z.push(scan.z[i]);
@@ -284,7 +285,23 @@ impl LidarStage {
             self.points.truncate(first_point);
             return Fitted::Structure;
         }
-        let class = boxfit::classify(&observed, height, &self.config.classes);
+        let evidence = boxfit::Evidence {
+            rect: observed,
+            height,
+            points: total.count,
+            outline_share: boxfit::outline_share(
+                &self.fit,
+                &observed,
+                self.config.classes.outline_margin,
+            ),
+            upper_share: boxfit::upper_share(
+                &self.points[first_point..],
+                &observed,
+                (ground + top) / 2.0,
+            ),
+        };
+        let class = boxfit::classify(&evidence, &self.config.classes);
+        let score = boxfit::existence_score(&evidence, class, &self.config.classes);
         let centre = [
             (total.lo[0] + total.hi[0]) / 2.0,
             (total.lo[1] + total.hi[1]) / 2.0,
@@ -299,11 +316,7 @@ impl LidarStage {
         out.push(Obstacle {
             id: out.len() as u32 + 1,
             class,
-            score: if class == ObstacleClass::Unknown {
-                0.3
-            } else {
-                0.6
-            },
+            score,
             source: ObstacleSource::Lidar,
             bbox: Box3 {
                 center: [cx as f64, cy as f64, ((ground + top) / 2.0) as f64],
