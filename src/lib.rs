@@ -15,6 +15,7 @@ pub mod eval;
 pub mod frames;
 pub mod fusion;
 pub mod gpu;
+pub mod import;
 pub mod ingest;
 pub mod lidar;
 pub mod msg;

@@ -88,6 +88,12 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Compression::Zstd)]
         compression: Compression,
     },
+    /// Convert a public dataset (KITTI, nuScenes) into a rosbag2 MCAP bag
+    /// with ground truth, and its calibration beside it.
+    Import {
+        #[command(subcommand)]
+        dataset: ImportDataset,
+    },
     /// Replay a rosbag2 MCAP file (or rosbag2 directory) through the pipeline.
     Replay {
         bag: PathBuf,
@@ -249,6 +255,34 @@ enum ReplayMode {
 }
 
 #[derive(Subcommand)]
+enum ImportDataset {
+    /// A KITTI object-detection folder (velodyne/, label_2/, calib/,
+    /// image_2/) or raw drive (velodyne_points/, image_02/, calib files in
+    /// it or its parent); the layout is detected.
+    Kitti {
+        dir: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Object layout: these frame ids only (default: every
+        /// velodyne/*.bin), e.g. 000134,000135.
+        #[arg(long, value_delimiter = ',')]
+        frames: Option<Vec<String>>,
+    },
+    /// A nuScenes dataroot (tables in DATAROOT/VERSION/, files in
+    /// DATAROOT/samples/): the keyframes of every scene, or of --scene.
+    Nuscenes {
+        dataroot: PathBuf,
+        #[arg(long, default_value = "v1.0-mini")]
+        version: String,
+        /// Only this scene (e.g. scene-0061).
+        #[arg(long)]
+        scene: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum EngineAction {
     /// Build the TensorRT engine of a model for this GPU and TensorRT (via
     /// trtexec) into the cache, with its sidecar; reuses a matching one.
@@ -389,6 +423,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             run_synth(&out, &options)
         }
+        Command::Import { dataset } => run_import(dataset),
         Command::Replay {
             bag,
             out,
@@ -478,6 +513,38 @@ fn run_synth(out: &Path, options: &SynthOptions) -> Result<()> {
         summary.calibration_path.display(),
         lookout::clock::Clock::now_ns(&wall) as f64 / 1e9
     );
+    Ok(())
+}
+
+fn run_import(dataset: ImportDataset) -> Result<()> {
+    let (out, summary) = match dataset {
+        ImportDataset::Kitti { dir, out, frames } => {
+            create_parent(&out)?;
+            let summary = lookout::import::kitti::import(&dir, frames.as_deref(), &out)
+                .context("importing KITTI")?;
+            (out, summary)
+        }
+        ImportDataset::Nuscenes {
+            dataroot,
+            version,
+            scene,
+            out,
+        } => {
+            create_parent(&out)?;
+            let summary =
+                lookout::import::nuscenes::import(&dataroot, &version, scene.as_deref(), &out)
+                    .context("importing nuScenes")?;
+            (out, summary)
+        }
+    };
+    println!("{}", summary.line(&out));
+    Ok(())
+}
+
+fn create_parent(out: &Path) -> Result<()> {
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     Ok(())
 }
 
