@@ -296,18 +296,19 @@ impl Evaluator {
 
     /// The figures over all scans added so far.
     pub fn report(&self) -> EvalReport {
-        let all = self.summarize(|_| true);
+        let mut all = self.summarize(|_| true);
+        all.average_precision = self.ranked_ap(|_| true);
         let per_class = ObstacleClass::ALL
             .into_iter()
             .map(|c| (c.label().to_owned(), self.summarize(|k| k == c)))
             .collect();
         let vehicle = self.summarize(is_vehicle);
-        let labelled = Metrics::of(
+        let labelled_only = |d: &DetectionRecord| d.class != ObstacleClass::Unknown;
+        let mut labelled = Metrics::of(
             self.truth.iter(),
-            self.detections
-                .iter()
-                .filter(|d| d.class != ObstacleClass::Unknown),
+            self.detections.iter().filter(|d| labelled_only(d)),
         );
+        labelled.average_precision = self.ranked_ap(labelled_only);
         let confusion = self.confusion();
         let per_band = self
             .config
@@ -352,6 +353,17 @@ impl Evaluator {
         confusion
     }
 
+    /// AP of the detections `keep` selects against all counted truth.
+    fn ranked_ap(&self, keep: impl Fn(&DetectionRecord) -> bool) -> f64 {
+        let ranked = self
+            .detections
+            .iter()
+            .filter(|d| keep(d))
+            .map(|d| (d.score, d.outcome))
+            .collect();
+        average_precision(ranked, self.truth.len() as u64)
+    }
+
     fn summarize(&self, class: impl Fn(ObstacleClass) -> bool) -> Metrics {
         Metrics::of(
             self.truth.iter().filter(|t| class(t.class)),
@@ -382,8 +394,9 @@ pub struct Metrics {
     pub precision: f64,
     /// Area under the precision-recall curve of the detections ranked by
     /// score (all-point interpolation), each keeping its match outcome:
-    /// what a threshold on the score can trade. Over the group's own
-    /// truth, so meaningful for `overall` and `labelled`.
+    /// what a threshold on the score can trade. Only for `overall` and
+    /// `labelled` (matching is class-agnostic, so a class's detections
+    /// and its truth are different sets); NaN elsewhere.
     #[serde(serialize_with = "nan_as_null")]
     pub average_precision: f64,
     /// Share of matched counted truth whose detection has the truth's class.
@@ -431,9 +444,7 @@ impl Metrics {
             }
         }
         let (mut matched, mut fp, mut dont_care) = (0u64, 0u64, 0u64);
-        let mut ranked = Vec::new();
         for d in detections {
-            ranked.push((d.score, d.outcome));
             match d.outcome {
                 DetectionOutcome::TruePositive => matched += 1,
                 DetectionOutcome::FalsePositive => fp += 1,
@@ -450,7 +461,7 @@ impl Metrics {
             dont_care_matches: dont_care,
             recall: ratio(tp, n_truth),
             precision: ratio(matched, matched + fp),
-            average_precision: average_precision(ranked, n_truth),
+            average_precision: f64::NAN,
             class_accuracy: ratio(class_correct, tp),
             center_error_median: percentile(&center, 50),
             center_error_p90: percentile(&center, 90),

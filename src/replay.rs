@@ -455,7 +455,10 @@ pub fn evaluate_lidar(
 /// Runs the camera detector over every camera frame of `bag` and scores
 /// its detections against the 2D truth (`lookout_msgs/Detection2DArray` on
 /// `truth_topic`) of the same stamp; frames without truth are not scored.
-/// Returns the report and the number of frames scored.
+/// Detector classes and truth labels are both read as Lookout's classes
+/// (COCO's person as pedestrian, bicycle and motorcycle as cyclist, bus as
+/// truck), so a COCO detector is scored against any truth. Returns the
+/// report and the number of frames scored.
 pub fn evaluate_camera(
     bag: &Bag,
     camera: &mut crate::camera::CameraStage,
@@ -464,13 +467,17 @@ pub fn evaluate_camera(
     progress: &crate::progress::Progress,
 ) -> Result<(crate::camera::eval::ImageEvalReport, u64), BagError> {
     use crate::camera::eval::{ImageEvaluator, LabeledBox};
+    use crate::fusion::associate::obstacle_class;
     let class_names = camera.spec().classes.clone();
-    let reported: Vec<&str> = camera
-        .spec()
-        .obstacle_classes
-        .iter()
-        .map(String::as_str)
-        .collect();
+    let mut reported: Vec<&str> = Vec::new();
+    for name in &camera.spec().obstacle_classes {
+        let label = obstacle_class(name).label();
+        if obstacle_class(name) != crate::frames::ObstacleClass::Unknown
+            && !reported.contains(&label)
+        {
+            reported.push(label);
+        }
+    }
     let mut evaluator = ImageEvaluator::new(config, &reported);
     let mut ingest = Ingest::new();
     let mut found: BTreeMap<i64, Vec<LabeledBox>> = BTreeMap::new();
@@ -484,7 +491,7 @@ pub fn evaluate_camera(
                     .detections
                     .iter()
                     .map(|d| LabeledBox {
-                        label: d.label.clone(),
+                        label: obstacle_class(&d.label).label().to_owned(),
                         score: d.score,
                         bbox: d.bbox,
                         visible: d.visible,
@@ -505,10 +512,9 @@ pub fn evaluate_camera(
             let boxes = detections
                 .iter()
                 .map(|d| LabeledBox {
-                    label: class_names
-                        .get(d.class as usize)
-                        .cloned()
-                        .unwrap_or_default(),
+                    label: obstacle_class(class_names.get(d.class as usize).map_or("", |n| n))
+                        .label()
+                        .to_owned(),
                     score: d.score,
                     bbox: d.bbox,
                     visible: f32::NAN,

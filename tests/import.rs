@@ -276,9 +276,12 @@ fn kitti_raw_drive_keeps_its_stamps() {
         image.header.stamp.as_nanos(),
         (day + 25) * 1_000_000_000 + 951_199_337
     );
-    // Log time = stamp, in order.
+    // Logged on arrival, in order: the image 10 ms after its stamp, a scan
+    // one sweep (100 ms) after its start.
     let logs: Vec<u64> = all.iter().map(|m| m.2).collect();
-    assert_eq!(logs[0] as i64, image.header.stamp.as_nanos());
+    assert_eq!(logs[0] as i64, image.header.stamp.as_nanos() + 10_000_000);
+    let scan_log = all.iter().find(|m| m.0 == "/lidar/points").unwrap().2;
+    assert_eq!(scan_log as i64, expected[0] + 100_000_000);
     assert!(logs.windows(2).all(|w| w[0] <= w[1]));
     assert!(all.iter().all(|m| !m.0.starts_with("/ground_truth")));
     // Same calibration as the object frame's.

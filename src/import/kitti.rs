@@ -547,7 +547,7 @@ fn import_object(dir: &Path, frames: Option<&[String]>, out_path: &Path) -> Resu
         });
     }
     let labelled = dir.join("label_2").is_dir();
-    let mut out = Output::create(out_path)?;
+    let mut out = Output::create(out_path, FRAME_PERIOD_NS)?;
     let mut first_calibration = None;
     for (index, id) in ids.iter().enumerate() {
         let stamp = Time::from_nanos(START_NS + index as i64 * FRAME_PERIOD_NS);
@@ -666,7 +666,7 @@ fn import_raw(dir: &Path, out_path: &Path) -> Result<ImportSummary> {
         .chain(images.iter().map(|(t, p)| (*t, false, p.as_path())))
         .collect();
     events.sort();
-    let mut out = Output::create(out_path)?;
+    let mut out = Output::create(out_path, FRAME_PERIOD_NS)?;
     let mut size = None;
     for (stamp, is_scan, path) in events {
         let stamp = Time::from_nanos(stamp);

@@ -4,7 +4,8 @@
 //!
 //! This module owns what the importers share: the error type (every variant
 //! names the file, and the line, field or token where one applies), the
-//! bag [`Output`] (topics added on first use, log time = stamp), reading
+//! bag [`Output`] (topics added on first use, logged when each message
+//! would arrive: a sweep once complete, an image shortly after exposure), reading
 //! files, image sizes from headers, points inside a truth box, and the
 //! calibration file beside the bag. [`kitti`] and [`nuscenes`] own their
 //! dataset's layout and coordinate conventions.
@@ -253,20 +254,29 @@ struct CameraImage<'a> {
     p: [f64; 12],
 }
 
+/// When an image arrives after its stamp (exposure, readout, transfer).
+const CAMERA_ARRIVAL_NS: i64 = 10_000_000;
+
 /// The bag being written: topics added on first use, every message logged
-/// at its own stamp.
+/// when it would arrive on a vehicle: a scan (stamped at its start) one
+/// sweep after its stamp, an image [`CAMERA_ARRIVAL_NS`] after; truth with
+/// the message it describes. Lockstep replay then sees the image first, as
+/// fusion does on the road.
 struct Output {
     path: PathBuf,
     writer: BagWriter,
+    /// The sweep period: how long after its stamp a scan arrives.
+    lidar_arrival_ns: i64,
     topics: BTreeMap<String, TopicId>,
     summary: ImportSummary,
 }
 
 impl Output {
-    fn create(path: &Path) -> Result<Self> {
+    fn create(path: &Path, sweep_period_ns: i64) -> Result<Self> {
         Ok(Output {
             path: path.to_path_buf(),
             writer: BagWriter::create(path, WriterOptions::default())?,
+            lidar_arrival_ns: sweep_period_ns,
             topics: BTreeMap::new(),
             summary: ImportSummary::default(),
         })
@@ -281,9 +291,15 @@ impl Output {
         Ok(id)
     }
 
-    fn write<M: Encode>(&mut self, topic: &str, stamp: Header<'_>, message: &M) -> Result<()> {
+    fn write<M: Encode>(
+        &mut self,
+        topic: &str,
+        stamp: Header<'_>,
+        arrival_ns: i64,
+        message: &M,
+    ) -> Result<()> {
         let id = self.topic(topic, M::TYPE_NAME)?;
-        let log_time = stamp.stamp.as_nanos().max(0) as u64;
+        let log_time = stamp.stamp.as_nanos().saturating_add(arrival_ns).max(0) as u64;
         Ok(self.writer.write(id, log_time, message)?)
     }
 
@@ -306,7 +322,7 @@ impl Output {
         let n = (data.len() / step as usize) as u32;
         let cloud = PointCloud2::new(header, 1, n, fields, false, step, step * n, data, true)
             .map_err(|e| self.invalid(e))?;
-        self.write(topic, header, &cloud)?;
+        self.write(topic, header, self.lidar_arrival_ns, &cloud)?;
         self.summary.scans += 1;
         self.summary.points += n as u64;
         Ok(())
@@ -319,7 +335,7 @@ impl Output {
             format: image.format,
             data: image.data,
         };
-        self.write(image.topic, header, &compressed)?;
+        self.write(image.topic, header, CAMERA_ARRIVAL_NS, &compressed)?;
         let identity = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
         let (width, height) = image.size;
         let info = CameraInfo::new(
@@ -333,19 +349,25 @@ impl Output {
             image.p,
         )
         .map_err(|e| self.invalid(e))?;
-        self.write(image.info_topic, header, &info)?;
+        self.write(image.info_topic, header, CAMERA_ARRIVAL_NS, &info)?;
         self.summary.images += 1;
         Ok(())
     }
 
     fn truth(&mut self, truth: &ObstacleArray) -> Result<()> {
-        self.write(TRUTH_TOPIC, truth.header.borrowed(), truth)?;
+        let arrival = self.lidar_arrival_ns;
+        self.write(TRUTH_TOPIC, truth.header.borrowed(), arrival, truth)?;
         self.summary.truth_obstacles += truth.obstacles.len() as u64;
         Ok(())
     }
 
     fn truth_2d(&mut self, truth: &Detection2DArray) -> Result<()> {
-        self.write(CAMERA_TRUTH_TOPIC, truth.header.borrowed(), truth)
+        self.write(
+            CAMERA_TRUTH_TOPIC,
+            truth.header.borrowed(),
+            CAMERA_ARRIVAL_NS,
+            truth,
+        )
     }
 
     fn finish(self) -> Result<ImportSummary> {

@@ -362,7 +362,8 @@ pub fn import(
     let scenes = db.scenes(scene)?;
     let keyframes = keyframes_by_sample(&db);
     let annotations = annotations_by_sample(&db);
-    let mut out = Output::create(out_path)?;
+    // LIDAR_TOP sweeps at 20 Hz.
+    let mut out = Output::create(out_path, 50_000_000)?;
     let mut calibration = None;
     for scene in scenes {
         for sample in db.samples(scene)? {
