@@ -190,6 +190,10 @@ enum Command {
         /// only; default: ORT_DYLIB_PATH).
         #[arg(long)]
         onnxruntime_library: Option<PathBuf>,
+        /// Lidar only: time the scans of this bag (e.g. an imported KITTI
+        /// frame) instead of synthetic ones.
+        #[arg(long)]
+        bag: Option<PathBuf>,
     },
 }
 
@@ -478,8 +482,9 @@ fn run(cli: Cli) -> Result<()> {
             stage: BenchStage::Lidar,
             runs,
             config,
+            bag,
             ..
-        } => bench_lidar(runs, &load_config(config.as_deref())?),
+        } => bench_lidar(runs, &load_config(config.as_deref())?, bag.as_deref()),
         Command::Bench {
             stage: BenchStage::Camera,
             runs,
@@ -936,13 +941,15 @@ fn info(bag_path: &Path) -> Result<()> {
 
 /// Times the lidar stage per scan at four scan sizes (azimuth resolution
 /// scaled, 64 beams), on 10 distinct scans of a synthetic scene each.
-fn bench_lidar(runs: usize, config: &LookoutConfig) -> Result<()> {
-    use lookout::clock::Clock;
-    let clock = MonotonicClock::new();
+fn bench_lidar(runs: usize, config: &LookoutConfig, bag: Option<&Path>) -> Result<()> {
     println!(
         "{:>8} {:>10} {:>9} {:>9} {:>9} {:>9} {:>11}",
         "target", "points", "p50 ms", "p90 ms", "p99 ms", "max ms", "ns/point"
     );
+    if let Some(path) = bag {
+        let scans = bag_scans(path)?;
+        return time_lidar("bag", &scans, runs, config);
+    }
     for target in [30_000usize, 60_000, 120_000, 240_000] {
         let mut options = SynthOptions::default();
         // The synthetic town returns about 58.5 points per 64-beam column.
@@ -954,34 +961,74 @@ fn bench_lidar(runs: usize, config: &LookoutConfig) -> Result<()> {
             scan.fill_from(&lookout::msg::PointCloud2::decode(cloud)?)?;
             scans.push(scan);
         }
-        let mut stage = lookout::lidar::LidarStage::new(config.lidar.clone())?;
-        let mut out = Vec::new();
-        for scan in &scans {
-            stage.process(scan, &mut out);
-        }
-        let mut times = Vec::with_capacity(runs);
-        for run in 0..runs {
-            let scan = &scans[run % scans.len()];
-            let started = clock.now_ns();
-            stage.process(scan, &mut out);
-            times.push(clock.now_ns() - started);
-        }
-        times.sort_unstable();
-        let at = |q: f64| {
-            times[((q * times.len() as f64).ceil() as usize).clamp(1, times.len()) - 1] as f64 / 1e6
-        };
-        let points = scans.iter().map(|s| s.len()).sum::<usize>() / scans.len();
-        println!(
-            "{:>8} {:>10} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>11.1}",
-            target,
-            points,
-            at(0.5),
-            at(0.9),
-            at(0.99),
-            at(1.0),
-            at(0.5) * 1e6 / points as f64
-        );
+        time_lidar(&target.to_string(), &scans, runs, config)?;
     }
+    Ok(())
+}
+
+/// Every PointCloud2 of a bag, decoded.
+fn bag_scans(path: &Path) -> Result<Vec<lookout::frames::LidarScan>> {
+    let bag = Bag::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut scans = Vec::new();
+    let mut failed = None;
+    bag.read_messages(None, |m| {
+        if m.type_name == "sensor_msgs/msg/PointCloud2" {
+            let mut scan = lookout::frames::LidarScan::new();
+            let decoded = lookout::msg::PointCloud2::decode(m.data)
+                .map_err(anyhow::Error::from)
+                .and_then(|c| scan.fill_from(&c).map_err(anyhow::Error::from));
+            match decoded {
+                Ok(()) => scans.push(scan),
+                Err(e) => failed = Some(format!("{} at {}: {e}", m.topic, m.log_time)),
+            }
+        }
+        std::ops::ControlFlow::Continue(())
+    })?;
+    if let Some(e) = failed {
+        bail!("{}: a scan did not decode ({e})", path.display());
+    }
+    if scans.is_empty() {
+        bail!("{}: no PointCloud2 messages", path.display());
+    }
+    Ok(scans)
+}
+
+/// Times the lidar stage over `scans` (round robin) and prints one row.
+fn time_lidar(
+    label: &str,
+    scans: &[lookout::frames::LidarScan],
+    runs: usize,
+    config: &LookoutConfig,
+) -> Result<()> {
+    use lookout::clock::Clock;
+    let clock = MonotonicClock::new();
+    let mut stage = lookout::lidar::LidarStage::new(config.lidar.clone())?;
+    let mut out = Vec::new();
+    for scan in scans {
+        stage.process(scan, &mut out);
+    }
+    let mut times = Vec::with_capacity(runs);
+    for run in 0..runs.max(1) {
+        let scan = &scans[run % scans.len()];
+        let started = clock.now_ns();
+        stage.process(scan, &mut out);
+        times.push(clock.now_ns() - started);
+    }
+    times.sort_unstable();
+    let at = |q: f64| {
+        times[((q * times.len() as f64).ceil() as usize).clamp(1, times.len()) - 1] as f64 / 1e6
+    };
+    let points = scans.iter().map(|s| s.len()).sum::<usize>() / scans.len();
+    println!(
+        "{:>8} {:>10} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>11.1}",
+        label,
+        points,
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        at(1.0),
+        at(0.5) * 1e6 / points.max(1) as f64
+    );
     Ok(())
 }
 
