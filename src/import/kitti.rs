@@ -21,10 +21,10 @@ use super::{
     CameraImage, ImportError, ImportSummary, Output, Result, check_stride, image_size, list_files,
     points_in_box, read_file, read_text, require_dir, wrap_pi, write_calibration, xyz_points,
 };
-use crate::calibration::{Calibration, CameraCalibration, Extrinsics};
+use crate::calibration::{Calibration, Extrinsics};
 use crate::msg::{
-    Detection2D, Detection2DArray, Header, Obstacle, ObstacleArray, ObstacleSource, OwnedHeader,
-    PointField, PointFieldType, Time,
+    Detection2D, Detection2DArray, Header, ObstacleArray, OwnedHeader, PointField, PointFieldType,
+    Time,
 };
 use crate::synth::{CAMERA_INFO_TOPIC, COMPRESSED_TOPIC, LIDAR_TOPIC};
 use nalgebra::{Matrix3, Matrix3x4, Matrix4, Vector3, Vector4};
@@ -280,17 +280,13 @@ impl KittiCalib {
 
     /// The calibration file for camera 2 of `size` (width, height).
     pub fn calibration(&self, path: &Path, size: (u32, u32)) -> Result<Calibration> {
-        let k = self.k();
-        Ok(Calibration {
-            camera: CameraCalibration::pinhole(
-                CAMERA_FRAME,
-                "kitti_camera_2",
-                size,
-                (k[0], k[4]),
-                (k[2], k[5]),
-            ),
-            lidar_to_camera: self.lidar_to_camera(path)?,
-        })
+        Ok(super::pinhole_calibration(
+            CAMERA_FRAME,
+            "kitti_camera_2",
+            size,
+            self.k(),
+            self.lidar_to_camera(path)?,
+        ))
     }
 }
 
@@ -403,23 +399,10 @@ fn truth_3d(
 ) -> ObstacleArray {
     let obstacles = truth_labels(labels)
         .map(|(id, label, class)| {
-            let (center, size, yaw) = label_box(label, rect_to_velo);
-            let (point_count, nearest_distance) = points_in_box(points, center, size, yaw);
-            Obstacle {
-                id,
-                label: class.to_owned(),
-                score: 1.0,
-                source: ObstacleSource::GroundTruth,
-                center,
-                size,
-                yaw,
-                velocity: [0.0; 3],
-                point_count,
-                nearest_distance,
-                lidar_stamp: header.stamp,
-                camera_stamp: Time::default(),
-                latency: f32::NAN,
-            }
+            let bbox = label_box(label, rect_to_velo);
+            let (center, size, yaw) = bbox;
+            let evidence = points_in_box(points, center, size, yaw);
+            super::truth_obstacle(id, class, bbox, evidence, header.stamp)
         })
         .collect();
     ObstacleArray {

@@ -254,6 +254,54 @@ struct CameraImage<'a> {
     p: [f64; 12],
 }
 
+/// A pinhole camera of intrinsics `k` (row-major 3x3) and `size` (width,
+/// height) with its lidar -> camera transform: the file beside the bag.
+pub(crate) fn pinhole_calibration(
+    frame_id: &str,
+    camera_name: &str,
+    size: (u32, u32),
+    k: [f64; 9],
+    lidar_to_camera: crate::calibration::Extrinsics,
+) -> Calibration {
+    Calibration {
+        camera: crate::calibration::CameraCalibration::pinhole(
+            frame_id,
+            camera_name,
+            size,
+            (k[0], k[4]),
+            (k[2], k[5]),
+        ),
+        lidar_to_camera,
+    }
+}
+
+/// One ground-truth obstacle of a scan stamped `stamp`: `bbox` is (centre,
+/// [l, w, h], yaw) in the lidar frame, `evidence` (lidar points in it,
+/// nearest range).
+pub(crate) fn truth_obstacle(
+    id: u32,
+    label: &str,
+    (center, size, yaw): ([f64; 3], [f64; 3], f64),
+    (point_count, nearest_distance): (u32, f32),
+    stamp: crate::msg::Time,
+) -> crate::msg::Obstacle {
+    crate::msg::Obstacle {
+        id,
+        label: label.to_owned(),
+        score: 1.0,
+        source: crate::msg::ObstacleSource::GroundTruth,
+        center,
+        size,
+        yaw,
+        velocity: [0.0; 3],
+        point_count,
+        nearest_distance,
+        lidar_stamp: stamp,
+        camera_stamp: crate::msg::Time::default(),
+        latency: f32::NAN,
+    }
+}
+
 /// When an image arrives after its stamp (exposure, readout, transfer).
 const CAMERA_ARRIVAL_NS: i64 = 10_000_000;
 

@@ -20,10 +20,8 @@ use super::{
     CameraImage, ImportError, ImportSummary, Output, Result, check_stride, image_size,
     points_in_box, read_file, require_dir, write_calibration, xyz_points,
 };
-use crate::calibration::{Calibration, CameraCalibration, Extrinsics};
-use crate::msg::{
-    Header, Obstacle, ObstacleArray, ObstacleSource, OwnedHeader, PointField, PointFieldType, Time,
-};
+use crate::calibration::{Calibration, Extrinsics};
+use crate::msg::{Header, ObstacleArray, OwnedHeader, Time};
 use nalgebra::{Isometry3, Matrix3, Point3, Quaternion, Translation3, UnitQuaternion, Vector3};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -463,7 +461,9 @@ impl SampleWriter<'_> {
         out.cloud(
             LIDAR_TOPIC,
             header,
-            &point_fields(),
+            // x, y, z, intensity, ring: the synthetic lidar's fields
+            // without its per-point time.
+            &crate::synth::lidar_point_fields()[..5],
             POINT_STEP as u32,
             &points,
         )?;
@@ -535,21 +535,19 @@ impl SampleWriter<'_> {
             self.db.sensor_to_global(camera)?.inverse() * self.db.sensor_to_global(lidar)?;
         let k = self.intrinsics(camera)?;
         let rotation: Matrix3<f64> = *camera_from_lidar.rotation.to_rotation_matrix().matrix();
-        Ok(Calibration {
-            camera: CameraCalibration::pinhole(
-                CALIBRATED_CAMERA,
-                "nuscenes_cam_front",
-                size,
-                (k[0], k[4]),
-                (k[2], k[5]),
-            ),
-            lidar_to_camera: Extrinsics::from_rotation(
-                LIDAR_CHANNEL,
-                CALIBRATED_CAMERA,
-                &rotation,
-                camera_from_lidar.translation.vector,
-            ),
-        })
+        let lidar_to_camera = Extrinsics::from_rotation(
+            LIDAR_CHANNEL,
+            CALIBRATED_CAMERA,
+            &rotation,
+            camera_from_lidar.translation.vector,
+        );
+        Ok(super::pinhole_calibration(
+            CALIBRATED_CAMERA,
+            "nuscenes_cam_front",
+            size,
+            k,
+            lidar_to_camera,
+        ))
     }
 
     /// The sample's annotations in the lidar frame, ids 1.. in table order.
@@ -563,23 +561,18 @@ impl SampleWriter<'_> {
         let mut obstacles = Vec::with_capacity(self.annotations.len());
         for (a, id) in self.annotations.iter().zip(1u32..) {
             let (category, attributes) = self.db.annotation_names(a)?;
-            let (center, size, yaw) = annotation_box(a, &lidar_from_global);
+            let bbox = annotation_box(a, &lidar_from_global);
+            let (center, size, yaw) = bbox;
             let (_, nearest_distance) = points_in_box(points, center, size, yaw);
-            obstacles.push(Obstacle {
+            // The annotated count: points of the whole keyframe sweep.
+            let point_count = a.num_lidar_pts.clamp(0, u32::MAX as i64) as u32;
+            obstacles.push(super::truth_obstacle(
                 id,
-                label: class_of(category, &attributes).to_owned(),
-                score: 1.0,
-                source: ObstacleSource::GroundTruth,
-                center,
-                size,
-                yaw,
-                velocity: [0.0; 3],
-                point_count: a.num_lidar_pts.clamp(0, u32::MAX as i64) as u32,
-                nearest_distance,
-                lidar_stamp: header.stamp,
-                camera_stamp: Time::default(),
-                latency: f32::NAN,
-            });
+                class_of(category, &attributes),
+                bbox,
+                (point_count, nearest_distance),
+                header.stamp,
+            ));
         }
         Ok(ObstacleArray {
             header: OwnedHeader::from(header),
@@ -605,22 +598,6 @@ fn annotation_box(
 
 fn stamp(data: &SampleData) -> Time {
     Time::from_nanos(data.timestamp.saturating_mul(1000))
-}
-
-fn point_fields() -> [PointField<'static>; 5] {
-    let f = |name, offset, datatype| PointField {
-        name,
-        offset,
-        datatype,
-        count: 1,
-    };
-    [
-        f("x", 0, PointFieldType::F32),
-        f("y", 4, PointFieldType::F32),
-        f("z", 8, PointFieldType::F32),
-        f("intensity", 12, PointFieldType::F32),
-        f("ring", 16, PointFieldType::U16),
-    ]
 }
 
 /// `.pcd.bin` points (5 x float32) as x, y, z, intensity float32 + ring
