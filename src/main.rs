@@ -10,7 +10,7 @@ use lookout::config::LookoutConfig;
 use lookout::eval::EvalConfig;
 use lookout::progress::Progress;
 use lookout::replay::{ReplayOptions, evaluate_lidar, replay};
-use lookout::synth::{CameraFormat, SynthOptions, synthesize_with_progress};
+use lookout::synth::{CameraFormat, LidarModel, SceneKind, SynthOptions, synthesize_with_progress};
 use std::path::{Path, PathBuf};
 
 /// See Cargo.toml: resident memory stays flat over long runs.
@@ -82,6 +82,13 @@ enum Command {
         seconds: f64,
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// The world: the original town, or the harder street (parked rows,
+        /// a junction, pedestrian groups, poles, trees, hedges).
+        #[arg(long, value_enum, default_value_t = SceneKind::Town)]
+        scene: SceneKind,
+        /// The lidar model.
+        #[arg(long, value_enum, default_value_t = LidarModel::Default)]
+        lidar: LidarModel,
         /// How camera frames are stored.
         #[arg(long, value_enum, default_value_t = CameraFormat::Raw)]
         camera_format: CameraFormat,
@@ -415,12 +422,16 @@ fn run(cli: Cli) -> Result<()> {
             out,
             seconds,
             seed,
+            scene,
+            lidar,
             camera_format,
             compression,
         } => {
             let options = SynthOptions {
                 seconds,
                 seed,
+                scene,
+                lidar: lidar.spec(),
                 camera_format,
                 compression,
                 ..SynthOptions::default()

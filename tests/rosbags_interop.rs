@@ -1571,6 +1571,7 @@ fn synth_scene(python: &Path, camera_format: CameraFormat, compression: Compress
         },
         camera_format,
         compression,
+        ..SynthOptions::default()
     };
     let summary = synth::synthesize(&path, &options).unwrap();
     assert!(

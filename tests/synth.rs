@@ -7,7 +7,7 @@ use lookout::bag::Bag;
 use lookout::calibration::Calibration;
 use lookout::frames::LidarScan;
 use lookout::msg::{CameraInfo, Detection2DArray, Image, ObstacleArray, PointCloud2};
-use lookout::synth::{self, SynthOptions};
+use lookout::synth::{self, CameraSpec, LidarSpec, SceneKind, SynthOptions};
 use std::ops::ControlFlow;
 use std::process::Command;
 
@@ -197,5 +197,153 @@ fn written_calibration_matches_the_committed_file_and_projects_correctly() {
     assert!(
         (u - 640.0).abs() < 1e-6 && (v - 360.0).abs() < 1e-6,
         "({u}, {v})"
+    );
+}
+
+/// Options for a street scene with a tiny camera (only lidar and truth are
+/// checked).
+fn street_options(seconds: f64, lidar: LidarSpec) -> SynthOptions {
+    SynthOptions {
+        seconds,
+        scene: SceneKind::Street,
+        lidar,
+        camera: CameraSpec {
+            width: 32,
+            height: 18,
+            fx: 25.0,
+            fy: 25.0,
+            cx: 16.0,
+            cy: 9.0,
+            rate_hz: 1.0,
+            ..CameraSpec::default()
+        },
+        ..SynthOptions::default()
+    }
+}
+
+/// The first scan and truth of a bag.
+fn first_scan(path: &std::path::Path) -> (LidarScan, ObstacleArray) {
+    let mut scan = None;
+    let mut truth = None;
+    Bag::open(path)
+        .unwrap()
+        .read_messages(None, |m| {
+            if m.topic == synth::LIDAR_TOPIC && scan.is_none() {
+                let mut s = LidarScan::new();
+                s.fill_from(&PointCloud2::decode(m.data).unwrap()).unwrap();
+                scan = Some(s);
+            } else if m.topic == synth::TRUTH_TOPIC && truth.is_none() {
+                truth = Some(ObstacleArray::decode(m.data).unwrap());
+            }
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    (scan.unwrap(), truth.unwrap())
+}
+
+/// The street with KITTI's lidar: reproducible, parked rows with angled
+/// cars, pedestrian groups, cyclists, and returns from scenery that no
+/// truth box explains.
+#[test]
+fn street_scene_is_reproducible_and_hard() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.mcap");
+    let b = dir.path().join("b.mcap");
+    let options = street_options(0.15, LidarSpec::hdl64());
+    synth::synthesize(&a, &options).unwrap();
+    synth::synthesize(&b, &options).unwrap();
+    assert_eq!(common::sha256_file(&a), common::sha256_file(&b));
+
+    let (scan, truth) = first_scan(&a);
+    assert_eq!(scan.ring.iter().copied().max(), Some(63));
+    let count = |label: &str| truth.obstacles.iter().filter(|o| o.label == label).count();
+    eprintln!(
+        "street truth: {} cars, {} trucks, {} pedestrians, {} cyclists",
+        count("car"),
+        count("truck"),
+        count("pedestrian"),
+        count("cyclist")
+    );
+    let speed = |o: &lookout::msg::Obstacle| o.velocity[0].hypot(o.velocity[1]);
+    let parked = truth
+        .obstacles
+        .iter()
+        .filter(|o| (o.label == "car" || o.label == "truck") && speed(o) < 0.01);
+    let angled = parked.clone().filter(|o| o.yaw.sin().abs() > 0.3).count();
+    let parked = parked.count();
+    assert!(
+        parked >= 30 && angled >= 5,
+        "{parked} parked, {angled} angled"
+    );
+    let turning = truth
+        .obstacles
+        .iter()
+        .filter(|o| speed(o) > 1.0 && o.label != "pedestrian" && o.velocity[1].abs() > 0.5)
+        .count();
+    assert!(turning >= 1, "no vehicle moving across the road");
+    let pedestrians: Vec<_> = truth
+        .obstacles
+        .iter()
+        .filter(|o| o.label == "pedestrian")
+        .collect();
+    let in_groups = pedestrians
+        .iter()
+        .filter(|p| {
+            pedestrians.iter().any(|q| {
+                q.id != p.id && (p.center[0] - q.center[0]).hypot(p.center[1] - q.center[1]) < 1.2
+            })
+        })
+        .count();
+    assert!(in_groups >= 10, "only {in_groups} pedestrians in groups");
+    assert!(count("cyclist") >= 3);
+
+    // Returns from the strip between the curb and the walkers (poles, tree
+    // trunks, bushes) at least 0.6 m above the road, in no truth box.
+    let in_truth = |i: usize| {
+        truth.obstacles.iter().any(|o| {
+            let (s, c) = o.yaw.sin_cos();
+            let dx = scan.x[i] as f64 - o.center[0];
+            let dy = scan.y[i] as f64 - o.center[1];
+            let dz = scan.z[i] as f64 - o.center[2];
+            (c * dx + s * dy).abs() <= o.size[0] / 2.0 + 0.3
+                && (-s * dx + c * dy).abs() <= o.size[1] / 2.0 + 0.3
+                && dz.abs() <= o.size[2] / 2.0 + 0.3
+        })
+    };
+    let scenery = (0..scan.len())
+        .filter(|&i| {
+            let world_y = (scan.y[i] - 1.75).abs();
+            scan.x[i].abs() < 25.0
+                && (10.2..11.5).contains(&world_y)
+                && scan.z[i] > -1.1
+                && !in_truth(i)
+        })
+        .count();
+    assert!(scenery >= 200, "only {scenery} scenery returns");
+}
+
+/// nuScenes' lidar: 32 rings, 20 scans a second.
+#[test]
+fn hdl32_scans_have_32_rings() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hdl32.mcap");
+    let summary = synth::synthesize(&path, &street_options(0.1, LidarSpec::hdl32())).unwrap();
+    assert_eq!(summary.lidar_scans, 2);
+    let (scan, _) = first_scan(&path);
+    let rings: std::collections::BTreeSet<u16> = scan.ring.iter().copied().collect();
+    assert_eq!(rings.len(), 32);
+    assert_eq!(rings.last(), Some(&31));
+}
+
+/// The town with the default lidar is pinned: the demo, the tests and the
+/// trained camera detector depend on these exact bytes.
+#[test]
+fn default_town_bytes_are_pinned() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("town.mcap");
+    common::write_small_scene(&path, 0.1, 7);
+    assert_eq!(
+        common::sha256_file(&path),
+        "75d0a071bf372c1dd0ac61756192648e192832eab88db221be03427e71f92e19"
     );
 }

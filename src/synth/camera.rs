@@ -2,7 +2,7 @@
 //! pixel, boxes are rasterized face by face (clipped at the near plane,
 //! perspective-correct depth) with flat per-face Lambert shading.
 
-use super::scene::{Material, Part, V3, intersect_ground};
+use super::scene::{Material, Part, Terrain, V3};
 use nalgebra::Matrix3;
 use rayon::prelude::*;
 
@@ -60,6 +60,9 @@ fn base_color(material: Material) -> [f64; 3] {
         Material::Curb => [0.62, 0.6, 0.58],
         Material::Sidewalk => [0.55, 0.53, 0.5],
         Material::Building => [0.62, 0.52, 0.45],
+        Material::Pole => [0.45, 0.47, 0.5],
+        Material::Bark => [0.35, 0.25, 0.18],
+        Material::Foliage => [0.2, 0.42, 0.16],
         Material::Body(c) => c,
     }
 }
@@ -118,6 +121,7 @@ impl Camera {
     /// index + 1, 0 for scenery and sky).
     pub fn render(
         &self,
+        terrain: &Terrain,
         parts: &[Part],
         origin: &V3,
         world_from_optical: &Matrix3<f64>,
@@ -143,7 +147,7 @@ impl Camera {
                     let ray = V3::new((col as f64 + 0.5 - s.cx) / s.fx, (v - s.cy) / s.fy, 1.0);
                     let norm = ray.norm();
                     let dir = world_from_optical * ray / norm;
-                    let color = match intersect_ground(origin, &dir, 400.0) {
+                    let color = match terrain.intersect(origin, &dir, 400.0) {
                         Some((t, normal, material)) => {
                             depth[col] = t / norm;
                             let haze = (t / 400.0).min(1.0) * 0.6;
@@ -383,6 +387,7 @@ mod tests {
         let mut pixels = vec![0u8; 64 * 48 * 3];
         let mut actors = vec![0u32; 64 * 48];
         camera.render(
+            &super::super::scene::Terrain::TOWN,
             &[part],
             &origin,
             &ego_from_optical(),

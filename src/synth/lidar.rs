@@ -1,7 +1,9 @@
 //! A spinning multi-beam lidar, ray cast against the scene. Points come out
-//! in firing order (column by column), as x/y/z/intensity/ring/time.
+//! in firing order (column by column), as x/y/z/intensity/ring/time; ring 0
+//! is the lowest beam. Owns the sensor models ([`LidarSpec`] and its presets);
+//! never decides what is truth (it only counts which actor each return hit).
 
-use super::scene::{Material, Part, V3, intersect_ground};
+use super::scene::{Material, Part, Terrain, V3};
 use crate::msg::{PointField, PointFieldType};
 use nalgebra::Matrix3;
 use rand::{RngExt, SeedableRng};
@@ -25,6 +27,86 @@ pub struct LidarSpec {
     pub dropout: f64,
     /// Mount position in the ego frame (no rotation).
     pub mount: [f64; 3],
+    /// Beam elevations (degrees, lowest first, one per beam); empty: evenly
+    /// spaced from `min_elevation_deg` to `max_elevation_deg`.
+    pub elevations_deg: Vec<f64>,
+}
+
+/// The lidar models `lookout synth --lidar` offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LidarModel {
+    /// [`LidarSpec::default`]: 64 beams, -25 to +15 degrees.
+    #[default]
+    Default,
+    /// [`LidarSpec::hdl64`]: KITTI's Velodyne HDL-64E.
+    Hdl64,
+    /// [`LidarSpec::hdl32`]: nuScenes' Velodyne HDL-32E.
+    Hdl32,
+}
+
+impl LidarModel {
+    pub fn spec(self) -> LidarSpec {
+        match self {
+            LidarModel::Default => LidarSpec::default(),
+            LidarModel::Hdl64 => LidarSpec::hdl64(),
+            LidarModel::Hdl32 => LidarSpec::hdl32(),
+        }
+    }
+}
+
+/// HDL-32E beam elevations (datasheet), lowest first: -30.67 to +10.67 in
+/// 4/3 degree steps.
+const HDL32_ELEVATIONS: [f64; 32] = [
+    -30.67, -29.33, -28.00, -26.66, -25.33, -24.00, -22.67, -21.33, -20.00, -18.67, -17.33, -16.00,
+    -14.67, -13.33, -12.00, -10.67, -9.33, -8.00, -6.66, -5.33, -4.00, -2.67, -1.33, 0.00, 1.33,
+    2.67, 4.00, 5.33, 6.67, 8.00, 9.33, 10.67,
+];
+
+impl LidarSpec {
+    /// KITTI's Velodyne HDL-64E: 64 beams from -24.8 to +2.0 degrees in the
+    /// sensor's two blocks (nominal layout, not one unit's calibration: the
+    /// upper 32 lasers every 1/3 degree from +2.0 down to -8.33, the lower 32
+    /// evenly from -8.83 down to -24.8), 4500 columns a turn (0.08 degrees),
+    /// mounted 1.73 m up, 2 cm range noise, 2 % dropout.
+    pub fn hdl64() -> Self {
+        let lower = (0..32).map(|b| -24.8 + b as f64 * (24.8 - 8.83) / 31.0);
+        let upper = (0..32).map(|b| -8.33 + b as f64 * (2.0 + 8.33) / 31.0);
+        LidarSpec {
+            frame_id: "lidar".into(),
+            beams: 64,
+            azimuth_steps: 4500,
+            rate_hz: 10.0,
+            min_elevation_deg: -24.8,
+            max_elevation_deg: 2.0,
+            min_range: 1.0,
+            max_range: 120.0,
+            range_noise: 0.02,
+            dropout: 0.02,
+            mount: [0.0, 0.0, 1.73],
+            elevations_deg: lower.chain(upper).collect(),
+        }
+    }
+
+    /// nuScenes' Velodyne HDL-32E: the datasheet's 32 beam elevations
+    /// (-30.67 to +10.67 degrees), 1085 columns a turn (0.33 degrees),
+    /// 20 Hz like the real sensor, mounted 1.84 m up, 2 cm range noise, 3 %
+    /// dropout, 70 m useful range.
+    pub fn hdl32() -> Self {
+        LidarSpec {
+            frame_id: "lidar".into(),
+            beams: 32,
+            azimuth_steps: 1085,
+            rate_hz: 20.0,
+            min_elevation_deg: -30.67,
+            max_elevation_deg: 10.67,
+            min_range: 1.0,
+            max_range: 70.0,
+            range_noise: 0.02,
+            dropout: 0.03,
+            mount: [0.0, 0.0, 1.84],
+            elevations_deg: HDL32_ELEVATIONS.to_vec(),
+        }
+    }
 }
 
 impl Default for LidarSpec {
@@ -43,6 +125,7 @@ impl Default for LidarSpec {
             range_noise: 0.02,
             dropout: 0.01,
             mount: [0.0, 0.0, 1.9],
+            elevations_deg: Vec::new(),
         }
     }
 }
@@ -93,6 +176,14 @@ pub struct Lidar {
 
 impl Lidar {
     pub fn new(spec: LidarSpec) -> Self {
+        if !spec.elevations_deg.is_empty() {
+            let beams = spec
+                .elevations_deg
+                .iter()
+                .map(|e| e.to_radians().sin_cos())
+                .collect();
+            return Lidar { spec, beams };
+        }
         let beams = (0..spec.beams)
             .map(|b| {
                 let frac = if spec.beams > 1 {
@@ -112,8 +203,10 @@ impl Lidar {
     /// Casts one sweep (scene frozen at the scan stamp; `time` is each
     /// column's firing offset). Appends the serialized points to `data`,
     /// returns the point count and fills per-actor evidence.
+    #[allow(clippy::too_many_arguments)]
     pub fn scan(
         &self,
+        terrain: &Terrain,
         parts: &[Part],
         origin: &V3,
         rotation: &Matrix3<f64>,
@@ -125,7 +218,17 @@ impl Lidar {
         let candidates = column_candidates(parts, origin, rotation, steps);
         let columns: Vec<Vec<Return>> = (0..steps)
             .into_par_iter()
-            .map(|col| self.cast_column(col, parts, &candidates[col], origin, rotation, seed))
+            .map(|col| {
+                self.cast_column(
+                    col,
+                    terrain,
+                    parts,
+                    &candidates[col],
+                    origin,
+                    rotation,
+                    seed,
+                )
+            })
             .collect();
         data.clear();
         let mut count = 0;
@@ -159,9 +262,11 @@ impl Lidar {
         count
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn cast_column(
         &self,
         col: usize,
+        terrain: &Terrain,
         parts: &[Part],
         candidates: &[u32],
         origin: &V3,
@@ -178,7 +283,8 @@ impl Lidar {
         for (ring, &(sin_el, cos_el)) in self.beams.iter().enumerate() {
             let local = V3::new(cos_el * cos_az, cos_el * sin_az, sin_el);
             let dir = rotation * local;
-            let mut best = intersect_ground(origin, &dir, self.spec.max_range)
+            let mut best = terrain
+                .intersect(origin, &dir, self.spec.max_range)
                 .map(|(t, n, m)| (t, n, m, None));
             for &index in candidates {
                 let part = &parts[index as usize];

@@ -1,9 +1,14 @@
 //! `lookout synth`: synthetic driving scenes as rosbag2 MCAP, with ground truth.
 //!
-//! Owns the scene (road, grades, curbs, buildings, moving actors), the camera
-//! renderer and the lidar ray caster, and writes camera images, camera info,
-//! lidar scans and ground-truth obstacles (in the lidar frame, one array per
-//! scan) plus the calibration YAML. Same seed and options: byte-identical
+//! Owns the scene (road, grades, curbs, buildings, moving actors; the kind
+//! chosen by [`SceneKind`]: the original town, or the harder street with
+//! parked rows, a junction, pedestrian groups and scenery), the camera
+//! renderer and the lidar ray caster (its model chosen by [`LidarSpec`]: the
+//! default, or the [`LidarSpec::hdl64`] / [`LidarSpec::hdl32`] presets), and
+//! writes camera images, camera info, lidar scans and ground-truth obstacles
+//! (in the lidar frame, one array per scan; actors only, never scenery)
+//! plus the calibration YAML. The default town and lidar never change: their
+//! bags stay byte-identical. Same seed and options: byte-identical
 //! output on any machine (seeded ChaCha streams per scan and column, rayon
 //! work split so results never depend on thread timing, single-threaded
 //! compression).
@@ -13,7 +18,10 @@ mod lidar;
 mod scene;
 
 pub use camera::CameraSpec;
-pub use lidar::{LidarSpec, POINT_STEP as LIDAR_POINT_STEP, point_fields as lidar_point_fields};
+pub use lidar::{
+    LidarModel, LidarSpec, POINT_STEP as LIDAR_POINT_STEP, point_fields as lidar_point_fields,
+};
+pub use scene::SceneKind;
 
 use crate::bag::{BagError, BagWriter, Compression, WriterOptions};
 use crate::calibration::{Calibration, CameraCalibration, Extrinsics};
@@ -58,6 +66,8 @@ pub enum CameraFormat {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SynthOptions {
     pub seconds: f64,
+    /// Which world: the town (default) or the street.
+    pub scene: SceneKind,
     pub seed: u64,
     pub camera: CameraSpec,
     pub lidar: LidarSpec,
@@ -69,6 +79,7 @@ impl Default for SynthOptions {
     fn default() -> Self {
         SynthOptions {
             seconds: 20.0,
+            scene: SceneKind::Town,
             seed: 7,
             camera: CameraSpec::default(),
             lidar: LidarSpec::default(),
@@ -166,6 +177,10 @@ fn validate(options: &SynthOptions) -> Result<(), SynthError> {
             "lidar needs beams and azimuth steps",
         ),
         (
+            !l.elevations_deg.is_empty() && l.elevations_deg.len() != l.beams,
+            "lidar elevations must list one angle per beam",
+        ),
+        (
             !(0.0..=1.0).contains(&l.dropout),
             "dropout must be a probability",
         ),
@@ -189,7 +204,7 @@ pub fn synthesize_with_progress(
     show_progress: bool,
 ) -> Result<SynthSummary, SynthError> {
     validate(options)?;
-    let scene = Scene::generate(options.seed);
+    let scene = Scene::generate(options.scene, options.seed);
     let camera = camera::Camera::new(options.camera.clone());
     let lidar = lidar::Lidar::new(options.lidar.clone());
     let calibration = calibration(options);
@@ -257,6 +272,7 @@ pub fn synthesize_with_progress(
                 let origin = ego.position + world_from_ego * V3::from(options.camera.mount);
                 let world_from_optical = world_from_ego * camera::ego_from_optical();
                 camera.render(
+                    &scene.terrain,
                     &parts,
                     &origin,
                     &world_from_optical,
@@ -352,6 +368,7 @@ impl Sweep {
         self.hits.clear();
         let seed = options.seed.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ k;
         self.count = lidar.scan(
+            &scene.terrain,
             &self.parts,
             &self.origin,
             &self.world_from_lidar,
@@ -386,7 +403,7 @@ impl Sweep {
 /// (no bag, no camera): fixtures for benchmarks.
 pub fn lidar_scans(options: &SynthOptions, count: usize) -> Result<Vec<Vec<u8>>, SynthError> {
     validate(options)?;
-    let scene = Scene::generate(options.seed);
+    let scene = Scene::generate(options.scene, options.seed);
     let lidar = lidar::Lidar::new(options.lidar.clone());
     let mut sweep = Sweep::default();
     let mut out = Vec::with_capacity(count);

@@ -1,21 +1,28 @@
-//! The synthetic world: a straight four-lane road with gentle grades, curbs,
-//! sidewalks and building facades, and actors (cars, trucks, pedestrians,
-//! cyclists) moving with constant-velocity kinematics. World frame: x along
-//! the road, y to the left, z up.
+//! The synthetic world. World frame: x along the road, y to the left, z up.
+//!
+//! Owns the road surface ([`Terrain`]: grade, camber, curbs, sidewalks, the
+//! street's junctions), the static scenery (building facades; on the street
+//! also poles, trees and hedges, which are never truth), and the actors with
+//! their motion ([`Route`]): the town has cars, trucks, pedestrians and
+//! cyclists on straight lanes at constant speed; the street adds parked rows
+//! (parallel and echelon), vehicles turning at a junction, pedestrian groups
+//! (walking, standing beside parked cars, crossing) and cyclists at the
+//! parked rows. Never renders or casts rays against actors itself: it hands
+//! out oriented boxes ([`Part`]) and the ground intersection.
 
 use crate::frames::ObstacleClass;
 use nalgebra::{Matrix3, Vector3};
 use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::f64::consts::{FRAC_PI_2, PI, TAU};
 
 pub type V3 = Vector3<f64>;
 
-/// Road half-width (curb line) and curb height.
+mod street;
+
+/// The town's road half-width (curb line); every scene's curb height.
 pub const ROAD_HALF_WIDTH: f64 = 7.0;
 pub const CURB_HEIGHT: f64 = 0.15;
-/// Grade profile: `z = A sin(2 pi x / L)` (max grade 2.4 %).
-const GRADE_AMPLITUDE: f64 = 1.5;
-const GRADE_PERIOD: f64 = 400.0;
 /// Actors live in a window around the ego and wrap around its ends, so the
 /// neighbourhood stays populated for any scene length.
 pub const WINDOW_BEHIND: f64 = 90.0;
@@ -23,25 +30,123 @@ pub const WINDOW_LENGTH: f64 = 240.0;
 pub const EGO_SPEED: f64 = 10.0;
 pub const EGO_LANE_Y: f64 = -1.75;
 
-/// Height of the road centre profile at `x`.
-pub fn road_height(x: f64) -> f64 {
-    GRADE_AMPLITUDE * (std::f64::consts::TAU * x / GRADE_PERIOD).sin()
+/// Which world to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SceneKind {
+    /// Four straight lanes, evenly spaced traffic, single-file pedestrians,
+    /// building facades (the original scene; its bags never change).
+    #[default]
+    Town,
+    /// Two lanes between parked rows (parallel and echelon), a junction with
+    /// turning vehicles, pedestrian groups, cyclists at the parked cars,
+    /// poles, trees and hedges; a cambered road that climbs.
+    Street,
 }
 
-pub fn road_slope(x: f64) -> f64 {
-    GRADE_AMPLITUDE * std::f64::consts::TAU / GRADE_PERIOD
-        * (std::f64::consts::TAU * x / GRADE_PERIOD).cos()
+/// The ground: a road between curbs whose centre line follows
+/// `z = A sin(2 pi x / L) + climb x`, falling `camber` per metre towards the
+/// curbs, and flat raised sidewalks outside them. On the street, side roads
+/// (no curbs, no sidewalk) cross at x = `junction_x` + k window lengths.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Terrain {
+    pub half_width: f64,
+    edge_line: f64,
+    amplitude: f64,
+    period: f64,
+    climb: f64,
+    camber: f64,
+    /// Side-road centre (world x, repeating every window length) and half
+    /// width; `None`: no junction.
+    junction: Option<(f64, f64)>,
 }
 
-/// Ground height at (x, y): road inside the curbs, raised sidewalk outside.
-pub fn ground_height(x: f64, y: f64) -> f64 {
-    road_height(x)
-        + if y.abs() > ROAD_HALF_WIDTH {
-            CURB_HEIGHT
+impl Terrain {
+    /// The town: 14 m road, max grade 2.4 %, no camber.
+    pub const TOWN: Terrain = Terrain {
+        half_width: ROAD_HALF_WIDTH,
+        edge_line: 6.8,
+        amplitude: 1.5,
+        period: 400.0,
+        climb: 0.0,
+        camber: 0.0,
+        junction: None,
+    };
+    /// The street: 20 m between curbs (parking both sides), climbing 2.5 %
+    /// plus a 3.1 % undulation, 2 % camber, a junction every window length.
+    pub const STREET: Terrain = Terrain {
+        half_width: 10.0,
+        edge_line: 3.5,
+        amplitude: 1.5,
+        period: 300.0,
+        climb: 0.025,
+        camber: 0.02,
+        junction: Some((STREET_JUNCTION_X, 6.0)),
+    };
+
+    /// Height of the road centre profile at `x`.
+    pub fn road_height(&self, x: f64) -> f64 {
+        let h = self.amplitude * (TAU * x / self.period).sin();
+        if self.climb == 0.0 {
+            h
         } else {
-            0.0
+            h + self.climb * x
         }
+    }
+
+    pub fn road_slope(&self, x: f64) -> f64 {
+        let s = self.amplitude * TAU / self.period * (TAU * x / self.period).cos();
+        if self.climb == 0.0 { s } else { s + self.climb }
+    }
+
+    /// Whether (x, y) is carriageway: between the curbs or in a side road.
+    fn is_road(&self, x: f64, y: f64) -> bool {
+        y.abs() <= self.half_width || self.in_junction(x)
+    }
+
+    fn in_junction(&self, x: f64) -> bool {
+        self.junction.is_some_and(|(jx, half)| {
+            let d = (x - jx).rem_euclid(WINDOW_LENGTH);
+            d.min(WINDOW_LENGTH - d) <= half
+        })
+    }
+
+    /// Camber term of the road surface at lateral offset `y` (<= 0).
+    fn camber_drop(&self, y: f64) -> f64 {
+        if self.camber == 0.0 {
+            0.0
+        } else {
+            -self.camber * y.abs()
+        }
+    }
+
+    /// Sidewalk height above the road centre profile.
+    fn sidewalk_lift(&self) -> f64 {
+        CURB_HEIGHT + self.camber_drop(self.half_width)
+    }
+
+    /// Ground height at (x, y): road inside the curbs, raised sidewalk outside.
+    pub fn ground_height(&self, x: f64, y: f64) -> f64 {
+        self.road_height(x)
+            + if !self.is_road(x, y) {
+                self.sidewalk_lift()
+            } else {
+                self.camber_drop(y)
+            }
+    }
+
+    /// Lateral slope of the ground at `y` (dz/dy), for the ego's roll.
+    pub fn cross_slope(&self, y: f64) -> f64 {
+        if y.abs() > self.half_width {
+            0.0
+        } else {
+            -self.camber * y.signum()
+        }
+    }
 }
+
+/// Where the street's junction crosses (world x, repeating every window
+/// length): ahead of the ego at the start.
+pub const STREET_JUNCTION_X: f64 = 70.0;
 
 /// Surface kinds, for colour and lidar reflectivity.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -51,6 +156,12 @@ pub enum Material {
     Curb,
     Sidewalk,
     Building,
+    /// Street-light and sign posts.
+    Pole,
+    /// Tree trunks.
+    Bark,
+    /// Tree canopies, bushes and hedges.
+    Foliage,
     Body([f64; 3]),
 }
 
@@ -63,25 +174,33 @@ impl Material {
             Material::Curb => 0.25,
             Material::Sidewalk => 0.18,
             Material::Building => 0.3,
+            Material::Pole => 0.45,
+            Material::Bark => 0.2,
+            Material::Foliage => 0.12,
             Material::Body(c) => 0.15 + 0.35 * (c[0] + c[1] + c[2]) / 3.0,
         }
     }
 }
 
-/// The road surface material at a ground point.
-pub fn ground_material(x: f64, y: f64) -> Material {
-    let ay = y.abs();
-    if ay > ROAD_HALF_WIDTH {
-        return Material::Sidewalk;
-    }
-    // Solid edge lines, dashed lane lines (3 m dash, 9 m period), double centre line.
-    let edge = (ay - 6.8).abs() < 0.075;
-    let dashed = (ay - 3.5).abs() < 0.075 && x.rem_euclid(9.0) < 3.0;
-    let centre = (ay - 0.12).abs() < 0.06;
-    if edge || dashed || centre {
-        Material::LaneMarking
-    } else {
-        Material::Road
+impl Terrain {
+    /// The surface material at a ground point.
+    pub fn material(&self, x: f64, y: f64) -> Material {
+        let ay = y.abs();
+        if !self.is_road(x, y) {
+            return Material::Sidewalk;
+        }
+        if ay > self.half_width {
+            return Material::Road; // side road
+        }
+        // Solid edge lines, dashed lane lines (3 m dash, 9 m period), double centre line.
+        let edge = (ay - self.edge_line).abs() < 0.075;
+        let dashed = (ay - 3.5).abs() < 0.075 && x.rem_euclid(9.0) < 3.0;
+        let centre = (ay - 0.12).abs() < 0.06;
+        if edge || dashed || centre {
+            Material::LaneMarking
+        } else {
+            Material::Road
+        }
     }
 }
 
@@ -213,16 +332,90 @@ fn shapes(class: ObstacleClass) -> &'static [PartShape] {
     }
 }
 
-/// An actor: class, paint, and straight-line motion along the road.
+/// An actor: class, paint, and how it moves.
 #[derive(Debug, Clone)]
 pub struct Actor {
     pub id: u32,
     pub class: ObstacleClass,
     pub color: [f64; 3],
-    /// World x at t = 0, lateral position, speed along x (negative: oncoming).
+    /// World x at t = 0, lateral position, speed (negative: oncoming).
     pub x0: f64,
     pub y: f64,
     pub speed: f64,
+    pub route: Route,
+}
+
+/// How an actor moves. Every position wraps in x around the ego's window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Route {
+    /// Along the road at `speed`: yaw 0, or pi when oncoming (all the town).
+    Road,
+    /// Standing at (x0, y) facing `yaw`: parked vehicles, waiting pedestrians.
+    Still { yaw: f64 },
+    /// Walking back and forth across the road at x0 between y = -`reach`
+    /// and +`reach`, at |speed|, `phase` metres into the walk at t = 0.
+    Crossing { reach: f64, phase: f64 },
+    /// Through the junction at x0: `lead` metres straight along `heading`
+    /// to a quarter turn of `radius` (left when `left`) about the corner
+    /// (x0 + corner.0, corner.1), then `tail` metres straight, repeated.
+    Turn(Turn),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Turn {
+    pub corner: (f64, f64),
+    pub heading: f64,
+    pub left: bool,
+    pub radius: f64,
+    pub lead: f64,
+    pub tail: f64,
+    /// Metres into the manoeuvre at t = 0.
+    pub phase: f64,
+}
+
+impl Turn {
+    fn arc(&self) -> f64 {
+        self.radius * FRAC_PI_2
+    }
+
+    fn length(&self) -> f64 {
+        self.lead + self.arc() + self.tail
+    }
+
+    /// Position (relative to the junction) and heading `s` metres in.
+    fn at(&self, s: f64) -> (f64, f64, f64) {
+        let (sh, ch) = self.heading.sin_cos();
+        let turn = if self.left { FRAC_PI_2 } else { -FRAC_PI_2 };
+        // The arc starts `radius` before the corner, on the entry line.
+        let start = (
+            self.corner.0 - (self.lead + self.radius) * ch,
+            self.corner.1 - (self.lead + self.radius) * sh,
+        );
+        if s <= self.lead {
+            return (start.0 + s * ch, start.1 + s * sh, self.heading);
+        }
+        let entry = (start.0 + self.lead * ch, start.1 + self.lead * sh);
+        let side = if self.left { 1.0 } else { -1.0 };
+        // Centre of the arc: `radius` to the inside of the entry heading.
+        let centre = (
+            entry.0 - side * self.radius * sh,
+            entry.1 + side * self.radius * ch,
+        );
+        let swept = ((s - self.lead) / self.radius).min(FRAC_PI_2);
+        let heading = self.heading + side * swept;
+        let (sa, ca) = heading.sin_cos();
+        let on_arc = (
+            centre.0 + side * self.radius * sa,
+            centre.1 - side * self.radius * ca,
+        );
+        if s <= self.lead + self.arc() {
+            return (on_arc.0, on_arc.1, heading);
+        }
+        let out = s - self.lead - self.arc();
+        let exit_heading = self.heading + turn;
+        let (se, ce) = exit_heading.sin_cos();
+        (on_arc.0 + out * ce, on_arc.1 + out * se, exit_heading)
+    }
 }
 
 /// An actor's state at one instant, in the world frame.
@@ -235,25 +428,33 @@ pub struct ActorState {
     pub velocity: V3,
 }
 
-/// The ego vehicle pose: position of its base (on the ground) and pitch.
+/// The ego vehicle pose: position of its base (on the ground), pitch, roll.
 #[derive(Debug, Clone, Copy)]
 pub struct EgoPose {
     pub position: V3,
     pub pitch: f64,
+    pub roll: f64,
 }
 
 impl EgoPose {
     /// Rotation taking ego-frame vectors into the world frame.
     pub fn rotation(&self) -> Matrix3<f64> {
         let (s, c) = self.pitch.sin_cos();
-        Matrix3::new(c, 0.0, -s, 0.0, 1.0, 0.0, s, 0.0, c)
+        let pitch = Matrix3::new(c, 0.0, -s, 0.0, 1.0, 0.0, s, 0.0, c);
+        if self.roll == 0.0 {
+            return pitch;
+        }
+        let (s, c) = self.roll.sin_cos();
+        pitch * Matrix3::new(1.0, 0.0, 0.0, 0.0, c, -s, 0.0, s, c)
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct Scene {
     pub actors: Vec<Actor>,
-    buildings: Vec<Part>,
+    pub terrain: Terrain,
+    /// Buildings, and on the street poles, trees and hedges: never truth.
+    statics: Vec<Part>,
 }
 
 /// Lanes: (centre y, flow speed). The ego lane flows at the ego's speed so
@@ -266,7 +467,14 @@ const LANES: [(f64, f64); 4] = [
 ];
 
 impl Scene {
-    pub fn generate(seed: u64) -> Scene {
+    pub fn generate(kind: SceneKind, seed: u64) -> Scene {
+        match kind {
+            SceneKind::Town => Scene::town(seed),
+            SceneKind::Street => street::generate(seed),
+        }
+    }
+
+    fn town(seed: u64) -> Scene {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut actors = Vec::new();
         let mut add = |class, x0: f64, y: f64, speed: f64, rng: &mut ChaCha8Rng| {
@@ -278,6 +486,7 @@ impl Scene {
                 x0,
                 y,
                 speed,
+                route: Route::Road,
             });
         };
         for (lane, &(y, speed)) in LANES.iter().enumerate() {
@@ -323,15 +532,18 @@ impl Scene {
         }
         Scene {
             actors,
-            buildings: buildings(&mut rng),
+            terrain: Terrain::TOWN,
+            statics: buildings(&Terrain::TOWN, 13.0..18.0, &mut rng),
         }
     }
 
     pub fn ego(&self, t: f64) -> EgoPose {
         let x = EGO_SPEED * t;
+        let terrain = &self.terrain;
         EgoPose {
-            position: V3::new(x, EGO_LANE_Y, road_height(x)),
-            pitch: road_slope(x).atan(),
+            position: V3::new(x, EGO_LANE_Y, terrain.ground_height(x, EGO_LANE_Y)),
+            pitch: terrain.road_slope(x).atan(),
+            roll: terrain.cross_slope(EGO_LANE_Y).atan(),
         }
     }
 
@@ -339,24 +551,43 @@ impl Scene {
     pub fn actor_states(&self, t: f64, out: &mut Vec<ActorState>) {
         out.clear();
         let ego_x = EGO_SPEED * t;
+        // Wrap into [ego - behind, ego - behind + length).
+        let wrap =
+            |x: f64| ego_x - WINDOW_BEHIND + (x - ego_x + WINDOW_BEHIND).rem_euclid(WINDOW_LENGTH);
         for (index, actor) in self.actors.iter().enumerate() {
-            let travelled = actor.x0 + actor.speed * t;
-            // Wrap into [ego - behind, ego - behind + length).
-            let x = ego_x - WINDOW_BEHIND
-                + (travelled - ego_x + WINDOW_BEHIND).rem_euclid(WINDOW_LENGTH);
+            let (x, y, yaw, velocity) = match actor.route {
+                Route::Road => {
+                    let x = wrap(actor.x0 + actor.speed * t);
+                    let yaw = if actor.speed < 0.0 { PI } else { 0.0 };
+                    (x, actor.y, yaw, V3::new(actor.speed, 0.0, 0.0))
+                }
+                Route::Still { yaw } => (wrap(actor.x0), actor.y, yaw, V3::zeros()),
+                Route::Crossing { reach, phase } => {
+                    let walk = (phase + actor.speed.abs() * t).rem_euclid(4.0 * reach);
+                    let (y, dir) = if walk < 2.0 * reach {
+                        (-reach + walk, 1.0)
+                    } else {
+                        (3.0 * reach - walk, -1.0)
+                    };
+                    let v = V3::new(0.0, dir * actor.speed.abs(), 0.0);
+                    (wrap(actor.x0), actor.y + y, dir * FRAC_PI_2, v)
+                }
+                Route::Turn(turn) => {
+                    let s = (turn.phase + actor.speed * t).rem_euclid(turn.length());
+                    let (dx, y, heading) = turn.at(s);
+                    let (sh, ch) = heading.sin_cos();
+                    let v = V3::new(ch, sh, 0.0) * actor.speed;
+                    (wrap(actor.x0) + dx, y, heading, v)
+                }
+            };
             let (lo, hi) = extent(actor.class);
             let size = hi - lo;
             let local_center = (hi + lo) / 2.0;
-            let yaw = if actor.speed < 0.0 {
-                std::f64::consts::PI
-            } else {
-                0.0
-            };
             let (s, c) = yaw.sin_cos();
-            let ground = ground_height(x, actor.y);
+            let ground = self.terrain.ground_height(x, y);
             let center = V3::new(
                 x + c * local_center.x - s * local_center.y,
-                actor.y + s * local_center.x + c * local_center.y,
+                y + s * local_center.x + c * local_center.y,
                 ground + local_center.z,
             );
             out.push(ActorState {
@@ -364,12 +595,12 @@ impl Scene {
                 center,
                 size,
                 yaw,
-                velocity: V3::new(actor.speed, 0.0, 0.0),
+                velocity,
             });
         }
     }
 
-    /// Every box in the world at time `t`: actor parts, then buildings.
+    /// Every box in the world at time `t`: actor parts, then scenery.
     pub fn parts(&self, states: &[ActorState], out: &mut Vec<Part>) {
         out.clear();
         for state in states {
@@ -394,7 +625,7 @@ impl Scene {
                 });
             }
         }
-        out.extend_from_slice(&self.buildings);
+        out.extend_from_slice(&self.statics);
     }
 }
 
@@ -432,9 +663,10 @@ fn paint(class: ObstacleClass, rng: &mut impl Rng) -> [f64; 3] {
     }
 }
 
-/// Building facades along both sides, fixed in the world, repeating every
-/// window length so any scene length has them.
-fn buildings(rng: &mut impl Rng) -> Vec<Part> {
+/// Building facades along both sides, fixed in the world, from x = -200 to
+/// 800 (80 s of driving), set back `setback` from the road centre; gaps where
+/// the terrain has side roads.
+fn buildings(terrain: &Terrain, setback: std::ops::Range<f64>, rng: &mut impl Rng) -> Vec<Part> {
     let mut out = Vec::new();
     for side in [-1.0, 1.0] {
         let mut x = -200.0;
@@ -442,88 +674,123 @@ fn buildings(rng: &mut impl Rng) -> Vec<Part> {
             let length = rng.random_range(12.0..30.0);
             let depth = rng.random_range(8.0..14.0);
             let height = rng.random_range(6.0..20.0);
-            let setback = rng.random_range(13.0..18.0);
+            let setback = rng.random_range(setback.clone());
             let cx = x + length / 2.0;
             let cy = side * (setback + depth / 2.0);
-            let base = road_height(cx) + CURB_HEIGHT;
-            out.push(Part {
-                center: V3::new(cx, cy, base + height / 2.0 - 0.5),
-                half: V3::new(length / 2.0, depth / 2.0, height / 2.0 + 0.5),
-                yaw: 0.0,
-                material: Material::Building,
-                actor: None,
-            });
+            let base = terrain.road_height(cx) + terrain.sidewalk_lift();
+            let blocked = terrain.junction.is_some()
+                && (0..=4).any(|k| terrain.in_junction(x + k as f64 * length / 4.0));
+            if !blocked {
+                out.push(Part {
+                    center: V3::new(cx, cy, base + height / 2.0 - 0.5),
+                    half: V3::new(length / 2.0, depth / 2.0, height / 2.0 + 0.5),
+                    yaw: 0.0,
+                    material: Material::Building,
+                    actor: None,
+                });
+            }
             x += length + rng.random_range(3.0..12.0);
         }
     }
     out
 }
 
-/// First hit of a ray with the ground (road, curb face or sidewalk), within
-/// `max_range`. Returns the distance, normal and material.
-pub fn intersect_ground(origin: &V3, dir: &V3, max_range: f64) -> Option<(f64, V3, Material)> {
-    let mut best: Option<(f64, V3, Material)> = None;
-    let mut consider = |t: f64, normal: V3, material: Material| {
-        if t > 0.0 && t <= max_range && best.is_none_or(|(b, _, _)| t < b) {
-            best = Some((t, normal, material));
-        }
-    };
-    if let Some(t) = surface_hit(origin, dir, 0.0, max_range) {
-        let p = origin + dir * t;
-        if p.y.abs() <= ROAD_HALF_WIDTH {
-            let slope = road_slope(p.x);
-            consider(
-                t,
-                V3::new(-slope, 0.0, 1.0).normalize(),
-                ground_material(p.x, p.y),
-            );
-        }
-    }
-    if let Some(t) = surface_hit(origin, dir, CURB_HEIGHT, max_range) {
-        let p = origin + dir * t;
-        if p.y.abs() > ROAD_HALF_WIDTH {
-            let slope = road_slope(p.x);
-            consider(t, V3::new(-slope, 0.0, 1.0).normalize(), Material::Sidewalk);
-        }
-    }
-    // Curb faces at |y| = ROAD_HALF_WIDTH, seen from the road.
-    if dir.y.abs() > 1e-9 {
-        for side in [-1.0, 1.0] {
-            let t = (side * ROAD_HALF_WIDTH - origin.y) / dir.y;
+impl Terrain {
+    /// First hit of a ray with the ground (road, curb face or sidewalk),
+    /// within `max_range`. Returns the distance, normal and material.
+    pub fn intersect(&self, origin: &V3, dir: &V3, max_range: f64) -> Option<(f64, V3, Material)> {
+        let mut best: Option<(f64, V3, Material)> = None;
+        let mut consider = |t: f64, normal: V3, material: Material| {
+            if t > 0.0 && t <= max_range && best.is_none_or(|(b, _, _)| t < b) {
+                best = Some((t, normal, material));
+            }
+        };
+        let w = self.half_width;
+        if let Some(t) = self.surface_hit(origin, dir, 0.0, self.camber, max_range) {
             let p = origin + dir * t;
-            let base = road_height(p.x);
-            if origin.y.abs() < ROAD_HALF_WIDTH && p.z >= base && p.z <= base + CURB_HEIGHT {
-                consider(t, V3::new(0.0, -side, 0.0), Material::Curb);
+            if self.is_road(p.x, p.y) {
+                let slope = self.road_slope(p.x);
+                let normal = if self.camber == 0.0 {
+                    V3::new(-slope, 0.0, 1.0)
+                } else {
+                    V3::new(-slope, -self.cross_slope(p.y.clamp(-w, w)), 1.0)
+                };
+                consider(t, normal.normalize(), self.material(p.x, p.y));
             }
         }
+        if let Some(t) = self.surface_hit(origin, dir, self.sidewalk_lift(), 0.0, max_range) {
+            let p = origin + dir * t;
+            if !self.is_road(p.x, p.y) {
+                let slope = self.road_slope(p.x);
+                consider(t, V3::new(-slope, 0.0, 1.0).normalize(), Material::Sidewalk);
+            }
+        }
+        // Curb faces at |y| = half width, seen from the road.
+        if dir.y.abs() > 1e-9 {
+            for side in [-1.0, 1.0] {
+                let t = (side * w - origin.y) / dir.y;
+                let p = origin + dir * t;
+                let base = self.road_height(p.x) + self.camber_drop(w);
+                if origin.y.abs() < w
+                    && p.z >= base
+                    && p.z <= base + CURB_HEIGHT
+                    && !self.in_junction(p.x)
+                {
+                    consider(t, V3::new(0.0, -side, 0.0), Material::Curb);
+                }
+            }
+        }
+        best
     }
-    best
-}
 
-/// Distance along the ray to the surface `z = road_height(x) + lift`, by
-/// Newton iteration from the local tangent plane (the grade is gentle).
-fn surface_hit(origin: &V3, dir: &V3, lift: f64, max_range: f64) -> Option<f64> {
-    let f = |t: f64| origin.z + dir.z * t - road_height(origin.x + dir.x * t) - lift;
-    let df = |t: f64| dir.z - road_slope(origin.x + dir.x * t) * dir.x;
-    if f(0.0) <= 0.0 {
-        return None; // origin below the surface
+    /// Distance along the ray to the surface
+    /// `z = road_height(x) + lift - camber |y|`, by Newton iteration from the
+    /// local tangent plane (the grade is gentle; the surface is convex seen
+    /// from above, so Newton from the sensor side never overshoots).
+    fn surface_hit(
+        &self,
+        origin: &V3,
+        dir: &V3,
+        lift: f64,
+        camber: f64,
+        max_range: f64,
+    ) -> Option<f64> {
+        let f = |t: f64| {
+            let z = origin.z + dir.z * t - self.road_height(origin.x + dir.x * t) - lift;
+            if camber == 0.0 {
+                z
+            } else {
+                z + camber * (origin.y + dir.y * t).abs()
+            }
+        };
+        let df = |t: f64| {
+            let d = dir.z - self.road_slope(origin.x + dir.x * t) * dir.x;
+            if camber == 0.0 {
+                d
+            } else {
+                d + camber * (origin.y + dir.y * t).signum() * dir.y
+            }
+        };
+        if f(0.0) <= 0.0 {
+            return None; // origin below the surface
+        }
+        let mut t = 0.0;
+        for _ in 0..8 {
+            let slope = df(t);
+            if slope >= -1e-9 {
+                return None; // parallel or rising relative to the surface
+            }
+            let next = t - f(t) / slope;
+            if !(next.is_finite()) || next > max_range * 2.0 {
+                return None;
+            }
+            if (next - t).abs() < 1e-6 {
+                return Some(next);
+            }
+            t = next;
+        }
+        (f(t).abs() < 1e-3).then_some(t)
     }
-    let mut t = 0.0;
-    for _ in 0..8 {
-        let slope = df(t);
-        if slope >= -1e-9 {
-            return None; // parallel or rising relative to the surface
-        }
-        let next = t - f(t) / slope;
-        if !(next.is_finite()) || next > max_range * 2.0 {
-            return None;
-        }
-        if (next - t).abs() < 1e-6 {
-            return Some(next);
-        }
-        t = next;
-    }
-    (f(t).abs() < 1e-3).then_some(t)
 }
 
 #[cfg(test)]
@@ -532,8 +799,8 @@ mod tests {
 
     #[test]
     fn same_seed_same_scene() {
-        let a = Scene::generate(3);
-        let b = Scene::generate(3);
+        let a = Scene::generate(SceneKind::Town, 3);
+        let b = Scene::generate(SceneKind::Town, 3);
         assert_eq!(a.actors.len(), b.actors.len());
         assert!(
             a.actors
@@ -541,25 +808,25 @@ mod tests {
                 .zip(&b.actors)
                 .all(|(x, y)| x.x0 == y.x0 && x.y == y.y)
         );
-        let c = Scene::generate(4);
+        let c = Scene::generate(SceneKind::Town, 4);
         assert!(a.actors.iter().zip(&c.actors).any(|(x, y)| x.x0 != y.x0));
     }
 
     #[test]
     fn downward_ray_hits_road_at_expected_distance() {
-        let origin = V3::new(0.0, -1.75, 2.0 + road_height(0.0));
+        let origin = V3::new(0.0, -1.75, 2.0 + Terrain::TOWN.road_height(0.0));
         let dir = V3::new(1.0, 0.0, -1.0).normalize();
-        let (t, normal, _) = intersect_ground(&origin, &dir, 100.0).unwrap();
+        let (t, normal, _) = Terrain::TOWN.intersect(&origin, &dir, 100.0).unwrap();
         let p = origin + dir * t;
-        assert!((p.z - road_height(p.x)).abs() < 1e-6);
+        assert!((p.z - Terrain::TOWN.road_height(p.x)).abs() < 1e-6);
         assert!(normal.z > 0.99);
     }
 
     #[test]
     fn sideways_ray_hits_the_curb_face() {
-        let origin = V3::new(0.0, 0.0, road_height(0.0) + 0.1);
+        let origin = V3::new(0.0, 0.0, Terrain::TOWN.road_height(0.0) + 0.1);
         let dir = V3::new(0.0, 1.0, -0.001).normalize();
-        let (t, normal, material) = intersect_ground(&origin, &dir, 100.0).unwrap();
+        let (t, normal, material) = Terrain::TOWN.intersect(&origin, &dir, 100.0).unwrap();
         assert_eq!(material, Material::Curb);
         assert!((t - 7.0).abs() < 0.01);
         assert!(normal.y < -0.99);
