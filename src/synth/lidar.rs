@@ -66,7 +66,7 @@ impl LidarSpec {
     /// KITTI's Velodyne HDL-64E: 64 beams from -24.8 to +2.0 degrees in the
     /// sensor's two blocks (nominal layout, not one unit's calibration: the
     /// upper 32 lasers every 1/3 degree from +2.0 down to -8.33, the lower 32
-    /// evenly from -8.83 down to -24.8), 4500 columns a turn (0.08 degrees),
+    /// evenly from -8.83 down to -24.8), 2083 columns a turn (0.17 degrees at 10 Hz: ~120k points like a KITTI scan),
     /// mounted 1.73 m up, 2 cm range noise, 2 % dropout.
     pub fn hdl64() -> Self {
         let lower = (0..32).map(|b| -24.8 + b as f64 * (24.8 - 8.83) / 31.0);
@@ -74,7 +74,7 @@ impl LidarSpec {
         LidarSpec {
             frame_id: "lidar".into(),
             beams: 64,
-            azimuth_steps: 4500,
+            azimuth_steps: 2083,
             rate_hz: 10.0,
             min_elevation_deg: -24.8,
             max_elevation_deg: 2.0,
