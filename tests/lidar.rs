@@ -7,7 +7,7 @@ mod common;
 use lookout::bag::Bag;
 use lookout::clock::MonotonicClock;
 use lookout::eval::EvalConfig;
-use lookout::frames::LidarScan;
+use lookout::frames::{LidarScan, ObstacleClass};
 use lookout::lidar::{LidarConfig, LidarStage};
 use lookout::msg::PointCloud2;
 use lookout::replay::evaluate_lidar;
@@ -20,19 +20,23 @@ fn lidar_scene(path: &std::path::Path, seconds: f64, seed: u64) {
     let options = SynthOptions {
         seconds,
         seed,
-        camera: CameraSpec {
-            width: 32,
-            height: 18,
-            fx: 25.0,
-            fy: 25.0,
-            cx: 16.0,
-            cy: 9.0,
-            rate_hz: 1.0,
-            ..CameraSpec::default()
-        },
+        camera: tiny_camera(),
         ..SynthOptions::default()
     };
     synth::synthesize(path, &options).unwrap();
+}
+
+fn tiny_camera() -> CameraSpec {
+    CameraSpec {
+        width: 32,
+        height: 18,
+        fx: 25.0,
+        fy: 25.0,
+        cx: 16.0,
+        cy: 9.0,
+        rate_hz: 1.0,
+        ..CameraSpec::default()
+    }
 }
 
 fn scans(path: &std::path::Path) -> Vec<LidarScan> {
@@ -95,6 +99,66 @@ fn accuracy_on_held_out_seeds() {
             report.vehicle.yaw_error_median_deg <= 8.0,
             "seed {seed}: vehicle yaw {}",
             report.vehicle.yaw_error_median_deg
+        );
+    }
+}
+
+/// The real sensors' configurations on the harder synthetic street (parked
+/// rows, groups, turning traffic, trees and poles) with their lidar
+/// models: floors under today's recall, so the harder
+/// world is scored on every change; raise them as the stage learns it
+/// (seed 31: 0.50 and 0.48).
+#[test]
+fn sensor_configs_on_the_harder_street() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            synth::LidarSpec::hdl64(),
+            "config/kitti-hdl64.yaml",
+            15,
+            0.35,
+        ),
+        (
+            synth::LidarSpec::hdl32(),
+            "config/nuscenes-lidar-top.yaml",
+            10,
+            0.40,
+        ),
+    ];
+    for (lidar, file, min_points, floor) in cases {
+        let path = dir.path().join("street.mcap");
+        let options = SynthOptions {
+            seconds: 1.0,
+            seed: 31,
+            scene: synth::SceneKind::Street,
+            lidar,
+            camera: tiny_camera(),
+            ..SynthOptions::default()
+        };
+        synth::synthesize(&path, &options).unwrap();
+        let config = lookout::config::LookoutConfig::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file),
+        )
+        .unwrap();
+        let evaluation = evaluate_lidar(
+            &Bag::open(&path).unwrap(),
+            &config.lidar,
+            synth::TRUTH_TOPIC,
+            EvalConfig {
+                min_truth_points: min_points,
+                ..EvalConfig::default()
+            },
+            &MonotonicClock::new(),
+            &Default::default(),
+        )
+        .unwrap();
+        let report = &evaluation.report;
+        eprintln!("{file} on the street:\n{}", report.table());
+        assert!(report.overall.truth > 200, "{}", report.overall.truth);
+        assert!(
+            report.overall.recall >= floor,
+            "{file}: street recall {} below {floor}",
+            report.overall.recall
         );
     }
 }
@@ -190,6 +254,59 @@ fn single_point_clusters_are_handled() {
     let mut stage = LidarStage::new(LidarConfig::default()).unwrap();
     stage.process(&scan_of(&points), &mut out);
     assert!(out.is_empty());
+}
+
+/// The flank of a car parked along x at y = 6 (1.5 m of body above the
+/// ground), every 5 cm, from `x0` for `length`.
+fn flank(x0: f32, length: f32) -> Vec<[f32; 3]> {
+    let mut points = Vec::new();
+    for i in 0..=(length / 0.05) as usize {
+        for k in 0..10 {
+            points.push([x0 + i as f32 * 0.05, 6.0, -1.6 + k as f32 * 0.15]);
+        }
+    }
+    points
+}
+
+#[test]
+fn cars_parked_nose_to_tail_are_cut_apart_at_the_gap() {
+    // Two 4.4 m flanks 0.35 m apart: one cluster at the default tolerance.
+    let mut points = ground_points();
+    points.extend(flank(8.0, 4.4));
+    points.extend(flank(12.75, 4.4));
+    let scan = scan_of(&points);
+    let mut out = Vec::new();
+    let mut merged = LidarStage::new(LidarConfig::default()).unwrap();
+    merged.process(&scan, &mut out);
+    assert_eq!(out.len(), 1, "{out:?}");
+    let config = LidarConfig {
+        split_gap: 0.3,
+        ..LidarConfig::default()
+    };
+    let mut split = LidarStage::new(config).unwrap();
+    split.process(&scan, &mut out);
+    assert_eq!(out.len(), 2, "{out:?}");
+    let mut xs: Vec<f64> = out.iter().map(|o| o.bbox.center[0]).collect();
+    xs.sort_by(f64::total_cmp);
+    assert!(
+        (xs[0] - 10.2).abs() < 0.3 && (xs[1] - 14.95).abs() < 0.3,
+        "{xs:?}"
+    );
+    for (k, o) in out.iter().enumerate() {
+        assert_eq!(o.class, ObstacleClass::Car);
+        // Each piece keeps its own points for fusion.
+        let mine = split.points_of(k);
+        assert!(!mine.is_empty());
+        assert!(
+            mine.iter()
+                .all(|p| (p[0] as f64 - o.bbox.center[0]).abs() < 2.5)
+        );
+    }
+    // A single flank with no gap is not cut.
+    let mut points = ground_points();
+    points.extend(flank(8.0, 4.4));
+    split.process(&scan_of(&points), &mut out);
+    assert_eq!(out.len(), 1, "{out:?}");
 }
 
 #[test]

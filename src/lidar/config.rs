@@ -47,6 +47,15 @@ pub struct LidarConfig {
     pub cluster_tolerance: f32,
     pub cluster_tolerance_per_metre: f32,
     pub cluster_max_tolerance: f32,
+    /// A cluster at least `split_min_length` long (its box's heading side)
+    /// is cut in two at the widest empty stretch across it, along or
+    /// across its heading, when that is at least `split_gap` wide and
+    /// leaves `split_min_points` (of the points fitted) on each side: cars
+    /// parked nose to tail, a person standing beside a car, people in a
+    /// row. Each side may be cut again (three times at most). 0: off.
+    pub split_gap: f32,
+    pub split_min_length: f32,
+    pub split_min_points: u32,
     /// Clusters with fewer points are dropped (1 keeps single-point clusters).
     pub min_cluster_points: u32,
     /// Clusters taller than this above the ground, or longer than
@@ -252,6 +261,9 @@ impl Default for LidarConfig {
             cluster_tolerance: 0.45,
             cluster_tolerance_per_metre: 0.012,
             cluster_max_tolerance: 1.0,
+            split_gap: 0.0,
+            split_min_length: 1.2,
+            split_min_points: 8,
             min_cluster_points: 3,
             max_obstacle_height: 4.5,
             max_obstacle_length: 16.0,
@@ -298,6 +310,8 @@ impl LidarConfig {
                 "cluster_tolerance_per_metre",
                 self.cluster_tolerance_per_metre,
             ),
+            ("split_gap", self.split_gap),
+            ("split_min_length", self.split_min_length),
         ];
         for (field, value) in non_negative {
             if !(value.is_finite() && value >= 0.0) {

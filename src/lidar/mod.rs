@@ -41,6 +41,10 @@ pub struct LidarStage {
     /// even subsample), for fusion: obstacle `k`'s are
     /// `points[spans[k].0..spans[k].1]`.
     points: Vec<[f32; 3]>,
+    /// The ground height under each of `points`.
+    point_ground: Vec<f32>,
+    /// Scratch: points projected on an axis, for splitting.
+    proj: Vec<f32>,
     spans: Vec<(u32, u32)>,
 }
 
@@ -72,6 +76,8 @@ impl LidarStage {
             hull: Vec::new(),
             summaries: Vec::new(),
             points: Vec::new(),
+            point_ground: Vec::new(),
+            proj: Vec::new(),
             spans: Vec::new(),
         })
     }
@@ -99,6 +105,7 @@ impl LidarStage {
     pub fn process(&mut self, scan: &LidarScan, out: &mut Vec<Obstacle>) -> LidarStats {
         out.clear();
         self.points.clear();
+        self.point_ground.clear();
         self.spans.clear();
         let mut stats = LidarStats {
             input_points: scan.len(),
@@ -254,7 +261,6 @@ impl LidarStage {
             return Fitted::Structure;
         }
         let stride = (total.count as usize).div_ceil(self.config.max_fit_points as usize);
-        self.fit.clear();
         let first_point = self.points.len();
         let mut nearest = f32::MAX;
         let mut seen = 0usize;
@@ -267,12 +273,133 @@ impl LidarStage {
                 let (x, y, z) = (self.x[p], self.y[p], self.z[p]);
                 nearest = nearest.min((x * x + y * y + z * z).sqrt());
                 if seen.is_multiple_of(stride) {
-                    self.fit.push([x, y]);
                     self.points.push([x, y, z]);
+                    self.point_ground.push(self.ground_z[p]);
                 }
                 seen += 1;
             }
         }
+        let whole = Part {
+            first: first_point,
+            end: self.points.len(),
+            summary: total,
+            nearest,
+        };
+        self.split_and_fit(whole, stride, 0, scan, out)
+    }
+
+    /// Fits `part`, first cut in two at the widest empty stretch across it
+    /// when that is at least `split_gap` wide (cars parked nose to tail, a
+    /// person beside a car), each side again, up to [`MAX_SPLITS`] deep.
+    fn split_and_fit(
+        &mut self,
+        part: Part,
+        stride: usize,
+        depth: u32,
+        scan: &LidarScan,
+        out: &mut Vec<Obstacle>,
+    ) -> Fitted {
+        if depth < MAX_SPLITS
+            && let Some((axis, cut)) = self.widest_gap(&part)
+        {
+            let middle = self.partition(&part, axis, cut);
+            let near = self.part(part.first, middle, stride);
+            let far = self.part(middle, part.end, stride);
+            let a = self.split_and_fit(near, stride, depth + 1, scan, out);
+            let b = self.split_and_fit(far, stride, depth + 1, scan, out);
+            return if matches!(a, Fitted::Obstacle) { a } else { b };
+        }
+        self.fit_part(&part, scan, out)
+    }
+
+    /// The widest empty stretch across `part`'s points along the heading or
+    /// the width axis of its box, as (axis, cut), when it is at least
+    /// `split_gap` wide and leaves `split_min_points` on each side.
+    fn widest_gap(&mut self, part: &Part) -> Option<([f32; 2], f32)> {
+        let c = &self.config;
+        let n = part.end - part.first;
+        let min_side = c.split_min_points as usize;
+        if c.split_gap <= 0.0 || n < 2 * min_side.max(1) {
+            return None;
+        }
+        self.fit.clear();
+        self.fit.extend(
+            self.points[part.first..part.end]
+                .iter()
+                .map(|p| [p[0], p[1]]),
+        );
+        let rect = boxfit::fit(&self.fit, Criterion::Closeness);
+        if rect.extent().0 < c.split_min_length {
+            return None;
+        }
+        let [ax, ay] = rect.axis;
+        let mut best: Option<([f32; 2], f32, f32)> = None;
+        for axis in [[ax, ay], [-ay, ax]] {
+            self.proj.clear();
+            self.proj
+                .extend(self.fit.iter().map(|&[x, y]| x * axis[0] + y * axis[1]));
+            self.proj.sort_unstable_by(f32::total_cmp);
+            for i in min_side.max(1)..=n - min_side.max(1) {
+                let gap = self.proj[i] - self.proj[i - 1];
+                if gap >= c.split_gap && best.is_none_or(|(_, _, g)| gap > g) {
+                    best = Some((axis, (self.proj[i] + self.proj[i - 1]) / 2.0, gap));
+                }
+            }
+        }
+        best.map(|(axis, cut, _)| (axis, cut))
+    }
+
+    /// Reorders `part`'s points so those below `cut` along `axis` come
+    /// first; returns where the others start.
+    fn partition(&mut self, part: &Part, axis: [f32; 2], cut: f32) -> usize {
+        let below = |p: &[f32; 3]| p[0] * axis[0] + p[1] * axis[1] < cut;
+        let mut middle = part.first;
+        for i in part.first..part.end {
+            if below(&self.points[i]) {
+                self.points.swap(i, middle);
+                self.point_ground.swap(i, middle);
+                middle += 1;
+            }
+        }
+        middle
+    }
+
+    /// The extents of stored points `first..end` (each standing for
+    /// `stride` points of the scan).
+    fn part(&self, first: usize, end: usize, stride: usize) -> Part {
+        let mut summary = ClusterSummary::empty();
+        let mut nearest = f32::MAX;
+        for (p, &ground) in self.points[first..end]
+            .iter()
+            .zip(&self.point_ground[first..end])
+        {
+            summary.add(p[0], p[1], p[2], ground);
+            nearest = nearest.min((p[0] * p[0] + p[1] * p[1] + p[2] * p[2]).sqrt());
+        }
+        summary.count = ((end - first) * stride) as u32;
+        Part {
+            first,
+            end,
+            summary,
+            nearest,
+        }
+    }
+
+    /// Boxes, classes and scores one part; appends its obstacle to `out`
+    /// unless it is too small or structure.
+    fn fit_part(&mut self, part: &Part, scan: &LidarScan, out: &mut Vec<Obstacle>) -> Fitted {
+        let total = part.summary;
+        if (total.count as usize) < self.config.min_cluster_points as usize {
+            return Fitted::TooSmall;
+        }
+        let (ground, top) = (total.ground, total.top);
+        let height = top - ground;
+        self.fit.clear();
+        self.fit.extend(
+            self.points[part.first..part.end]
+                .iter()
+                .map(|p| [p[0], p[1]]),
+        );
         let diagonal =
             ((total.hi[0] - total.lo[0]).powi(2) + (total.hi[1] - total.lo[1]).powi(2)).sqrt();
         let criterion = if diagonal > 1.5 {
@@ -282,7 +409,6 @@ impl LidarStage {
         };
         let observed = boxfit::fit(&self.fit, criterion);
         if observed.extent().0 > self.config.max_obstacle_length {
-            self.points.truncate(first_point);
             return Fitted::Structure;
         }
         let evidence = boxfit::Evidence {
@@ -295,7 +421,7 @@ impl LidarStage {
                 self.config.classes.outline_margin,
             ),
             upper_share: boxfit::upper_share(
-                &self.points[first_point..],
+                &self.points[part.first..part.end],
                 &observed,
                 (ground + top) / 2.0,
             ),
@@ -311,8 +437,7 @@ impl LidarStage {
         let (length, width) = rect.extent();
         let [cx, cy] = rect.center();
         convex_hull(&mut self.fit, &mut self.hull);
-        self.spans
-            .push((first_point as u32, self.points.len() as u32));
+        self.spans.push((part.first as u32, part.end as u32));
         out.push(Obstacle {
             id: out.len() as u32 + 1,
             class,
@@ -325,7 +450,7 @@ impl LidarStage {
             },
             velocity: [0.0; 3],
             point_count: total.count,
-            nearest_distance: nearest,
+            nearest_distance: part.nearest,
             lidar_stamp: scan.stamp,
             camera_stamp: 0,
             latency: f32::NAN,
@@ -333,6 +458,18 @@ impl LidarStage {
         });
         Fitted::Obstacle
     }
+}
+
+/// How many times a cluster may be cut in two, one side after the other.
+const MAX_SPLITS: u32 = 3;
+
+/// Stored points `first..end` of one cluster, or of a piece of one.
+#[derive(Debug, Clone, Copy)]
+struct Part {
+    first: usize,
+    end: usize,
+    summary: ClusterSummary,
+    nearest: f32,
 }
 
 const NO_HOST: u32 = u32::MAX;
