@@ -7,7 +7,7 @@ use lookout::bag::Bag;
 use lookout::calibration::Calibration;
 use lookout::frames::LidarScan;
 use lookout::msg::{CameraInfo, Detection2DArray, Image, ObstacleArray, PointCloud2};
-use lookout::synth::{self, CameraSpec, LidarSpec, SceneKind, SynthOptions};
+use lookout::synth::{self, LidarSpec, SceneKind, SynthOptions};
 use std::ops::ControlFlow;
 use std::process::Command;
 
@@ -207,16 +207,7 @@ fn street_options(seconds: f64, lidar: LidarSpec) -> SynthOptions {
         seconds,
         scene: SceneKind::Street,
         lidar,
-        camera: CameraSpec {
-            width: 32,
-            height: 18,
-            fx: 25.0,
-            fy: 25.0,
-            cx: 16.0,
-            cy: 9.0,
-            rate_hz: 1.0,
-            ..CameraSpec::default()
-        },
+        camera: common::tiny_camera(),
         ..SynthOptions::default()
     }
 }

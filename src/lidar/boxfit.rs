@@ -172,7 +172,8 @@ pub(super) fn classify(e: &Evidence, m: &ClassModel) -> ObstacleClass {
     {
         // Long, or wide, or as low as a car (people on bikes are taller);
         // longer than any car and lower than a truck: a hedge, a fence.
-        if height >= m.car_min_height && l <= m.car_max_length && solid {
+        let car_sized = height >= m.car_min_height && height <= m.car_max_top;
+        if car_sized && l <= m.car_max_length && solid {
             ObstacleClass::Car
         } else {
             ObstacleClass::Unknown

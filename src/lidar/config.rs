@@ -76,9 +76,16 @@ pub struct LidarConfig {
     /// when their gap is at most this times its range: a flank seen at a
     /// grazing angle breaks into pieces along the line of sight.
     pub shadow_merge_per_metre: f32,
+    /// A floating cluster or a slice joins another only when the two
+    /// together fit in a box no wider across (bird's-eye diagonal) than
+    /// this: pieces of one vehicle, not a parked car and the wall behind it.
+    pub merge_max_extent: f32,
     /// How far apart (degrees) two bearing intervals may be and still count
     /// as one line of sight: about twice the azimuth resolution.
     pub shadow_bearing_margin_deg: f32,
+    /// Drop `unknown` obstacles whose centre lies inside a car's or a
+    /// truck's box: fragments of that vehicle the clustering left apart.
+    pub absorb_fragments: bool,
     /// Lidar-only class guesses and the size priors that complete boxes.
     pub classes: ClassModel,
 }
@@ -115,6 +122,9 @@ pub struct ClassModel {
     /// Cars are at least this tall above the ground (lower: barriers,
     /// walls, kerbs, hedges; unknown).
     pub car_min_height: f32,
+    /// Cars are at most this tall above the ground (taller, and not a
+    /// truck: a tree, a hedge, a building part; unknown).
+    pub car_max_top: f32,
     /// Cars are at most this long as observed (longer and lower than a
     /// truck: a hedge, a fence, a row of barriers; unknown).
     pub car_max_length: f32,
@@ -164,6 +174,7 @@ impl Default for ClassModel {
             vehicle_min_outline: 0.0,
             outline_margin: 0.2,
             car_min_height: 0.5,
+            car_max_top: 100.0,
             car_max_length: 100.0,
             min_points: 1,
             full_support_points: 60,
@@ -204,6 +215,7 @@ impl ClassModel {
             ("classes.vehicle_min_outline", self.vehicle_min_outline),
             ("classes.outline_margin", self.outline_margin),
             ("classes.car_min_height", self.car_min_height),
+            ("classes.car_max_top", self.car_max_top),
             ("classes.car_max_length", self.car_max_length),
             ("classes.unknown_score", self.unknown_score),
             ("classes.min_height", self.min_height),
@@ -272,7 +284,9 @@ impl Default for LidarConfig {
             float_merge_gap: 2.0,
             float_over_host: 0.45,
             shadow_merge_per_metre: 0.07,
+            merge_max_extent: 1000.0,
             shadow_bearing_margin_deg: 0.4,
+            absorb_fragments: false,
             classes: ClassModel::default(),
         }
     }
@@ -291,6 +305,7 @@ impl LidarConfig {
             ("cluster_max_tolerance", self.cluster_max_tolerance),
             ("max_obstacle_height", self.max_obstacle_height),
             ("max_obstacle_length", self.max_obstacle_length),
+            ("merge_max_extent", self.merge_max_extent),
         ];
         for (field, value) in positive {
             if !(value.is_finite() && value > 0.0) {

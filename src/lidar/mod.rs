@@ -16,7 +16,7 @@ mod ground;
 
 pub use config::{ClassModel, ConfigError, LidarConfig};
 
-use crate::frames::{Box3, Footprint, LidarScan, Obstacle};
+use crate::frames::{Box3, Footprint, LidarScan, Obstacle, ObstacleClass};
 use crate::msg::ObstacleSource;
 use boxfit::Criterion;
 use cluster::ClusterGrid;
@@ -125,8 +125,38 @@ impl LidarStage {
                 Fitted::TooSmall | Fitted::Merged => {}
             }
         }
+        if self.config.absorb_fragments {
+            self.absorb_fragments(out);
+        }
         stats.obstacles = out.len();
         stats
+    }
+
+    /// Drops `unknown` obstacles whose centre lies inside a vehicle's box
+    /// (a mirror, a wheel arch, a bumper the clustering left apart): they
+    /// are that vehicle. Keeps `spans` in step and renumbers ids.
+    fn absorb_fragments(&mut self, out: &mut Vec<Obstacle>) {
+        let inside_a_vehicle = |o: &Obstacle, all: &[Obstacle]| {
+            o.class == ObstacleClass::Unknown
+                && all.iter().any(|v| {
+                    matches!(v.class, ObstacleClass::Car | ObstacleClass::Truck)
+                        && box_holds(&v.bbox, o.bbox.center)
+                })
+        };
+        let mut kept = 0;
+        for k in 0..out.len() {
+            if inside_a_vehicle(&out[k], out) {
+                continue;
+            }
+            out.swap(kept, k);
+            self.spans.swap(kept, k);
+            kept += 1;
+        }
+        out.truncate(kept);
+        self.spans.truncate(kept);
+        for (k, o) in out.iter_mut().enumerate() {
+            o.id = k as u32 + 1;
+        }
     }
 
     fn crop(&mut self, scan: &LidarScan) {
@@ -216,6 +246,11 @@ impl LidarStage {
                         && lateral <= lateral_reach
                         && h.bearing_touches(&c, margin)
                 };
+                // Slices of one object: together no bigger than a vehicle
+                // (a car beside a long wall is not a slice of the wall).
+                let mut together = *h;
+                together.merge(&c);
+                let joins = joins && together.diagonal() <= self.config.merge_max_extent;
                 if joins && best.is_none_or(|(g, _)| gap < g) {
                     best = Some((gap, host));
                 }
@@ -523,6 +558,11 @@ impl ClusterSummary {
         self.min_range = self.min_range.min(other.min_range);
     }
 
+    /// Bird's-eye diagonal of the bounding box.
+    fn diagonal(&self) -> f32 {
+        (self.hi[0] - self.lo[0]).hypot(self.hi[1] - self.lo[1])
+    }
+
     /// Bird's-eye gap between the two bounding boxes (0 when they overlap).
     fn gap(&self, other: &ClusterSummary) -> f32 {
         let dx = (other.lo[0] - self.hi[0])
@@ -577,6 +617,15 @@ impl ClusterSummary {
         let (b, hb) = other.bearing();
         wrap_pi(a - b).abs() + hb <= ha * 1.2
     }
+}
+
+/// True when `point`'s bird's-eye position lies inside `b`.
+fn box_holds(b: &Box3, point: [f64; 3]) -> bool {
+    let (s, c) = b.yaw.sin_cos();
+    let (dx, dy) = (point[0] - b.center[0], point[1] - b.center[1]);
+    let along = dx * c + dy * s;
+    let across = -dx * s + dy * c;
+    along.abs() <= b.size[0] / 2.0 && across.abs() <= b.size[1] / 2.0
 }
 
 fn wrap_pi(a: f32) -> f32 {

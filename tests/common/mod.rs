@@ -28,6 +28,21 @@ pub fn small_scene_options(seconds: f64, seed: u64) -> SynthOptions {
     }
 }
 
+/// A 32x18 camera at 1 Hz: next to nothing to render, for tests that score
+/// only the lidar.
+pub fn tiny_camera() -> CameraSpec {
+    CameraSpec {
+        width: 32,
+        height: 18,
+        fx: 25.0,
+        fy: 25.0,
+        cx: 16.0,
+        cy: 9.0,
+        rate_hz: 1.0,
+        ..CameraSpec::default()
+    }
+}
+
 pub fn write_small_scene(path: &Path, seconds: f64, seed: u64) {
     lookout::synth::synthesize(path, &small_scene_options(seconds, seed)).expect("synthesize");
 }

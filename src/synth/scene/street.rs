@@ -251,6 +251,16 @@ fn cyclists(b: &mut Builder) {
     }
 }
 
+/// A vertical post of square section standing on `foot`.
+fn post(foot: V3, width: f64, height: f64) -> Part {
+    static_box(
+        foot + V3::new(0.0, 0.0, height / 2.0),
+        V3::new(width, width, height),
+        0.0,
+        Material::Pole,
+    )
+}
+
 fn static_box(center: V3, size: V3, yaw: f64, material: Material) -> Part {
     Part {
         center,
@@ -318,12 +328,7 @@ fn scenery(side: f64, out: &mut Vec<Part>, rng: &mut ChaCha8Rng) {
                 let width = rng.random_range(0.15..0.3);
                 let height = rng.random_range(6.0..8.0);
                 let y = side * (T.half_width + 0.5);
-                out.push(static_box(
-                    V3::new(x, y, base + height / 2.0),
-                    V3::new(width, width, height),
-                    0.0,
-                    Material::Pole,
-                ));
+                out.push(post(V3::new(x, y, base), width, height));
                 out.push(static_box(
                     V3::new(x, y - side * 0.9, base + height - 0.1),
                     V3::new(0.12, 1.8, 0.12),
@@ -336,12 +341,7 @@ fn scenery(side: f64, out: &mut Vec<Part>, rng: &mut ChaCha8Rng) {
                 let width = rng.random_range(0.1..0.15);
                 let height = rng.random_range(2.5..3.2);
                 let y = side * (T.half_width + 0.4);
-                out.push(static_box(
-                    V3::new(x, y, base + height / 2.0),
-                    V3::new(width, width, height),
-                    0.0,
-                    Material::Pole,
-                ));
+                out.push(post(V3::new(x, y, base), width, height));
                 out.push(static_box(
                     V3::new(x, y, base + height - 0.35),
                     V3::new(0.05, 0.6, 0.6),
