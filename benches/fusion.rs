@@ -5,10 +5,10 @@
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use lookout::camera::Detection2d;
 use lookout::clock::MonotonicClock;
-use lookout::frames::{Box3, Footprint, Obstacle, ObstacleClass};
 use lookout::fusion::sync::CameraResults;
 use lookout::fusion::{Fusion, FusionConfig};
 use lookout::msg::ObstacleSource;
+use lookout::obstacle::{Box3, Footprint, Obstacle, ObstacleClass};
 use lookout::synth::{self, SynthOptions};
 use std::sync::Arc;
 

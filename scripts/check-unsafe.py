@@ -2,7 +2,8 @@
 """`unsafe` only in the FFI modules, and every unsafe block or impl with a
 `// SAFETY:` comment just above it (or on its line).
 
-The FFI modules: src/gpu/ (CUDA through cudarc) and
+The FFI modules: src/gpu/, src/camera/preprocess/gpu.rs and
+src/camera/gpu_check.rs (CUDA through cudarc) and
 src/camera/engine/tensorrt/ (our TensorRT binding). Exits 1 naming each
 offending line. Run by scripts/test.sh."""
 
@@ -10,7 +11,12 @@ import pathlib
 import re
 import sys
 
-FFI = ("src/gpu/", "src/camera/engine/tensorrt/")
+FFI = (
+    "src/gpu/",
+    "src/camera/preprocess/gpu.rs",
+    "src/camera/gpu_check.rs",
+    "src/camera/engine/tensorrt/",
+)
 UNSAFE = re.compile(r"\bunsafe\b")
 # `unsafe fn` declarations and `unsafe extern` blocks state a contract;
 # the blocks and impls that discharge one need the comment.

@@ -39,6 +39,7 @@ export LOOKOUT_REQUIRE_NVRTC=1
 
 step "cargo fmt --check" cargo fmt --check
 step "unsafe only in the FFI modules, each with its SAFETY comment" python3 scripts/check-unsafe.py
+step "module graph: no import cycles, files within 900 lines, ARCHITECTURE.md true" python3 scripts/check-modules.py
 step "cargo clippy (default features)" cargo clippy --release --all-targets --locked -- -D warnings
 step "cargo clippy (all features; the TensorRT shim is not compiled: no TensorRT here)" \
     env LOOKOUT_TENSORRT_CHECK_ONLY=1 cargo clippy --release --all-targets --all-features --locked -- -D warnings

@@ -8,14 +8,7 @@ use crate::sched::SchedulerConfig;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// A parameter that failed validation, named by its place in the file.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{section}.{field}: {problem}")]
-pub struct ConfigError {
-    pub section: &'static str,
-    pub field: &'static str,
-    pub problem: String,
-}
+pub use crate::validate::ConfigError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigFileError {

@@ -1,7 +1,8 @@
 //! Transport-independent frame types the pipeline stages consume and produce.
 //!
 //! Owns: the checked, typed views of sensor data ([`CameraFrame`],
-//! [`LidarScan`], [`CameraIntrinsics`]) and the obstacle type ([`Obstacle`]).
+//! [`LidarScan`], [`CameraIntrinsics`]); the obstacles the stages produce
+//! are [`crate::obstacle`]'s.
 //! Camera pixels are borrowed from the message buffer. Lidar points are
 //! converted once into struct-of-arrays buffers that are reused scan after
 //! scan (the one copy the lidar stage needs for cache-friendly, vectorizable
@@ -9,7 +10,7 @@
 //! Never touches the transport: these types know nothing of CDR, MCAP or ROS.
 
 use crate::cdr::DecodeError;
-use crate::msg::{self, CameraInfo, CompressedImage, Image, PointCloud2, PointFieldType};
+use crate::msg::{CameraInfo, CompressedImage, Image, PointCloud2, PointFieldType};
 
 /// Nanoseconds since the epoch of the stamping clock (ROS time).
 pub type Stamp = i64;
@@ -635,141 +636,6 @@ impl LidarScan {
         }
         if layout.time.is_some() {
             self.time.reserve(n);
-        }
-    }
-}
-
-/// What an obstacle is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ObstacleClass {
-    Car,
-    Truck,
-    Pedestrian,
-    Cyclist,
-    Unknown,
-}
-
-impl ObstacleClass {
-    pub const ALL: [ObstacleClass; 5] = [
-        ObstacleClass::Car,
-        ObstacleClass::Truck,
-        ObstacleClass::Pedestrian,
-        ObstacleClass::Cyclist,
-        ObstacleClass::Unknown,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            ObstacleClass::Car => "car",
-            ObstacleClass::Truck => "truck",
-            ObstacleClass::Pedestrian => "pedestrian",
-            ObstacleClass::Cyclist => "cyclist",
-            ObstacleClass::Unknown => "unknown",
-        }
-    }
-
-    pub fn from_label(label: &str) -> ObstacleClass {
-        Self::ALL
-            .into_iter()
-            .find(|c| c.label() == label)
-            .unwrap_or(ObstacleClass::Unknown)
-    }
-}
-
-/// An oriented 3D box: centre, extent (length, width, height), yaw about z.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Box3 {
-    pub center: [f64; 3],
-    pub size: [f64; 3],
-    pub yaw: f64,
-}
-
-/// Most vertices a [`Footprint`] keeps.
-pub const FOOTPRINT_MAX: usize = 16;
-
-/// An obstacle's ground footprint: a convex polygon (x, y) in the obstacle's
-/// frame, at most [`FOOTPRINT_MAX`] vertices, stored inline (no allocation).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Footprint {
-    vertices: [[f32; 2]; FOOTPRINT_MAX],
-    len: u8,
-}
-
-impl Footprint {
-    /// Keeps every vertex of `polygon`, or an evenly spaced subset of them
-    /// (still convex) when it has more than [`FOOTPRINT_MAX`].
-    pub fn from_polygon(polygon: &[[f32; 2]]) -> Self {
-        let mut footprint = Footprint::default();
-        let n = polygon.len();
-        let keep = n.min(FOOTPRINT_MAX);
-        for k in 0..keep {
-            footprint.vertices[k] = polygon[k * n / keep];
-        }
-        footprint.len = keep as u8;
-        footprint
-    }
-
-    pub fn vertices(&self) -> &[[f32; 2]] {
-        &self.vertices[..self.len as usize]
-    }
-}
-
-/// A 3D obstacle, in the frame of the scan or truth record that carries it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Obstacle {
-    pub id: u32,
-    pub class: ObstacleClass,
-    pub score: f32,
-    pub source: msg::ObstacleSource,
-    pub bbox: Box3,
-    pub velocity: [f64; 3],
-    pub point_count: u32,
-    pub nearest_distance: f32,
-    pub lidar_stamp: Stamp,
-    pub camera_stamp: Stamp,
-    /// Seconds from the oldest source stamp to the end of processing on
-    /// the pipeline clock; NaN until the runtime knows it.
-    pub latency: f32,
-    pub footprint: Footprint,
-}
-
-impl Obstacle {
-    pub fn to_msg(&self) -> msg::Obstacle {
-        msg::Obstacle {
-            id: self.id,
-            label: self.class.label().to_owned(),
-            score: self.score,
-            source: self.source,
-            center: self.bbox.center,
-            size: self.bbox.size,
-            yaw: self.bbox.yaw,
-            velocity: self.velocity,
-            point_count: self.point_count,
-            nearest_distance: self.nearest_distance,
-            lidar_stamp: msg::Time::from_nanos(self.lidar_stamp),
-            camera_stamp: msg::Time::from_nanos(self.camera_stamp),
-            latency: self.latency,
-        }
-    }
-
-    pub fn from_msg(m: &msg::Obstacle) -> Self {
-        Obstacle {
-            id: m.id,
-            class: ObstacleClass::from_label(&m.label),
-            score: m.score,
-            source: m.source,
-            bbox: Box3 {
-                center: m.center,
-                size: m.size,
-                yaw: m.yaw,
-            },
-            velocity: m.velocity,
-            point_count: m.point_count,
-            nearest_distance: m.nearest_distance,
-            lidar_stamp: m.lidar_stamp.as_nanos(),
-            camera_stamp: m.camera_stamp.as_nanos(),
-            latency: m.latency,
-            footprint: Footprint::default(),
         }
     }
 }

@@ -10,14 +10,12 @@
 //! the fused (and camera-only) obstacles.
 
 use crate::camera::{CameraStage, Detection2d};
-use crate::cdr::CdrWriter;
-use crate::frames::Obstacle;
 use crate::fusion::{Fusion, FusionOutcome};
 use crate::ingest::{FrameFacts, Ingest, InputKind, camera_facts};
 use crate::lidar::LidarStage;
-use crate::msg::{Encode, Header, ObstacleArrayRef, Time};
-use crate::sched::Sensor;
-use crate::sched::runtime::{Job, OutputTopic, RunContext, StageError, Work};
+use crate::obstacle::Obstacle;
+use crate::output::ObstacleBatch;
+use crate::stage::{Job, RunContext, Sensor, StageError, Work};
 
 /// Where (scan frame, m) the ground height for camera-only obstacles is
 /// read: a few metres ahead, where a forward camera looks.
@@ -34,6 +32,8 @@ pub struct PipelineWork {
     /// The last scan's header stamp less its pipeline-clock stamp: 0 live
     /// and in lockstep replay, the bag-to-wall offset in realtime replay.
     header_offset: i64,
+    /// Copy each scan's points into its output (for the bird's-eye view).
+    keep_points: bool,
 }
 
 impl PipelineWork {
@@ -47,7 +47,14 @@ impl PipelineWork {
             fusion: None,
             last_fusion: None,
             header_offset: 0,
+            keep_points: false,
         }
+    }
+
+    /// Hands each scan's points (x, y) on with its obstacles.
+    pub fn keep_points(mut self, keep: bool) -> Self {
+        self.keep_points = keep;
+        self
     }
 
     /// Fuses lidar obstacles with camera detections (the camera stage's
@@ -73,6 +80,8 @@ impl PipelineWork {
 }
 
 impl Work for PipelineWork {
+    type Output = ObstacleBatch;
+
     fn run(
         &mut self,
         sensor: Sensor,
@@ -127,49 +136,32 @@ impl Work for PipelineWork {
         }
     }
 
-    fn write(
+    fn output(
         &mut self,
         sensor: Sensor,
-        finished: i64,
-        late: bool,
+        _finished: i64,
         degraded: bool,
-        out: &mut Vec<u8>,
-    ) -> Option<OutputTopic> {
+        out: &mut ObstacleBatch,
+    ) -> bool {
         if sensor != Sensor::Lidar {
-            return None;
+            return false;
         }
         let scan = self.ingest.scan();
-        // Obstacle stamps are header time; so is `finished` after this.
-        let finished = finished + self.header_offset;
-        for obstacle in &mut self.obstacles {
-            obstacle.latency = end_to_end_latency(obstacle, finished);
+        out.stamp = scan.stamp;
+        out.frame_id.clear();
+        out.frame_id.push_str(&scan.frame_id);
+        // The batch takes this scan's obstacles; the lane keeps the
+        // recycled vector for the next scan (no copy, no allocation).
+        std::mem::swap(&mut out.obstacles, &mut self.obstacles);
+        out.degraded = degraded;
+        out.header_offset = self.header_offset;
+        out.points_x.clear();
+        out.points_y.clear();
+        if self.keep_points {
+            out.points_x.extend_from_slice(&scan.x);
+            out.points_y.extend_from_slice(&scan.y);
         }
-        let array = ObstacleArrayRef {
-            header: Header {
-                stamp: Time::from_nanos(scan.stamp),
-                frame_id: &scan.frame_id,
-            },
-            obstacles: &self.obstacles,
-            degraded,
-            late,
-        };
-        let mut w = CdrWriter::from_buffer(std::mem::take(out));
-        array.encode_into(&mut w);
-        *out = w.into_bytes();
-        Some(OutputTopic::Obstacles)
-    }
-}
-
-/// Seconds from the oldest of the obstacle's source stamps (0: that
-/// source did not contribute) to `finished`.
-fn end_to_end_latency(obstacle: &Obstacle, finished: i64) -> f32 {
-    let oldest = [obstacle.lidar_stamp, obstacle.camera_stamp]
-        .into_iter()
-        .filter(|&s| s != 0)
-        .min();
-    match oldest {
-        Some(stamp) => ((finished - stamp) as f64 * 1e-9) as f32,
-        None => f32::NAN,
+        true
     }
 }
 
@@ -187,6 +179,8 @@ pub struct LaneSetup<'a> {
         &'a crate::fusion::FusionConfig,
         &'a crate::calibration::Calibration,
     )>,
+    /// Hand each scan's points on with its obstacles (bird's-eye view).
+    pub keep_points: bool,
 }
 
 /// `workers` lanes, each with its own stages; with fusion they share one
@@ -203,7 +197,7 @@ pub fn build_lanes(setup: &LaneSetup<'_>) -> Result<Vec<PipelineWork>, String> {
             }
             None => None,
         };
-        let mut lane = PipelineWork::new(lidar, camera);
+        let mut lane = PipelineWork::new(lidar, camera).keep_points(setup.keep_points);
         if let (Some((spec, _)), Some((config, calibration))) = (setup.camera, setup.fusion) {
             lane = lane.with_fusion(Fusion::new(
                 config.clone(),
@@ -215,4 +209,89 @@ pub fn build_lanes(setup: &LaneSetup<'_>) -> Result<Vec<PipelineWork>, String> {
         lanes.push(lane);
     }
     Ok(lanes)
+}
+
+/// The camera side of a pipeline, loaded once by whichever driver runs it
+/// (the node, the replay, the eval command): the detector's model spec and
+/// engine, and fusion with its calibration. Fusion needs both.
+#[derive(Debug, Clone, Default)]
+pub struct CameraSide {
+    pub camera: Option<(
+        crate::camera::spec::ModelSpec,
+        crate::camera::engine::EngineOptions,
+    )>,
+    pub fusion: Option<(crate::fusion::FusionConfig, crate::calibration::Calibration)>,
+}
+
+/// Why the camera side could not be loaded, naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("model {path}: {detail}")]
+    Model { path: String, detail: String },
+    #[error("calibration {path}: {detail}")]
+    Calibration { path: String, detail: String },
+    #[error("calibration {path}: fusion needs a camera detector (a camera model)")]
+    NoModel { path: String },
+}
+
+impl CameraSide {
+    /// Loads the model spec at `model` (run with `engine`) and, with a
+    /// model, the calibration at `calibration` for fusion configured as
+    /// `fusion`. A calibration without a model is [`SetupError::NoModel`]:
+    /// the caller decides whether that is an error (a command line that
+    /// asked for fusion) or a warning (a node that keeps its lidar going).
+    pub fn load(
+        model: Option<&std::path::Path>,
+        engine: crate::camera::engine::EngineOptions,
+        fusion: &crate::fusion::FusionConfig,
+        calibration: Option<&std::path::Path>,
+    ) -> Result<CameraSide, SetupError> {
+        let camera = match model {
+            Some(path) => Some((
+                crate::camera::spec::ModelSpec::load(path).map_err(|e| SetupError::Model {
+                    path: path.display().to_string(),
+                    detail: e.to_string(),
+                })?,
+                engine,
+            )),
+            None => None,
+        };
+        let fusion = match (calibration, &camera) {
+            (None, _) => None,
+            (Some(path), None) => {
+                return Err(SetupError::NoModel {
+                    path: path.display().to_string(),
+                });
+            }
+            (Some(path), Some(_)) => Some((
+                fusion.clone(),
+                crate::calibration::Calibration::load(path).map_err(|e| {
+                    SetupError::Calibration {
+                        path: path.display().to_string(),
+                        detail: e.to_string(),
+                    }
+                })?,
+            )),
+        };
+        Ok(CameraSide { camera, fusion })
+    }
+
+    /// As [`LaneSetup`] wants them.
+    pub fn lane_setup<'a>(
+        &'a self,
+        workers: usize,
+        lidar: &'a crate::lidar::LidarConfig,
+        keep_points: bool,
+    ) -> LaneSetup<'a> {
+        LaneSetup {
+            workers,
+            lidar,
+            camera: self.camera.as_ref().map(|(spec, engine)| (spec, engine)),
+            fusion: self
+                .fusion
+                .as_ref()
+                .map(|(config, calibration)| (config, calibration)),
+            keep_points,
+        }
+    }
 }

@@ -7,12 +7,12 @@ mod common;
 use lookout::bag::Bag;
 use lookout::camera::Detection2d;
 use lookout::eval::{EvalConfig, Evaluator};
-use lookout::frames::{Obstacle, ObstacleClass};
 use lookout::fusion::associate::{AssociationConfig, Associator};
 use lookout::fusion::project::Projector;
 use lookout::ingest::{Ingest, InputKind};
 use lookout::lidar::{LidarConfig, LidarStage};
 use lookout::msg::ObstacleArray;
+use lookout::obstacle::{Obstacle, ObstacleClass};
 use lookout::synth::{LIDAR_TOPIC, SynthOptions, TRUTH_TOPIC};
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -153,9 +153,9 @@ fn the_pipeline_fuses_with_the_synthetic_detector() {
     use lookout::bag::WriterOptions;
     use lookout::camera::engine::{Backend, EngineOptions};
     use lookout::camera::spec::ModelSpec;
+    use lookout::replay::{Mode, ScheduledReplayOptions};
     use lookout::sched::SchedulerConfig;
     use lookout::sched::faults::FaultConfig;
-    use lookout::sched::replay::{Mode, ScheduledReplayOptions};
 
     let dir = tempfile::tempdir().unwrap();
     let bag_path = dir.path().join("scene.mcap");

@@ -5,8 +5,8 @@
 
 use lookout::camera::CameraStage;
 use lookout::camera::engine::EngineOptions;
+use lookout::camera::gpu_check as check;
 use lookout::camera::spec::ModelSpec;
-use lookout::gpu::check;
 use lookout::gpu::{Device, GpuOptions};
 use std::path::PathBuf;
 

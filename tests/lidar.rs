@@ -7,9 +7,10 @@ mod common;
 use lookout::bag::Bag;
 use lookout::clock::MonotonicClock;
 use lookout::eval::EvalConfig;
-use lookout::frames::{LidarScan, ObstacleClass};
+use lookout::frames::LidarScan;
 use lookout::lidar::{LidarConfig, LidarStage};
 use lookout::msg::PointCloud2;
+use lookout::obstacle::ObstacleClass;
 use lookout::replay::evaluate_lidar;
 use lookout::synth::{self, SynthOptions};
 use std::ops::ControlFlow;
@@ -330,12 +331,12 @@ fn invalid_configuration_is_rejected_by_name() {
         ..LidarConfig::default()
     };
     let err = LidarStage::new(bad).err().unwrap();
-    assert_eq!(err.field, "cluster_cell");
+    assert_eq!(err.path, "lidar.cluster_cell");
     let bad = LidarConfig {
         roi_x: [10.0, -10.0],
         ..LidarConfig::default()
     };
-    assert_eq!(LidarStage::new(bad).err().unwrap().field, "roi_x");
+    assert_eq!(LidarStage::new(bad).err().unwrap().path, "lidar.roi_x");
 }
 
 #[test]

@@ -144,3 +144,78 @@ fn fusing_scans_with_camera_detections_allocates_nothing_after_warm_up() {
     assert!(fused > 20, "only {fused} obstacles fused");
     assert_eq!(allocations, 0, "allocations while fusing warm frames");
 }
+
+/// After the lanes: a lane hands its scan's obstacles on in a recycled
+/// batch (`Work::output`), the output chain stamps, encodes and hands them
+/// to the sink, the markers are drawn from the same batch, and the batch
+/// goes back. With warm buffers none of it allocates.
+#[test]
+fn the_output_chain_and_markers_allocate_nothing_after_warm_up() {
+    use lookout::clock::SimulatedClock;
+    use lookout::lidar::{LidarConfig, LidarStage};
+    use lookout::node::present::Presenter;
+    use lookout::output::{ObstacleBatch, OutputChain};
+    use lookout::pipeline::PipelineWork;
+    use lookout::stage::{Job, RunContext, Sensor, Work};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scene.mcap");
+    common::write_small_scene(&path, 0.5, 5);
+    let mut scans = Vec::new();
+    Bag::open(&path)
+        .unwrap()
+        .read_messages(None, |m| {
+            if InputKind::from_type_name(m.type_name) == Some(InputKind::PointCloud2) {
+                scans.push(m.data.to_vec());
+            }
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    let mut lane = PipelineWork::new(LidarStage::new(LidarConfig::default()).unwrap(), None);
+    let clock = SimulatedClock::new(0);
+    let mut chain = OutputChain::new();
+    let mut presenter = Presenter::new("base_link");
+    let mut pool: Vec<ObstacleBatch> = vec![ObstacleBatch::default(), ObstacleBatch::default()];
+    let mut jobs: Vec<Job> = scans
+        .iter()
+        .map(|bytes| Job {
+            kind: InputKind::PointCloud2,
+            bytes: bytes.clone(),
+            log_time: 0,
+        })
+        .collect();
+    let mut handed = 0u64;
+    let mut frame = |jobs: &mut Vec<Job>, pool: &mut Vec<ObstacleBatch>, handed: &mut u64| {
+        for job in jobs.iter_mut() {
+            let context = RunContext {
+                stamp: 0,
+                deadline: i64::MAX,
+                clock: &clock,
+            };
+            lane.run(Sensor::Lidar, job, &context).unwrap();
+            let mut batch = pool.pop().unwrap();
+            assert!(lane.output(Sensor::Lidar, 0, false, &mut batch));
+            let handoff = chain
+                .emit(&mut batch, i64::MAX, false, &clock, |bytes, _| {
+                    *handed += bytes.len() as u64;
+                    Ok::<(), ()>(())
+                })
+                .unwrap();
+            assert!(!handoff.late);
+            let markers = presenter.markers(batch.stamp, &batch.frame_id, &batch.obstacles);
+            *handed += markers.len() as u64;
+            pool.push(batch);
+        }
+    };
+    // Warm-up: every scan twice, so both batches of the pool have seen the
+    // largest obstacle list.
+    frame(&mut jobs, &mut pool, &mut handed);
+    frame(&mut jobs, &mut pool, &mut handed);
+    let counted = allocation_counter::measure(|| frame(&mut jobs, &mut pool, &mut handed));
+    assert!(handed > 0);
+    assert_eq!(
+        counted.count_total,
+        0,
+        "allocations after the lanes over {} warm scans",
+        scans.len()
+    );
+}

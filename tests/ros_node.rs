@@ -11,9 +11,9 @@ use lookout::lidar::LidarConfig;
 use lookout::msg::ObstacleArray;
 use lookout::msg::{CameraInfo, Encode, Image, PointCloud2};
 use lookout::replay::OBSTACLES_TOPIC;
+use lookout::replay::{Mode, ScheduledReplayOptions, replay_scheduled};
 use lookout::sched::SchedulerConfig;
 use lookout::sched::faults::FaultConfig;
-use lookout::sched::replay::{Mode, ScheduledReplayOptions, replay_scheduled};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -359,6 +359,41 @@ fn overhead_and_round_trip_with_1080p_images_are_measured() {
         round_trip.len(),
         percentile(round_trip.clone(), 0.5),
         percentile(round_trip.clone(), 0.99)
+    );
+    // At the consumer: receipt minus sensor stamp, for every obstacle array,
+    // against the lidar deadline (the stamp plus the lidar budget).
+    let stamp_to_receipt: Vec<f64> = got["stamp_to_receipt_ms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let budget_ms = SchedulerConfig::default().lidar.budget_ms;
+    let late_at_consumer = stamp_to_receipt
+        .iter()
+        .filter(|&&ms| ms > budget_ms)
+        .count();
+    println!(
+        "at the rclpy subscriber, sensor stamp -> obstacles received over {} arrays: p50 {:.2} ms p99 {:.2} ms max {:.2} ms \
+         against the {budget_ms} ms lidar deadline ({late_at_consumer} past it); node: {}",
+        stamp_to_receipt.len(),
+        percentile(stamp_to_receipt.clone(), 0.5),
+        percentile(stamp_to_receipt.clone(), 0.99),
+        stamp_to_receipt.iter().copied().fold(0.0, f64::max),
+        stdout
+            .lines()
+            .find(|l| l.contains("node overhead"))
+            .unwrap_or("")
+    );
+    let arrays = got["received"]["obstacles"].as_array().unwrap().len();
+    assert_eq!(
+        stamp_to_receipt.len(),
+        arrays,
+        "one latency per obstacle array"
+    );
+    assert!(
+        stamp_to_receipt.iter().all(|&ms| ms > 0.0),
+        "a result arrived before its sensor stamp: {stamp_to_receipt:?}"
     );
     // Reliable on loopback: (nearly) every image and scan arrives, and every
     // scan's obstacles come back.

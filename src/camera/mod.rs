@@ -8,14 +8,15 @@
 //!
 //! With the `cuda` feature and a usable GPU (engine options `gpu.device`),
 //! preprocessing runs on the lane's GPU stream instead
-//! ([`crate::gpu::preprocess`]): straight into a GPU engine's bound input
+//! ([`preprocess::gpu`]): straight into a GPU engine's bound input
 //! (TensorRT), or copied back to page-locked memory for a CPU engine. A GPU
 //! that cannot be set up leaves the CPU path in place, with one warning.
 
 pub mod decode;
 pub mod draw;
 pub mod engine;
-pub mod eval;
+#[cfg(feature = "cuda")]
+pub mod gpu_check;
 pub mod nms;
 pub mod preprocess;
 pub mod spec;
@@ -105,7 +106,7 @@ pub struct CameraStage {
 /// Preprocessing on the GPU, and what it feeds.
 #[cfg(feature = "cuda")]
 struct GpuPath {
-    preprocessor: crate::gpu::preprocess::GpuPreprocessor,
+    preprocessor: preprocess::gpu::GpuPreprocessor,
     /// The engine's input is bound on the device (TensorRT): the kernel
     /// writes it in place and nothing comes back to the host before
     /// inference.
@@ -124,7 +125,7 @@ impl GpuPath {
         engine: &mut dyn Engine,
         options: &crate::gpu::GpuOptions,
     ) -> Option<Self> {
-        use crate::gpu::preprocess::{DEFAULT_FRAME_BYTES, GpuPreprocessor};
+        use preprocess::gpu::{DEFAULT_FRAME_BYTES, GpuPreprocessor};
         let built = if let Some(input) = engine.device_input() {
             GpuPreprocessor::new(
                 input.lane,
@@ -216,7 +217,7 @@ impl CameraStage {
 
     /// GPU time of the last frame's stages, when preprocessing runs there.
     #[cfg(feature = "cuda")]
-    pub fn gpu_times(&self) -> Option<crate::gpu::preprocess::GpuTimes> {
+    pub fn gpu_times(&self) -> Option<preprocess::gpu::GpuTimes> {
         self.gpu
             .as_ref()
             .and_then(|gpu| gpu.preprocessor.times().ok())

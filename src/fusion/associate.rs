@@ -11,8 +11,9 @@
 
 use super::project::Projector;
 use crate::camera::Detection2d;
-use crate::frames::{Box3, Footprint, Obstacle, ObstacleClass, Stamp};
+use crate::frames::Stamp;
 use crate::msg::ObstacleSource;
+use crate::obstacle::{Box3, Footprint, Obstacle, ObstacleClass};
 use serde::{Deserialize, Serialize};
 
 /// How obstacles and detections are associated.

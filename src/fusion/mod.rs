@@ -17,8 +17,9 @@ pub mod sync;
 use crate::calibration::Calibration;
 use crate::camera::Detection2d;
 use crate::clock::Clock;
-use crate::config::ConfigError;
-use crate::frames::{Obstacle, Stamp};
+use crate::frames::Stamp;
+use crate::obstacle::Obstacle;
+use crate::validate::ConfigError;
 use associate::{AssociationConfig, AssociationStats, Associator};
 use project::Projector;
 use serde::{Deserialize, Serialize};
@@ -57,12 +58,8 @@ impl Default for FusionConfig {
 
 impl FusionConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |section, field, problem: &str| {
-            Err(ConfigError {
-                section,
-                field,
-                problem: problem.to_owned(),
-            })
+        let invalid = |section: &str, field: &str, problem: &str| {
+            Err(ConfigError::new(format!("{section}.{field}"), problem))
         };
         if !(self.time_tolerance_ms > 0.0 && self.time_tolerance_ms.is_finite()) {
             return invalid(
@@ -205,8 +202,8 @@ impl Fusion {
 mod tests {
     use super::*;
     use crate::clock::MonotonicClock;
-    use crate::frames::{Box3, Footprint, ObstacleClass};
     use crate::msg::ObstacleSource;
+    use crate::obstacle::{Box3, Footprint, ObstacleClass};
 
     fn obstacle() -> Obstacle {
         Obstacle {

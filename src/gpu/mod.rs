@@ -4,23 +4,20 @@
 //! [`select`] turns the configured [`Device`] into what the camera lanes
 //! use, saying in one log line why the CPU runs when it must.
 //!
-//! With the `cuda` feature it also holds the CUDA edge of a camera lane:
-//! [`lane`] (context, prioritized stream, kernels compiled by NVRTC) and
-//! [`preprocess`] (the GPU twin of the CPU preprocessing, with pinned
-//! staging buffers and per-stage events). This module tree is one of the two
-//! FFI modules of Lookout (the TensorRT binding is the other): every
-//! `unsafe` block of the CUDA path is here, each with its `// SAFETY:`.
+//! With the `cuda` feature it also holds the device edge of a camera lane:
+//! [`lane`] (context, prioritized stream, kernels compiled by NVRTC). It
+//! knows nothing of cameras: the GPU twin of the CPU preprocessing is
+//! `crate::camera::preprocess::gpu`, and the GPU check that exercises
+//! both is `crate::camera::gpu_check`. This module tree, those two files
+//! and the TensorRT binding are Lookout's FFI modules: every `unsafe` block
+//! of the CUDA path is in them, each with its `// SAFETY:`.
 //!
 //! [`probe`] and [`select`] run at start only and never block a frame.
 
 #[cfg(feature = "cuda")]
-pub mod check;
-#[cfg(feature = "cuda")]
 mod driver;
 #[cfg(feature = "cuda")]
 pub mod lane;
-#[cfg(feature = "cuda")]
-pub mod preprocess;
 
 /// The CUDA C source of Lookout's kernels (preprocessing, and the load
 /// generator of the GPU check), compiled at start by NVRTC.

@@ -4,7 +4,7 @@
 //! sides are hidden (a car seen from behind shows only its rear).
 
 use super::config::ClassModel;
-use crate::frames::ObstacleClass;
+use crate::obstacle::ObstacleClass;
 
 /// A fitted rectangle: unit axes, and the observed interval along each.
 #[derive(Debug, Clone, Copy, PartialEq)]

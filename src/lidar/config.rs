@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::config::ConfigError;
+pub use crate::validate::ConfigError;
+use crate::validate::Section;
 
 /// Parameters of the lidar obstacle stage. Lengths in metres, in the scan's
 /// own frame (x forward, y left, z up, origin at the sensor).
@@ -232,9 +233,7 @@ impl ClassModel {
             ("classes.pedestrian_min_depth", self.pedestrian_min_depth),
         ];
         for (field, value) in lengths {
-            if !(value.is_finite() && value >= 0.0) {
-                return Err(err(field, format!("must be >= 0 and finite, got {value}")));
-            }
+            LIDAR.non_negative(field, value as f64)?;
         }
         if !(self.unknown_score >= 0.01 && self.unknown_score <= 1.0) {
             return Err(err(
@@ -243,12 +242,7 @@ impl ClassModel {
             ));
         }
         let [lo, hi] = self.pedestrian_height;
-        if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
-            return Err(err(
-                "classes.pedestrian_height",
-                format!("[{lo}, {hi}] is not an interval"),
-            ));
-        }
+        LIDAR.interval("classes.pedestrian_height", [lo as f64, hi as f64], true)?;
         Ok(())
     }
 }
@@ -308,12 +302,7 @@ impl LidarConfig {
             ("merge_max_extent", self.merge_max_extent),
         ];
         for (field, value) in positive {
-            if !(value.is_finite() && value > 0.0) {
-                return Err(err(
-                    field,
-                    format!("must be positive and finite, got {value}"),
-                ));
-            }
+            LIDAR.positive(field, value as f64)?;
         }
         let non_negative = [
             ("min_range", self.min_range),
@@ -329,9 +318,7 @@ impl LidarConfig {
             ("split_min_length", self.split_min_length),
         ];
         for (field, value) in non_negative {
-            if !(value.is_finite() && value >= 0.0) {
-                return Err(err(field, format!("must be >= 0 and finite, got {value}")));
-            }
+            LIDAR.non_negative(field, value as f64)?;
         }
         if self.min_range >= self.max_range {
             return Err(err(
@@ -347,9 +334,7 @@ impl LidarConfig {
             ("roi_y", self.roi_y),
             ("roi_z", self.roi_z),
         ] {
-            if !(lo.is_finite() && hi.is_finite() && lo < hi) {
-                return Err(err(field, format!("[{lo}, {hi}] is not an interval")));
-            }
+            LIDAR.interval(field, [lo as f64, hi as f64], false)?;
         }
         if self.cluster_max_tolerance < self.cluster_tolerance {
             return Err(err(
@@ -386,10 +371,8 @@ impl LidarConfig {
     }
 }
 
-fn err(field: &'static str, problem: String) -> ConfigError {
-    ConfigError {
-        section: "lidar",
-        field,
-        problem,
-    }
+const LIDAR: Section = Section("lidar");
+
+fn err(field: &str, problem: String) -> ConfigError {
+    LIDAR.err(field, problem)
 }

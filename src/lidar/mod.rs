@@ -16,8 +16,9 @@ mod ground;
 
 pub use config::{ClassModel, ConfigError, LidarConfig};
 
-use crate::frames::{Box3, Footprint, LidarScan, Obstacle, ObstacleClass};
+use crate::frames::LidarScan;
 use crate::msg::ObstacleSource;
+use crate::obstacle::{Box3, Footprint, Obstacle, ObstacleClass};
 use boxfit::Criterion;
 use cluster::ClusterGrid;
 use ground::GroundGrid;

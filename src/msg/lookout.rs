@@ -3,28 +3,8 @@
 
 use super::{Encode, Header, MessageType, OwnedHeader, Time};
 use crate::cdr::{CdrReader, CdrWriter, DecodeError};
-
-/// Where an obstacle's evidence came from (`Obstacle.SOURCE_*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum ObstacleSource {
-    #[default]
-    Lidar = 0,
-    Camera = 1,
-    Fused = 2,
-    GroundTruth = 3,
-}
-
-impl ObstacleSource {
-    fn from_code(code: u8) -> Option<Self> {
-        Some(match code {
-            0 => ObstacleSource::Lidar,
-            1 => ObstacleSource::Camera,
-            2 => ObstacleSource::Fused,
-            3 => ObstacleSource::GroundTruth,
-            _ => return None,
-        })
-    }
-}
+pub use crate::obstacle::ObstacleSource;
+use crate::obstacle::{Box3, Footprint, ObstacleClass};
 
 /// `lookout_msgs/Obstacle`.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -69,7 +49,7 @@ impl Obstacle {
 
     /// Serializes a pipeline obstacle in this message's layout, without
     /// building the owned message (no allocation on the publish path).
-    fn encode_frame_obstacle(o: &crate::frames::Obstacle, w: &mut CdrWriter) {
+    fn encode_frame_obstacle(o: &crate::obstacle::Obstacle, w: &mut CdrWriter) {
         w.u32(o.id)
             .string(o.class.label())
             .f32(o.score)
@@ -258,7 +238,7 @@ impl Detection2DArray {
 #[derive(Debug, Clone, Copy)]
 pub struct ObstacleArrayRef<'a> {
     pub header: Header<'a>,
-    pub obstacles: &'a [crate::frames::Obstacle],
+    pub obstacles: &'a [crate::obstacle::Obstacle],
     pub degraded: bool,
     pub late: bool,
 }
@@ -275,6 +255,18 @@ impl Encode for ObstacleArrayRef<'_> {
             Obstacle::encode_frame_obstacle(obstacle, w);
         }
         w.bool(self.degraded).bool(self.late);
+    }
+}
+
+impl ObstacleArrayRef<'_> {
+    /// Sets the `late` flag of an encoded `ObstacleArray` in place: the
+    /// output chain learns that an output is late only once it is encoded
+    /// and about to be handed over. `late` is the message's last field (a
+    /// CDR bool, one unaligned byte), so it is the buffer's last byte.
+    pub fn mark_late(encoded: &mut [u8]) {
+        if let Some(last) = encoded.last_mut() {
+            *last = 1;
+        }
     }
 }
 
@@ -468,9 +460,86 @@ impl PipelineStatus {
     }
 }
 
+/// The message form of the pipeline's obstacles (an inherent impl of
+/// [`crate::obstacle::Obstacle`] kept here, beside the message: the
+/// obstacle type knows nothing of messages).
+impl crate::obstacle::Obstacle {
+    pub fn to_msg(&self) -> Obstacle {
+        Obstacle {
+            id: self.id,
+            label: self.class.label().to_owned(),
+            score: self.score,
+            source: self.source,
+            center: self.bbox.center,
+            size: self.bbox.size,
+            yaw: self.bbox.yaw,
+            velocity: self.velocity,
+            point_count: self.point_count,
+            nearest_distance: self.nearest_distance,
+            lidar_stamp: Time::from_nanos(self.lidar_stamp),
+            camera_stamp: Time::from_nanos(self.camera_stamp),
+            latency: self.latency,
+        }
+    }
+
+    pub fn from_msg(m: &Obstacle) -> Self {
+        crate::obstacle::Obstacle {
+            id: m.id,
+            class: ObstacleClass::from_label(&m.label),
+            score: m.score,
+            source: m.source,
+            bbox: Box3 {
+                center: m.center,
+                size: m.size,
+                yaw: m.yaw,
+            },
+            velocity: m.velocity,
+            point_count: m.point_count,
+            nearest_distance: m.nearest_distance,
+            lidar_stamp: m.lidar_stamp.as_nanos(),
+            camera_stamp: m.camera_stamp.as_nanos(),
+            latency: m.latency,
+            footprint: Footprint::default(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mark_late_sets_the_last_field() {
+        let obstacles = [crate::obstacle::Obstacle {
+            id: 3,
+            class: ObstacleClass::Car,
+            score: 0.5,
+            source: ObstacleSource::Lidar,
+            bbox: Box3::default(),
+            velocity: [0.0; 3],
+            point_count: 10,
+            nearest_distance: 4.0,
+            lidar_stamp: 7,
+            camera_stamp: 0,
+            latency: 0.01,
+            footprint: Footprint::default(),
+        }];
+        let array = ObstacleArrayRef {
+            header: Header {
+                stamp: Time::from_nanos(7),
+                frame_id: "lidar",
+            },
+            obstacles: &obstacles,
+            degraded: true,
+            late: false,
+        };
+        let mut bytes = array.to_cdr();
+        ObstacleArrayRef::mark_late(&mut bytes);
+        let decoded = ObstacleArray::decode(&bytes).unwrap();
+        assert!(decoded.late && decoded.degraded);
+        assert_eq!(decoded.obstacles.len(), 1);
+        assert_eq!(decoded.obstacles[0].point_count, 10);
+    }
 
     #[test]
     fn pipeline_status_round_trip() {

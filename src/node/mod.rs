@@ -16,29 +16,38 @@ mod ros;
 #[cfg(feature = "ros2")]
 pub use ros::{NodeError, run};
 
-use crate::calibration::Calibration;
+use crate::camera::engine::EngineOptions;
+use crate::fusion::FusionConfig;
+use crate::pipeline::{CameraSide, SetupError};
 use std::path::Path;
 
-/// The calibration fusion runs with, or `None` (lidar-only obstacles) with
-/// one warning saying why: no camera model, no calibration configured, or a
-/// calibration file that is missing or invalid. A bad calibration never
-/// stops the node: the lidar keeps producing obstacles.
-pub fn fusion_calibration(has_model: bool, path: &str, resolved: &Path) -> Option<Calibration> {
-    match (has_model, path.is_empty()) {
-        (_, true) => None,
-        (false, false) => {
-            tracing::warn!("fusion.calibration {path} unused: fusion needs node.model");
-            None
+/// The node's camera side ([`CameraSide::load`]): the detector at `model`
+/// (none when `None`), fusion with the calibration at `calibration` (the
+/// parameter's value, `""` for none; read from `resolved`). A calibration
+/// that cannot be used (no camera model, a missing or invalid file) leaves
+/// the node lidar-only with one warning saying why: a bad calibration never
+/// stops the node, the lidar keeps producing obstacles. A model that does
+/// not load is an error.
+pub fn camera_side(
+    model: Option<&Path>,
+    engine: EngineOptions,
+    fusion: &FusionConfig,
+    calibration: &str,
+    resolved: &Path,
+) -> Result<CameraSide, SetupError> {
+    let wanted = (!calibration.is_empty()).then_some(resolved);
+    match CameraSide::load(model, engine.clone(), fusion, wanted) {
+        Err(SetupError::NoModel { .. }) => {
+            tracing::warn!("fusion.calibration {calibration} unused: fusion needs node.model");
+            CameraSide::load(model, engine, fusion, None)
         }
-        (true, false) => match Calibration::load(resolved) {
-            Ok(calibration) => Some(calibration),
-            Err(e) => {
-                tracing::warn!(
-                    "fusion.calibration '{path}': {e}: running lidar-only (no camera–lidar fusion)"
-                );
-                None
-            }
-        },
+        Err(SetupError::Calibration { detail, .. }) => {
+            tracing::warn!(
+                "fusion.calibration '{calibration}': {detail}: running lidar-only (no camera–lidar fusion)"
+            );
+            CameraSide::load(model, engine, fusion, None)
+        }
+        loaded => loaded,
     }
 }
 
@@ -49,15 +58,40 @@ mod tests {
     #[test]
     fn a_missing_or_invalid_calibration_means_lidar_only_not_a_failure() {
         let dir = tempfile::tempdir().unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let model = root.join("models/synthetic-det.yaml");
+        let side = |model: Option<&Path>, name: &str, path: &Path| {
+            camera_side(
+                model,
+                EngineOptions::default(),
+                &FusionConfig::default(),
+                name,
+                path,
+            )
+            .unwrap()
+            .fusion
+            .is_some()
+        };
         let missing = dir.path().join("missing.yaml");
-        assert!(fusion_calibration(true, "missing.yaml", &missing).is_none());
+        assert!(!side(Some(&model), "missing.yaml", &missing));
         let invalid = dir.path().join("invalid.yaml");
         std::fs::write(&invalid, "lidar_to_camera: [1, 2]\n").unwrap();
-        assert!(fusion_calibration(true, "invalid.yaml", &invalid).is_none());
-        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("calibration/synthetic.yaml");
-        assert!(fusion_calibration(true, "synthetic.yaml", &shipped).is_some());
+        assert!(!side(Some(&model), "invalid.yaml", &invalid));
+        let shipped = root.join("calibration/synthetic.yaml");
+        assert!(side(Some(&model), "synthetic.yaml", &shipped));
         // Without a camera model the calibration is not even read.
-        assert!(fusion_calibration(false, "synthetic.yaml", &shipped).is_none());
-        assert!(fusion_calibration(true, "", &shipped).is_none());
+        assert!(!side(None, "synthetic.yaml", &shipped));
+        assert!(!side(Some(&model), "", &shipped));
+        // A model that does not load is an error, not lidar-only.
+        assert!(
+            camera_side(
+                Some(&dir.path().join("none.yaml")),
+                EngineOptions::default(),
+                &FusionConfig::default(),
+                "",
+                &shipped
+            )
+            .is_err()
+        );
     }
 }

@@ -8,6 +8,9 @@ use hdrhistogram::Histogram;
 #[derive(Debug, Clone)]
 pub struct Overhead {
     nanos: Histogram<u64>,
+    /// Results handed to the publisher after their deadline (timed by the
+    /// output chain after encoding); each went out with its late flag.
+    pub late: u64,
 }
 
 impl Default for Overhead {
@@ -22,6 +25,7 @@ impl Overhead {
             // 1 µs to 10 s at 3 significant digits: fixed size, so recording
             // never allocates.
             nanos: Histogram::new_with_bounds(1_000, 10_000_000_000, 3).expect("valid bounds"),
+            late: 0,
         }
     }
 
@@ -49,8 +53,9 @@ impl std::fmt::Display for Overhead {
         let (p50, p99, max) = self.summary_ms();
         write!(
             f,
-            "node overhead (receipt -> publish returned, minus stage time) over {} results: p50 {p50:.3} ms, p99 {p99:.3} ms, max {max:.3} ms",
-            self.count()
+            "node overhead (receipt -> publish returned, minus stage time) over {} results: p50 {p50:.3} ms, p99 {p99:.3} ms, max {max:.3} ms; {} handed to the publisher after their deadline",
+            self.count(),
+            self.late
         )
     }
 }

@@ -233,7 +233,7 @@ impl NodeSettings {
             .pipeline
             .validate()
             .map_err(|e| ParamError::Invalid {
-                name: format!("{}.{}", e.section, e.field),
+                name: e.path,
                 problem: e.problem,
             })?;
         Ok(settings)

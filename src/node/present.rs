@@ -5,13 +5,13 @@
 //! without ROS. Markers are built from reused buffers: nothing is allocated
 //! per frame once the scene's size is reached.
 
-use crate::cdr::{CdrWriter, DecodeError};
-use crate::frames::ObstacleClass;
+use crate::cdr::CdrWriter;
 use crate::msg::viz::{
     DiagnosticLevel, DiagnosticStatus, Marker, MarkerAction, MarkerKind, encode_diagnostic_array,
     encode_marker_array,
 };
-use crate::msg::{Encode, Header, ObstacleArray, Time};
+use crate::msg::{Encode, Header, Time};
+use crate::obstacle::{Obstacle, ObstacleClass};
 use crate::sched::Health;
 use crate::sched::stats::{Rejects, StatusRecord};
 use std::fmt::Write;
@@ -65,7 +65,6 @@ pub fn health_color(health: Health) -> [f32; 4] {
 /// Turns pipeline outputs and status records into display messages.
 pub struct Presenter {
     base_frame: String,
-    obstacles: ObstacleArray,
     writer: CdrWriter,
     overlay: String,
     label: String,
@@ -76,7 +75,6 @@ impl Presenter {
     pub fn new(base_frame: &str) -> Self {
         Presenter {
             base_frame: base_frame.to_owned(),
-            obstacles: ObstacleArray::default(),
             writer: CdrWriter::new(),
             overlay: String::from("lookout: waiting for the first status"),
             label: String::new(),
@@ -84,21 +82,23 @@ impl Presenter {
         }
     }
 
-    /// The `MarkerArray` for one serialized `ObstacleArray`: the previous
-    /// boxes and labels deleted, one box coloured by class and one text
-    /// label per obstacle, and the status overlay.
-    pub fn markers(&mut self, obstacle_array: &[u8]) -> Result<&[u8], DecodeError> {
-        self.obstacles.decode_into(obstacle_array)?;
+    /// The `MarkerArray` for one scan's obstacles (stamp and frame of the
+    /// scan): the previous boxes and labels deleted, one box coloured by
+    /// class and one text label per obstacle, and the status overlay.
+    pub fn markers(&mut self, stamp: i64, frame_id: &str, obstacles: &[Obstacle]) -> &[u8] {
         let Presenter {
-            obstacles,
             writer,
             overlay,
             label,
             base_frame,
             health,
         } = self;
-        let header = obstacles.header.borrowed();
-        let count = 2 + 2 * obstacles.obstacles.len() + 1;
+        let header = Header {
+            stamp: Time::from_nanos(stamp),
+            frame_id,
+        };
+        let n = obstacles.len();
+        let count = 2 + 2 * n + 1;
         encode_marker_array(writer, count, |i, w| {
             let mut marker = Marker {
                 header,
@@ -114,31 +114,30 @@ impl Presenter {
                 frame_locked: false,
                 text: "",
             };
-            let n = obstacles.obstacles.len();
             match i {
                 0 => {}
                 1 => marker.ns = LABEL_NS,
                 i if i < 2 + n => {
-                    let o = &obstacles.obstacles[i - 2];
+                    let o = &obstacles[i - 2];
                     marker.id = i as i32 - 2;
                     marker.action = MarkerAction::Add;
-                    marker.position = o.center;
-                    marker.yaw = o.yaw;
-                    marker.scale = o.size.map(|s| s.max(0.05));
-                    marker.color = class_color(&o.label);
+                    marker.position = o.bbox.center;
+                    marker.yaw = o.bbox.yaw;
+                    marker.scale = o.bbox.size.map(|s| s.max(0.05));
+                    marker.color = class_color(o.class.label());
                 }
                 i if i < 2 + 2 * n => {
-                    let o = &obstacles.obstacles[i - 2 - n];
+                    let o = &obstacles[i - 2 - n];
                     label.clear();
-                    let _ = write!(label, "{} {:.2}", o.label, o.score);
+                    let _ = write!(label, "{} {:.2}", o.class.label(), o.score);
                     marker.ns = LABEL_NS;
                     marker.id = (i - 2 - n) as i32;
                     marker.kind = MarkerKind::TextViewFacing;
                     marker.action = MarkerAction::Add;
                     marker.position = [
-                        o.center[0],
-                        o.center[1],
-                        o.center[2] + o.size[2] / 2.0 + 0.5,
+                        o.bbox.center[0],
+                        o.bbox.center[1],
+                        o.bbox.center[2] + o.bbox.size[2] / 2.0 + 0.5,
                     ];
                     marker.scale = [0.0, 0.0, 0.6];
                     marker.color = [1.0, 1.0, 1.0, 1.0];
@@ -162,7 +161,7 @@ impl Presenter {
             }
             marker.encode_fields(w);
         });
-        Ok(self.writer.as_bytes())
+        self.writer.as_bytes()
     }
 
     /// Takes a status record (and the node's own camera_info rejects):

@@ -11,12 +11,12 @@ use super::overhead::Overhead;
 use super::params::{ImageTransport, NodeSettings, ParamError, ParamValue, Reliability};
 use super::present::{InputRejects, Presenter};
 use crate::camera::engine::EngineOptions;
-use crate::camera::spec::ModelSpec;
 use crate::clock::{Clock, MonotonicClock, SystemClock};
 use crate::ingest::{InputKind, header_stamp};
 use crate::msg::{CameraInfo, Time};
-use crate::pipeline::{LaneSetup, PipelineWork, build_lanes};
-use crate::sched::runtime::{Event, Job, OutputTopic, Runtime};
+use crate::output::{ObstacleBatch, OutputChain};
+use crate::pipeline::{PipelineWork, build_lanes};
+use crate::sched::runtime::{Event, Job, Outcome, Recycler, Runtime};
 use crate::sched::{Sensor, StageError};
 use futures::StreamExt;
 use futures::executor::LocalPool;
@@ -39,7 +39,7 @@ pub enum NodeError {
     #[error("model '{path}': {detail}")]
     Model { path: String, detail: String },
     #[error("lidar configuration: {0}")]
-    Lidar(#[from] crate::config::ConfigError),
+    Lidar(#[from] crate::validate::ConfigError),
 }
 
 const NODE_NAME: &str = "lookout";
@@ -164,17 +164,9 @@ fn qos(settings: &NodeSettings) -> QosProfile {
 
 fn lanes(settings: &NodeSettings) -> Result<Vec<PipelineWork>, NodeError> {
     let config = &settings.pipeline;
-    let camera_spec = if settings.node.model.is_empty() {
-        None
-    } else {
-        let path = &settings.node.model;
-        let resolved = in_package_share(Path::new(path), std::env::var_os("AMENT_PREFIX_PATH"));
-        let spec = ModelSpec::load(&resolved).map_err(|e| NodeError::Model {
-            path: path.clone(),
-            detail: e.to_string(),
-        })?;
-        Some(spec)
-    };
+    let share =
+        |path: &str| in_package_share(Path::new(path), std::env::var_os("AMENT_PREFIX_PATH"));
+    let model = (!settings.node.model.is_empty()).then(|| share(&settings.node.model));
     let options = EngineOptions {
         backend: settings.node.engine,
         threads: settings.node.engine_threads as usize,
@@ -186,25 +178,21 @@ fn lanes(settings: &NodeSettings) -> Result<Vec<PipelineWork>, NodeError> {
         tensorrt: settings.node.tensorrt.clone(),
         gpu: settings.node.gpu,
     };
-    // Fusion needs both a calibration and a camera model; a bad
-    // calibration leaves the node lidar-only, with a warning.
-    let path = config.fusion.calibration.as_str();
-    let calibration = super::fusion_calibration(
-        camera_spec.is_some(),
-        path,
-        &in_package_share(Path::new(path), std::env::var_os("AMENT_PREFIX_PATH")),
-    );
-    let lanes = build_lanes(&LaneSetup {
-        workers: config.scheduler.workers,
-        lidar: &config.lidar,
-        camera: camera_spec.as_ref().map(|spec| (spec, &options)),
-        fusion: calibration.as_ref().map(|c| (&config.fusion, c)),
-    })
-    .map_err(|detail| NodeError::Model {
+    let calibration = config.fusion.calibration.as_str();
+    let model_error = |detail: String| NodeError::Model {
         path: settings.node.model.clone(),
         detail,
-    })?;
-    Ok(lanes)
+    };
+    let side = super::camera_side(
+        model.as_deref(),
+        options,
+        &config.fusion,
+        calibration,
+        &share(calibration),
+    )
+    .map_err(|e| model_error(e.to_string()))?;
+    build_lanes(&side.lane_setup(config.scheduler.workers, &config.lidar, false))
+        .map_err(model_error)
 }
 
 /// A relative path that does not exist from the working directory is looked
@@ -371,6 +359,7 @@ pub fn run() -> Result<Overhead, NodeError> {
         false,
     );
     let events = runtime.events().clone();
+    let recycler = runtime.recycler();
     let runtime = Rc::new(RefCell::new(runtime));
     let counters = Arc::new(NodeCounters::default());
     let receipt_clock = MonotonicClock::new();
@@ -395,6 +384,7 @@ pub fn run() -> Result<Overhead, NodeError> {
             .spawn(move || {
                 publish_loop(
                     events,
+                    recycler,
                     presenter,
                     Publishers {
                         obstacles: obstacles_pub,
@@ -497,7 +487,8 @@ struct Publishers {
 
 #[allow(clippy::too_many_arguments)]
 fn publish_loop(
-    events: crossbeam_channel::Receiver<Event>,
+    events: crossbeam_channel::Receiver<Event<ObstacleBatch>>,
+    recycler: Recycler<ObstacleBatch>,
     mut presenter: Presenter,
     publishers: Publishers,
     clock: &dyn Clock,
@@ -506,6 +497,7 @@ fn publish_loop(
     counters: &NodeCounters,
 ) -> Overhead {
     let mut overhead = Overhead::new();
+    let mut chain = OutputChain::new();
     for event in events.iter() {
         match event {
             Event::Frame {
@@ -514,6 +506,7 @@ fn publish_loop(
                 run_ns,
                 error,
                 timing,
+                outcome,
                 ..
             } => {
                 if let Some(error) = error {
@@ -524,22 +517,28 @@ fn publish_loop(
                         error.reason
                     );
                 }
-                let Some((OutputTopic::Obstacles, bytes)) = output else {
+                let Some(mut batch) = output else {
                     continue;
                 };
-                if let Err(e) = publishers.obstacles.publish_raw(&bytes) {
-                    tracing::warn!("publishing obstacles: {e}");
+                let flagged_late = outcome == Outcome::PublishedLate;
+                let published = chain.emit(
+                    &mut batch,
+                    timing.deadline,
+                    flagged_late,
+                    clock,
+                    |bytes, _| publishers.obstacles.publish_raw(bytes),
+                );
+                match published {
+                    Ok(handoff) => overhead.late += u64::from(handoff.after_deadline),
+                    Err(e) => tracing::warn!("publishing obstacles: {e}"),
                 }
                 let returned = receipt_clock.now_ns();
                 overhead.record(returned - job.log_time as i64 - run_ns.unwrap_or(0));
-                match presenter.markers(&bytes) {
-                    Ok(markers) => {
-                        if let Err(e) = publishers.markers.publish_raw(markers) {
-                            tracing::warn!("publishing markers: {e}");
-                        }
-                    }
-                    Err(e) => tracing::warn!("markers: {e}"),
+                let markers = presenter.markers(batch.stamp, &batch.frame_id, &batch.obstacles);
+                if let Err(e) = publishers.markers.publish_raw(markers) {
+                    tracing::warn!("publishing markers: {e}");
                 }
+                recycler.recycle(batch);
             }
             Event::Status(record) => {
                 let stamp = Time::from_nanos(clock.now_ns());

@@ -11,8 +11,8 @@
 //! read, or once two later scans came without it.
 
 use super::{ReportError, fonts, save_png};
-use crate::frames::{Obstacle, ObstacleClass};
 use crate::msg::ObstacleSource;
+use crate::obstacle::{Obstacle, ObstacleClass};
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -309,7 +309,7 @@ pub fn pictures(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frames::Box3;
+    use crate::obstacle::Box3;
 
     fn obstacle(
         class: ObstacleClass,

@@ -8,12 +8,13 @@
 //! thread ([`bev::BevWriter`]). Drawing is plotters'; the text font is
 //! DejaVu Sans from the `dejavu` crate, so no system font is needed.
 //!
-//! [`FrameRecord`]: crate::sched::FrameRecord
+//! [`FrameRecord`]: run::FrameRecord
 
 pub mod bev;
 pub mod plots;
+pub mod run;
 
-use crate::sched::ScheduledReport;
+use run::ScheduledReport;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 

@@ -2,8 +2,8 @@
 //! function: per-stage run-time histograms with the deadline marked,
 //! end-to-end latency over time with drops marked, health over time.
 
+use super::run::{FrameRecord, ScheduledReport};
 use super::{ReportError, fonts, save_png};
-use crate::sched::{FrameRecord, ScheduledReport};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! policies, lanes, late-result policy, watchdog periods and thresholds.
 //! Queue policy and timeouts are configuration, never buried in code.
 
-use crate::config::ConfigError;
+use crate::validate::{ConfigError, Section};
 use serde::{Deserialize, Serialize};
 
 /// Which scheduler decides what runs.
@@ -175,23 +175,14 @@ impl Default for SchedulerConfig {
     }
 }
 
-fn err(field: &'static str, problem: String) -> ConfigError {
-    ConfigError {
-        section: "scheduler",
-        field,
-        problem,
-    }
+const SCHEDULER: Section = Section("scheduler");
+
+fn err(field: &str, problem: String) -> ConfigError {
+    SCHEDULER.err(field, problem)
 }
 
-fn positive(field: &'static str, value: f64) -> Result<(), ConfigError> {
-    if value.is_finite() && value > 0.0 {
-        Ok(())
-    } else {
-        Err(err(
-            field,
-            format!("must be a positive number, not {value}"),
-        ))
-    }
+fn positive(field: &str, value: f64) -> Result<(), ConfigError> {
+    SCHEDULER.positive(field, value)
 }
 
 impl SchedulerConfig {

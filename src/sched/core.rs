@@ -17,27 +17,7 @@ use super::config::{DeadlineFrom, LatePolicy, Policy, SchedulerConfig};
 use super::estimate::RunTimeEstimate;
 use std::collections::VecDeque;
 
-/// The inputs that get a deadline and a stage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Sensor {
-    Camera = 0,
-    Lidar = 1,
-}
-
-impl Sensor {
-    pub const ALL: [Sensor; 2] = [Sensor::Camera, Sensor::Lidar];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Sensor::Camera => "camera",
-            Sensor::Lidar => "lidar",
-        }
-    }
-
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
+pub use crate::stage::Sensor;
 
 /// Why a frame was not started (or its result not published).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -15,13 +15,11 @@ pub mod config;
 pub mod core;
 pub mod estimate;
 pub mod faults;
-pub mod replay;
 pub mod runtime;
 pub mod stats;
 pub mod watchdog;
 
+pub use crate::stage::StageError;
 pub use config::{DeadlineFrom, LatePolicy, Policy, SchedulerConfig, SensorConfig, WatchdogConfig};
 pub use core::{Drop, Frame, Scheduler, Sensor, SensorCounters, Timing, Verdict};
-pub use replay::{FrameRecord, Observe, ScheduledReport};
-pub use runtime::StageError;
 pub use watchdog::{Cause, Health, Heartbeats, Transition, Watchdog};

@@ -18,100 +18,17 @@
 //! ([`Runtime::tick_watchdog`]) at simulated instants.
 
 use super::config::SchedulerConfig;
-use super::core::{Drop, Frame, Scheduler, Sensor, SensorCounters, Timing, Verdict};
+use super::core::{Drop, Frame, Scheduler, SensorCounters, Timing, Verdict};
 use super::faults::FaultConfig;
 use super::stats::{LatencyStats, Rejects, StatusRecord};
 use super::watchdog::{Health, Heartbeats, Transition, Watchdog};
-use crate::cdr::DecodeError;
 use crate::clock::Clock;
-use crate::ingest::{FrameFacts, InputKind};
+use crate::ingest::FrameFacts;
+pub use crate::stage::{Job, RunContext, Sensor, StageError, Work};
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-
-/// One input message waiting for its stage.
-#[derive(Debug)]
-pub struct Job {
-    pub kind: InputKind,
-    /// The serialized message (pooled buffer).
-    pub bytes: Vec<u8>,
-    /// Where the message sat in its bag (or 0 live).
-    pub log_time: u64,
-}
-
-/// Where a stage's result goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputTopic {
-    Obstacles,
-    Detections,
-}
-
-/// Why a stage failed on a frame: `reason` is a short stable key to count by
-/// (a [`crate::cdr::RejectReason`] for input the decoders rejected,
-/// [`StageError::STAGE`] for a stage's own failure); `message` says what
-/// exactly, naming the field.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct StageError {
-    pub reason: &'static str,
-    pub message: String,
-}
-
-impl StageError {
-    /// The key of a stage's own failure (an engine error, an injected fault).
-    pub const STAGE: &'static str = "stage_error";
-    /// The key of a frame no lane could take.
-    pub const NO_LANE: &'static str = "no_lane";
-
-    pub fn stage(message: impl Into<String>) -> Self {
-        StageError {
-            reason: Self::STAGE,
-            message: message.into(),
-        }
-    }
-}
-
-impl From<DecodeError> for StageError {
-    fn from(e: DecodeError) -> Self {
-        StageError {
-            reason: e.reason().as_str(),
-            message: e.to_string(),
-        }
-    }
-}
-
-/// What a stage knows about the frame it runs besides the message: its
-/// header stamp and deadline, and the pipeline's clock (a stage that may
-/// wait, like fusion for its camera frame, waits on it and never past the
-/// deadline).
-pub struct RunContext<'a> {
-    pub stamp: i64,
-    pub deadline: i64,
-    pub clock: &'a dyn Clock,
-}
-
-/// A lane's stage work. `run` computes; `write` serializes the last result
-/// once its lateness is known.
-pub trait Work: Send + 'static {
-    fn run(
-        &mut self,
-        sensor: Sensor,
-        job: &Job,
-        context: &RunContext<'_>,
-    ) -> Result<FrameFacts, StageError>;
-    /// Serializes the last result of `sensor` into `out`; `None` when the
-    /// stage publishes nothing. `finished` is when its run ended, on the
-    /// pipeline clock.
-    fn write(
-        &mut self,
-        sensor: Sensor,
-        finished: i64,
-        late: bool,
-        degraded: bool,
-        out: &mut Vec<u8>,
-    ) -> Option<OutputTopic>;
-}
 
 /// What became of a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,9 +52,10 @@ impl Outcome {
     }
 }
 
-/// What the runtime reports, in the order it happened.
+/// What the runtime reports, in the order it happened. `O` is the lanes'
+/// [`Work::Output`].
 #[derive(Debug)]
-pub enum Event {
+pub enum Event<O> {
     Frame {
         timing: Timing,
         job: Job,
@@ -148,19 +66,32 @@ pub enum Event {
         run_ns: Option<i64>,
         facts: FrameFacts,
         error: Option<StageError>,
-        /// The serialized result, when published.
-        output: Option<(OutputTopic, Vec<u8>)>,
+        /// The stage's result, when it is to be published (`Published` or
+        /// `PublishedLate`, and the stage handed one on). Hand it back with
+        /// [`Runtime::recycle_output`].
+        output: Option<O>,
     },
     Status(StatusRecord),
 }
 
 /// What a lane hands back when its stage returns.
-struct Done {
+struct Done<O> {
     frame: Frame<Job>,
     run_ns: i64,
     finished: i64,
-    result: Result<(FrameFacts, Option<OutputTopic>), StageError>,
-    output: Vec<u8>,
+    /// The facts, and whether the stage handed a result on in `output`.
+    result: Result<(FrameFacts, bool), StageError>,
+    output: O,
+}
+
+/// Hands published outputs back to the lanes ([`Runtime::recycler`]).
+#[derive(Debug, Clone)]
+pub struct Recycler<O>(Sender<O>);
+
+impl<O> Recycler<O> {
+    pub fn recycle(&self, output: O) {
+        let _ = self.0.try_send(output);
+    }
 }
 
 /// Counters and latencies, written once per event by the thread that
@@ -207,11 +138,13 @@ impl Core {
 }
 
 /// What the submitter and the lanes share.
-struct Hub {
+struct Hub<O> {
     core: Mutex<Core>,
     /// Signalled whenever the core goes quiet (nothing queued or running).
     quiet: Condvar,
-    events: Sender<Event>,
+    events: Sender<Event<O>>,
+    /// Recycled outputs: the chain hands them back, lanes take them.
+    outputs: (Sender<O>, Receiver<O>),
     clock: Arc<dyn Clock>,
     shared: Arc<Mutex<Shared>>,
     beats: Arc<Heartbeats>,
@@ -219,10 +152,10 @@ struct Hub {
     watch: Arc<Mutex<Watch>>,
 }
 
-/// The running pipeline.
-pub struct Runtime {
-    hub: Arc<Hub>,
-    events: Receiver<Event>,
+/// The running pipeline; `O` is its lanes' [`Work::Output`].
+pub struct Runtime<O> {
+    hub: Arc<Hub<O>>,
+    events: Receiver<Event<O>>,
     pool: (Sender<Vec<u8>>, Receiver<Vec<u8>>),
     /// The watchdog's state and the shared handles it reads.
     ticker: Ticker,
@@ -236,11 +169,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-impl Runtime {
+impl<O: Default + Send + 'static> Runtime<O> {
     /// Starts one lane per element of `lanes`. `lockstep`: the caller waits
     /// for idle after each frame ([`Runtime::wait_idle`]) and drives the
     /// watchdog itself; otherwise the watchdog runs on its own thread.
-    pub fn start<W: Work>(
+    pub fn start<W: Work<Output = O>>(
         config: &SchedulerConfig,
         faults: FaultConfig,
         clock: Arc<dyn Clock>,
@@ -273,6 +206,7 @@ impl Runtime {
             }),
             quiet: Condvar::new(),
             events: event_tx.clone(),
+            outputs: bounded(64),
             clock: clock.clone(),
             shared: shared.clone(),
             beats: beats.clone(),
@@ -287,7 +221,6 @@ impl Runtime {
                 hub: hub.clone(),
                 faults: faults.clone(),
                 health: health.clone(),
-                pool: pool.1.clone(),
             };
             threads.push(
                 std::thread::Builder::new()
@@ -317,7 +250,7 @@ impl Runtime {
         }
     }
 
-    fn spawn_watchdog(mut self, events: Sender<Event>) -> Self {
+    fn spawn_watchdog(mut self, events: Sender<Event<O>>) -> Self {
         let ticker = self.ticker.clone();
         let stop = self.stop_watchdog.clone();
         self.threads.push(
@@ -356,10 +289,21 @@ impl Runtime {
         bytes
     }
 
-    /// Hands a buffer back (a frame's bytes or a published output).
+    /// Hands a frame's buffer back.
     pub fn recycle(&self, mut buffer: Vec<u8>) {
         buffer.clear();
         let _ = self.pool.0.try_send(buffer);
+    }
+
+    /// Hands a published output back, for a lane to fill again.
+    pub fn recycle_output(&self, output: O) {
+        let _ = self.hub.outputs.0.try_send(output);
+    }
+
+    /// A handle that hands outputs back from another thread (the node's
+    /// publisher).
+    pub fn recycler(&self) -> Recycler<O> {
+        Recycler(self.hub.outputs.0.clone())
     }
 
     /// A frame of `sensor` stamped `stamp` (pipeline clock) arrives now.
@@ -393,7 +337,7 @@ impl Runtime {
         self.ticker.tick(now)
     }
 
-    pub fn events(&self) -> &Receiver<Event> {
+    pub fn events(&self) -> &Receiver<Event<O>> {
         &self.events
     }
 
@@ -403,7 +347,7 @@ impl Runtime {
 
     /// Processes what is queued, stops every thread, returns the totals and
     /// any events not yet taken.
-    pub fn finish(mut self) -> (Shared, Vec<Event>) {
+    pub fn finish(mut self) -> (Shared, Vec<Event<O>>) {
         self.wait_idle();
         // Closing the slots ends the lanes.
         lock(&self.hub.core).lanes.clear();
@@ -458,14 +402,13 @@ impl Ticker {
     }
 }
 
-struct Lane<W> {
+struct Lane<W: Work> {
     index: usize,
     work: W,
     inbox: Receiver<Frame<Job>>,
-    hub: Arc<Hub>,
+    hub: Arc<Hub<W::Output>>,
     faults: Arc<FaultConfig>,
     health: Arc<AtomicU8>,
-    pool: Receiver<Vec<u8>>,
 }
 
 impl<W: Work> Lane<W> {
@@ -483,7 +426,7 @@ impl<W: Work> Lane<W> {
         }
     }
 
-    fn execute(&mut self, frame: Frame<Job>) -> Done {
+    fn execute(&mut self, frame: Frame<Job>) -> Done<W::Output> {
         let sensor = frame.timing.sensor;
         // One span per stage run (a Chrome trace's slice on this lane's
         // track with `--trace-out`). Debug level: off by default, so the
@@ -503,14 +446,11 @@ impl<W: Work> Lane<W> {
         };
         clock.sleep_ns(self.faults.delay_ns(sensor, frame.timing.index));
         let finished = clock.now_ns();
-        let mut output = self.pool.try_recv().unwrap_or_default();
+        let mut output = self.hub.outputs.1.try_recv().unwrap_or_default();
         let result = result.map(|facts| {
-            let late = finished > frame.timing.deadline;
             let degraded = self.health.load(Ordering::Acquire) == Health::Error as u8;
-            let topic = self
-                .work
-                .write(sensor, finished, late, degraded, &mut output);
-            (facts, topic)
+            let handed_on = self.work.output(sensor, finished, degraded, &mut output);
+            (facts, handed_on)
         });
         Done {
             frame,
@@ -522,7 +462,7 @@ impl<W: Work> Lane<W> {
     }
 }
 
-impl Hub {
+impl<O: Send + 'static> Hub<O> {
     fn arrive(&self, sensor: Sensor, stamp: i64, job: Job) {
         let mut core = lock(&self.core);
         let now = self.clock.now_ns();
@@ -570,7 +510,7 @@ impl Hub {
     }
 
     /// Records lane `lane`'s result; the lane's next frame, if one waits.
-    fn complete(&self, lane: usize, done: Done) -> Option<Frame<Job>> {
+    fn complete(&self, lane: usize, done: Done<O>) -> Option<Frame<Job>> {
         let mut core = lock(&self.core);
         core.lanes[lane].1 = false;
         self.beats.lane_idle(lane);
@@ -589,7 +529,7 @@ impl Hub {
         next
     }
 
-    fn record(&self, scheduler: &mut Scheduler<Job>, done: Done) {
+    fn record(&self, scheduler: &mut Scheduler<Job>, done: Done<O>) {
         let Done {
             frame,
             run_ns,
@@ -611,19 +551,28 @@ impl Hub {
                     .record_end_to_end(timing.sensor, finished - timing.stamp);
             }
         }
-        let (outcome, facts, error, output) = match result {
-            Err(error) => (Outcome::Failed, FrameFacts::default(), Some(error), None),
-            Ok((facts, topic)) => {
+        let (outcome, facts, error, handed_on) = match result {
+            Err(error) => (Outcome::Failed, FrameFacts::default(), Some(error), false),
+            Ok((facts, handed_on)) => {
                 let outcome = match verdict {
                     Verdict::Publish => Outcome::Published,
                     Verdict::PublishLate => Outcome::PublishedLate,
                     Verdict::DropLate => Outcome::Dropped(Drop::Late),
                 };
-                let output = topic
-                    .filter(|_| verdict != Verdict::DropLate)
-                    .map(|t| (t, output));
-                (outcome, facts, None, output)
+                (
+                    outcome,
+                    facts,
+                    None,
+                    handed_on && verdict != Verdict::DropLate,
+                )
             }
+        };
+        let output = if handed_on {
+            Some(output)
+        } else {
+            // Not published: straight back to the pool.
+            let _ = self.outputs.0.try_send(output);
+            None
         };
         if !matches!(outcome, Outcome::Published | Outcome::PublishedLate) {
             trace_unpublished(&timing, outcome);
@@ -723,17 +672,17 @@ fn trace_unpublished(timing: &Timing, outcome: Outcome) {
     );
 }
 
-fn report_drop(events: &Sender<Event>, frame: Frame<Job>, drop: Drop) {
+fn report_drop<O>(events: &Sender<Event<O>>, frame: Frame<Job>, drop: Drop) {
     report_unrun(events, frame, Outcome::Dropped(drop), None);
 }
 
-fn report_failed(events: &Sender<Event>, frame: Frame<Job>, error: StageError) {
+fn report_failed<O>(events: &Sender<Event<O>>, frame: Frame<Job>, error: StageError) {
     report_unrun(events, frame, Outcome::Failed, Some(error));
 }
 
 /// A frame that never ran.
-fn report_unrun(
-    events: &Sender<Event>,
+fn report_unrun<O>(
+    events: &Sender<Event<O>>,
     frame: Frame<Job>,
     outcome: Outcome,
     error: Option<StageError>,
@@ -755,6 +704,7 @@ fn report_unrun(
 mod tests {
     use super::*;
     use crate::clock::SimulatedClock;
+    use crate::ingest::InputKind;
 
     const MS: i64 = 1_000_000;
 
@@ -762,6 +712,8 @@ mod tests {
     struct Flaky(Arc<AtomicBool>);
 
     impl Work for Flaky {
+        type Output = ();
+
         fn run(
             &mut self,
             _: Sensor,
@@ -775,15 +727,8 @@ mod tests {
             }
         }
 
-        fn write(
-            &mut self,
-            _: Sensor,
-            _: i64,
-            _: bool,
-            _: bool,
-            _: &mut Vec<u8>,
-        ) -> Option<OutputTopic> {
-            None
+        fn output(&mut self, _: Sensor, _: i64, _: bool, _: &mut ()) -> bool {
+            false
         }
     }
 

@@ -3,9 +3,9 @@
 //! the health. Histograms have fixed bounds, so recording never allocates.
 
 use super::core::{Sensor, SensorCounters};
-use super::runtime::StageError;
 use super::watchdog::{Cause, Health};
 use crate::msg::{OwnedHeader, PipelineStatus, Time};
+use crate::stage::StageError;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use serde::ser::SerializeMap;
@@ -22,7 +22,7 @@ pub struct LatencySummary {
 }
 
 impl LatencySummary {
-    fn of(h: &Histogram<u64>) -> Self {
+    pub fn of(h: &Histogram<u64>) -> Self {
         if h.is_empty() {
             return LatencySummary::default();
         }
@@ -38,7 +38,8 @@ impl LatencySummary {
     }
 }
 
-fn histogram() -> Histogram<u64> {
+/// A latency histogram (ns) as the runtime keeps them.
+pub fn histogram() -> Histogram<u64> {
     // 1 ns .. 10 min at 3 significant figures: fixed size, no resizing.
     Histogram::new_with_bounds(1, 600_000_000_000, 3).expect("valid histogram bounds")
 }

@@ -10,7 +10,7 @@
 //! parked rows. Never renders or casts rays against actors itself: it hands
 //! out oriented boxes ([`Part`]) and the ground intersection.
 
-use crate::frames::ObstacleClass;
+use crate::obstacle::ObstacleClass;
 use nalgebra::{Matrix3, Vector3};
 use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -66,10 +66,11 @@ def main():
     reliable = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50,
                           reliability=ReliabilityPolicy.RELIABLE)
     received = {"obstacles": [], "markers": [], "status": [], "diagnostics": []}
-    receipt = {"obstacles": []}
+    receipt = {"obstacles": [], "obstacles_wall_ns": []}
 
     def on_obstacles(raw):
         receipt["obstacles"].append(time.monotonic())
+        receipt["obstacles_wall_ns"].append(time.time_ns())
         m = deserialize_message(raw, ObstacleArray)
         received["obstacles"].append({
             "stamp": stamp_ns(m.header.stamp),
@@ -196,9 +197,18 @@ def main():
         if array["stamp"] in sent_at
     ]
 
+    # Consumer-side latency: receipt here (system clock) minus the sensor
+    # stamp the array carries, for every obstacle array (restamped runs,
+    # whose stamps are system-clock times too).
+    stamp_to_receipt_ms = [
+        (got_ns - array["stamp"]) / 1e6
+        for array, got_ns in zip(received["obstacles"], receipt["obstacles_wall_ns"])
+    ] if args.restamp else []
+
     with open(args.out, "w") as f:
         json.dump({"sent": sent, "received": received, "receipt": receipt,
-                   "round_trip_ms": round_trip_ms}, f)
+                   "round_trip_ms": round_trip_ms,
+                   "stamp_to_receipt_ms": stamp_to_receipt_ms}, f)
     node.destroy_node()
     rclpy.shutdown()
 

@@ -9,7 +9,7 @@ use super::{
     Actor, EGO_LANE_Y, EGO_SPEED, Material, Part, Route, STREET_JUNCTION_X, Scene, Terrain, Turn,
     V3, WINDOW_BEHIND, WINDOW_LENGTH, buildings, paint,
 };
-use crate::frames::ObstacleClass;
+use crate::obstacle::ObstacleClass;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::f64::consts::{FRAC_PI_2, PI};

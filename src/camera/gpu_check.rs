@@ -12,13 +12,13 @@
 //! A diagnostic tool, run by hand or by the script: it allocates freely and
 //! is never on a frame's path.
 
-use super::lane::{GpuLane, SPIN_KERNEL, driver_error};
-use super::preprocess::GpuPreprocessor;
-use super::{Availability, GpuError, GpuInfo, GpuOptions};
 use crate::camera::preprocess::Preprocessor;
+use crate::camera::preprocess::gpu::GpuPreprocessor;
 use crate::camera::spec::{ColorOrder, InputSpec, Layout, ResizeMode};
 use crate::clock::{Clock, MonotonicClock};
 use crate::frames::{CameraFrame, PixelEncoding};
+use crate::gpu::lane::{GpuLane, SPIN_KERNEL, driver_error};
+use crate::gpu::{Availability, GpuError, GpuInfo, GpuOptions};
 use cudarc::driver::sys::{CUdevice_attribute, CUevent_flags};
 use cudarc::driver::{LaunchConfig, PushKernelArg};
 
@@ -175,7 +175,7 @@ impl TestFrame {
 }
 
 fn usable(options: &GpuOptions) -> Result<GpuInfo, GpuError> {
-    match super::probe(options.ordinal) {
+    match crate::gpu::probe(options.ordinal) {
         Availability::Gpu(gpu) => Ok(gpu),
         Availability::Cpu { reason } => Err(GpuError::Unavailable(reason)),
     }
@@ -545,8 +545,8 @@ pub fn camera_stage_agreement(
         )
         .map_err(|e| e.to_string())
     };
-    let mut cpu = load(super::Device::Cpu)?;
-    let mut gpu = load(super::Device::Cuda)?;
+    let mut cpu = load(crate::gpu::Device::Cpu)?;
+    let mut gpu = load(crate::gpu::Device::Cuda)?;
     if !gpu.preprocesses_on_gpu() {
         return Err("the stage did not set up GPU preprocessing (see the log)".to_owned());
     }

@@ -63,7 +63,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::frames::{Obstacle, ObstacleClass};
+use crate::obstacle::{Obstacle, ObstacleClass};
 
 /// What counts, and what a match is (the `eval` section of the pipeline
 /// configuration).
@@ -98,30 +98,17 @@ impl Default for EvalConfig {
 }
 
 impl EvalConfig {
-    pub fn validate(&self) -> Result<(), crate::config::ConfigError> {
-        let err = |field, problem: String| crate::config::ConfigError {
-            section: "eval",
-            field,
-            problem,
-        };
+    pub fn validate(&self) -> Result<(), crate::validate::ConfigError> {
+        let eval = crate::validate::Section("eval");
+        let err = |field, problem: String| eval.err(field, problem);
         for (field, value) in [
             ("match_distance", self.match_distance),
             ("max_range", self.max_range),
         ] {
-            if !(value.is_finite() && value > 0.0) {
-                return Err(err(
-                    field,
-                    format!("must be positive and finite, got {value}"),
-                ));
-            }
+            eval.positive(field, value)?;
         }
-        if let Some([min, max]) = self.azimuth_deg
-            && !(min.is_finite() && max.is_finite() && min < max)
-        {
-            return Err(err(
-                "azimuth_deg",
-                format!("[{min}, {max}] is not an interval"),
-            ));
+        if let Some([min, max]) = self.azimuth_deg {
+            eval.interval("azimuth_deg", [min, max], false)?;
         }
         if let Some(&(min, max)) = self
             .range_bands
@@ -858,7 +845,7 @@ mod tests {
             ..EvalConfig::default()
         };
         let err = bad.validate().unwrap_err();
-        assert_eq!((err.section, err.field), ("eval", "azimuth_deg"));
+        assert_eq!(err.path, "eval.azimuth_deg");
     }
 
     #[test]

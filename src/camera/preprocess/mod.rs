@@ -33,6 +33,9 @@
 //! to normalize and transpose, and a padded copy for letterbox. OpenCV's
 //! `blobFromImage` is the same multi-pass pipeline behind a C++ dependency.
 
+#[cfg(feature = "cuda")]
+pub mod gpu;
+
 use super::ImageTransform;
 use super::spec::{ColorOrder, InputSpec, Layout, ResizeMode};
 use crate::frames::{CameraFrame, PixelEncoding};

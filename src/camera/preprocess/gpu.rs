@@ -17,12 +17,12 @@
 //! logged). Per frame: no allocation, one host memcpy into staging, and the
 //! stream is synchronized only where the host needs a result.
 
-use super::GpuError;
-use super::lane::{GpuLane, PREPROCESS_KERNEL, driver_error};
+use super::{Plan, Preprocessor, Tap};
 use crate::camera::ImageTransform;
-use crate::camera::preprocess::{Plan, Preprocessor, Tap};
 use crate::camera::spec::{InputSpec, Layout};
 use crate::frames::CameraFrame;
+use crate::gpu::GpuError;
+use crate::gpu::lane::{GpuLane, PREPROCESS_KERNEL, driver_error};
 use cudarc::driver::sys::{CUevent_flags, CUgraphInstantiate_flags, CUstreamCaptureMode};
 use cudarc::driver::{
     CudaContext, CudaEvent, CudaFunction, CudaGraph, CudaSlice, CudaStream, DevicePtr,

@@ -1,0 +1,308 @@
+//! `lookout bench`: the hand-timed benchmarks of the lidar stage, the
+//! camera stage and the scheduler (the criterion benchmarks are in
+//! `benches/`). Timed with the monotonic clock, percentiles over runs.
+
+use crate::bag::Bag;
+use crate::camera::engine::{Backend, EngineOptions};
+use crate::clock::MonotonicClock;
+use crate::config::LookoutConfig;
+use crate::synth::SynthOptions;
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+
+/// Times the lidar stage per scan at four scan sizes (azimuth resolution
+/// scaled, 64 beams), on 10 distinct scans of a synthetic scene each.
+pub fn bench_lidar(runs: usize, config: &LookoutConfig, bag: Option<&Path>) -> Result<()> {
+    println!(
+        "{:>8} {:>10} {:>9} {:>9} {:>9} {:>9} {:>11}",
+        "target", "points", "p50 ms", "p90 ms", "p99 ms", "max ms", "ns/point"
+    );
+    if let Some(path) = bag {
+        let scans = bag_scans(path)?;
+        return time_lidar("bag", &scans, runs, config);
+    }
+    for target in [30_000usize, 60_000, 120_000, 240_000] {
+        let mut options = SynthOptions::default();
+        // The synthetic town returns about 58.5 points per 64-beam column.
+        options.lidar.azimuth_steps = (target as f64 / 58.5).round() as usize;
+        let clouds = crate::synth::lidar_scans(&options, 10)?;
+        let mut scans = Vec::new();
+        for cloud in &clouds {
+            let mut scan = crate::frames::LidarScan::new();
+            scan.fill_from(&crate::msg::PointCloud2::decode(cloud)?)?;
+            scans.push(scan);
+        }
+        time_lidar(&target.to_string(), &scans, runs, config)?;
+    }
+    Ok(())
+}
+
+/// Every PointCloud2 of a bag, decoded.
+pub fn bag_scans(path: &Path) -> Result<Vec<crate::frames::LidarScan>> {
+    let bag = Bag::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut scans = Vec::new();
+    let mut failed = None;
+    bag.read_messages(None, |m| {
+        if m.type_name == "sensor_msgs/msg/PointCloud2" {
+            let mut scan = crate::frames::LidarScan::new();
+            let decoded = crate::msg::PointCloud2::decode(m.data)
+                .map_err(anyhow::Error::from)
+                .and_then(|c| scan.fill_from(&c).map_err(anyhow::Error::from));
+            match decoded {
+                Ok(()) => scans.push(scan),
+                Err(e) => failed = Some(format!("{} at {}: {e}", m.topic, m.log_time)),
+            }
+        }
+        std::ops::ControlFlow::Continue(())
+    })?;
+    if let Some(e) = failed {
+        bail!("{}: a scan did not decode ({e})", path.display());
+    }
+    if scans.is_empty() {
+        bail!("{}: no PointCloud2 messages", path.display());
+    }
+    Ok(scans)
+}
+
+/// Times the lidar stage over `scans` (round robin) and prints one row.
+pub fn time_lidar(
+    label: &str,
+    scans: &[crate::frames::LidarScan],
+    runs: usize,
+    config: &LookoutConfig,
+) -> Result<()> {
+    use crate::clock::Clock;
+    let clock = MonotonicClock::new();
+    let mut stage = crate::lidar::LidarStage::new(config.lidar.clone())?;
+    let mut out = Vec::new();
+    for scan in scans {
+        stage.process(scan, &mut out);
+    }
+    let mut times = Vec::with_capacity(runs);
+    for run in 0..runs.max(1) {
+        let scan = &scans[run % scans.len()];
+        let started = clock.now_ns();
+        stage.process(scan, &mut out);
+        times.push(clock.now_ns() - started);
+    }
+    times.sort_unstable();
+    let at = |q: f64| {
+        times[((q * times.len() as f64).ceil() as usize).clamp(1, times.len()) - 1] as f64 / 1e6
+    };
+    let points = scans.iter().map(|s| s.len()).sum::<usize>() / scans.len();
+    println!(
+        "{:>8} {:>10} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>11.1}",
+        label,
+        points,
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        at(1.0),
+        at(0.5) * 1e6 / points.max(1) as f64
+    );
+    Ok(())
+}
+
+/// p50/p99/max in milliseconds of `runs` calls of `f`, after 3 warm-up calls.
+pub fn time_ms(runs: usize, mut f: impl FnMut()) -> (f64, f64, f64) {
+    use crate::clock::Clock;
+    let clock = MonotonicClock::new();
+    for _ in 0..3 {
+        f();
+    }
+    let times: Vec<i64> = (0..runs.max(1))
+        .map(|_| {
+            let started = clock.now_ns();
+            f();
+            clock.now_ns() - started
+        })
+        .collect();
+    percentiles(times, 1e6)
+}
+
+/// p50/p99/max of `times` (nanoseconds, at least one) divided by `unit`.
+pub fn percentiles(mut times: Vec<i64>, unit: f64) -> (f64, f64, f64) {
+    times.sort_unstable();
+    let at = |q: f64| {
+        times[((q * times.len() as f64).ceil() as usize).clamp(1, times.len()) - 1] as f64 / unit
+    };
+    (at(0.5), at(0.99), at(1.0))
+}
+
+/// p50/p99/max in microseconds of per-frame scheduler overhead.
+pub fn bench_scheduler(runs: usize, config: &LookoutConfig) -> Result<()> {
+    use crate::clock::Clock;
+    use crate::ingest::InputKind;
+    use crate::lidar::LidarStage;
+    use crate::pipeline::PipelineWork;
+    use crate::sched::runtime::{Event, Job, Runtime};
+    use crate::sched::{Scheduler, Sensor};
+    use std::sync::Arc;
+    let clock = Arc::new(MonotonicClock::new());
+    let frames = runs.max(1) * 1000;
+    let report = |name: &str, times: Vec<i64>| {
+        let (p50, p99, max) = percentiles(times, 1e3);
+        println!("{name:<58} {p50:>8.2} {p99:>8.2} {max:>8.2}");
+    };
+    println!(
+        "{:<58} {:>8} {:>8} {:>8}",
+        "per frame", "p50 us", "p99 us", "max us"
+    );
+    // Decisions: a lidar scan offered while a camera frame waits, the
+    // earliest deadline picked with admission, the result judged.
+    let mut scheduler: Scheduler<u64> = Scheduler::new(&config.scheduler);
+    let mut ignore = |_, _| {};
+    let mut times = Vec::with_capacity(frames);
+    for k in 0..frames as i64 {
+        let now = k * 1_000_000;
+        scheduler.offer(Sensor::Camera, now, now, 0, &mut ignore);
+        let started = clock.now_ns();
+        scheduler.offer(Sensor::Lidar, now - 50_000_000, now, 1, &mut ignore);
+        let frame = scheduler.next(now, &mut ignore);
+        times.push(clock.now_ns() - started);
+        if let Some(frame) = frame {
+            scheduler.finished(&frame.timing, 1_000_000, now + 1_000_000, true);
+        }
+        while scheduler.next(now, &mut ignore).is_some() {}
+    }
+    report("decisions: offer + EDF pick + admission", times);
+    // Threads: submit -> idle lane -> event, for a message the lane rejects
+    // at once (no stage work). Each frame waits for the last one's event,
+    // so the lane is idle (parked) when it arrives, as between sensor frames.
+    let lane = PipelineWork::new(LidarStage::new(config.lidar.clone())?, None);
+    let mut runtime = Runtime::start(
+        &config.scheduler,
+        Default::default(),
+        clock.clone(),
+        vec![lane],
+        false,
+    );
+    let count = runs.max(1) * 1000;
+    let (mut to_dispatch, mut to_lane, mut round_trip) = (
+        Vec::with_capacity(count),
+        Vec::with_capacity(count),
+        Vec::with_capacity(count),
+    );
+    for _ in 0..count {
+        let job = Job {
+            kind: InputKind::PointCloud2,
+            bytes: runtime.buffer(),
+            log_time: 0,
+        };
+        let started = clock.now_ns();
+        runtime.submit(Sensor::Lidar, started, job);
+        to_dispatch.push(clock.now_ns() - started);
+        loop {
+            match runtime.events().recv()? {
+                Event::Frame {
+                    job,
+                    finished,
+                    run_ns,
+                    ..
+                } => {
+                    round_trip.push(clock.now_ns() - started);
+                    // The lane started the frame `run_ns` before it finished.
+                    if let (Some(finished), Some(run_ns)) = (finished, run_ns) {
+                        to_lane.push(finished - run_ns - started);
+                    }
+                    runtime.recycle(job.bytes);
+                    break;
+                }
+                Event::Status(_) => {}
+            }
+        }
+    }
+    report("enqueue -> dispatch (in an idle lane's slot)", to_dispatch);
+    report("enqueue -> lane start (the lane thread wakes)", to_lane);
+    report("round trip: enqueue -> lane -> event received", round_trip);
+    runtime.finish();
+    Ok(())
+}
+
+/// Times the camera stage's parts on a synthetic 1920x1080 rgb8 frame:
+/// preprocessing and decoding on one thread, inference on every engine this
+/// build has at one and two threads.
+pub fn bench_camera(runs: usize, onnxruntime_library: Option<PathBuf>) -> Result<()> {
+    use crate::camera::engine;
+    use crate::camera::preprocess::Preprocessor;
+    use crate::camera::spec::{ColorOrder, Layout, ModelSpec, ResizeMode};
+    use crate::camera::{ImageTransform, decode::Decoder};
+    use crate::frames::CameraFrame;
+    let (w, h) = (1920u32, 1080u32);
+    let pixels: Vec<u8> = (0..w * h * 3)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let frame = CameraFrame::rgb8("camera", w, h, &pixels);
+    let spec = ModelSpec::load(Path::new("models/nanodet-m-416.yaml"))?;
+    println!(
+        "{:<48} {:>9} {:>9} {:>9}",
+        "step", "p50 ms", "p99 ms", "max ms"
+    );
+    let report = |name: &str, (p50, p99, max): (f64, f64, f64)| {
+        println!("{name:<48} {p50:>9.2} {p99:>9.2} {max:>9.2}");
+    };
+    let mut letterbox = spec.input.clone();
+    (letterbox.width, letterbox.height) = (640, 640);
+    (letterbox.resize, letterbox.color, letterbox.layout) =
+        (ResizeMode::Letterbox, ColorOrder::Rgb, Layout::Nchw);
+    for (name, input) in [
+        ("preprocess 1920x1080 -> 416 stretch (bgr)", &spec.input),
+        ("preprocess 1920x1080 -> 640 letterbox (rgb)", &letterbox),
+    ] {
+        let mut pre = Preprocessor::new(input);
+        let mut tensor = vec![0.0; pre.tensor_len()];
+        report(
+            name,
+            time_ms(runs, || {
+                pre.run(&frame, &mut tensor);
+            }),
+        );
+    }
+    let mut pre = Preprocessor::new(&spec.input);
+    let mut tensor = vec![0.0; pre.tensor_len()];
+    let transform: ImageTransform = pre.run(&frame, &mut tensor);
+    let onnxruntime_library =
+        onnxruntime_library.or_else(|| std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from));
+    let mut last_engine = None;
+    for backend in [Backend::Tract, Backend::Onnxruntime] {
+        for threads in [1, 2] {
+            let options = EngineOptions {
+                backend,
+                threads,
+                onnxruntime_library: onnxruntime_library.clone(),
+                ..EngineOptions::default()
+            };
+            let mut engine = match engine::load(&spec, &options) {
+                Ok(engine) => engine,
+                Err(error) => {
+                    println!("{backend:?} skipped: {error}");
+                    break;
+                }
+            };
+            let name = format!(
+                "inference nanodet-m 416, {}, {threads} thread{}",
+                engine.info().backend,
+                if threads == 1 { "" } else { "s" }
+            );
+            report(
+                &name,
+                time_ms(runs.min(30), || {
+                    engine.run(&tensor).expect("inference");
+                }),
+            );
+            last_engine = Some(engine);
+        }
+    }
+    let engine = last_engine.context("no engine loaded")?;
+    let mut decoder = Decoder::new(&spec);
+    let mut detections = Vec::new();
+    report(
+        "decode + nms",
+        time_ms(runs, || {
+            decoder
+                .decode(engine.as_ref(), &transform, &mut detections)
+                .expect("decode");
+        }),
+    );
+    Ok(())
+}

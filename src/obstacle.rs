@@ -1,0 +1,122 @@
+//! The obstacles the stages produce and every later step reads: class,
+//! oriented box, footprint, sources and their stamps.
+//!
+//! Owns the obstacle value type only. Never depends on anything above it:
+//! the message form (`to_msg`, `from_msg`) lives with the message in
+//! [`crate::msg`], which depends on this module, not the other way round.
+
+/// Where an obstacle's evidence came from (`Obstacle.SOURCE_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ObstacleSource {
+    #[default]
+    Lidar = 0,
+    Camera = 1,
+    Fused = 2,
+    GroundTruth = 3,
+}
+
+impl ObstacleSource {
+    pub fn from_code(code: u8) -> Option<Self> {
+        Some(match code {
+            0 => ObstacleSource::Lidar,
+            1 => ObstacleSource::Camera,
+            2 => ObstacleSource::Fused,
+            3 => ObstacleSource::GroundTruth,
+            _ => return None,
+        })
+    }
+}
+
+/// What an obstacle is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ObstacleClass {
+    Car,
+    Truck,
+    Pedestrian,
+    Cyclist,
+    Unknown,
+}
+
+impl ObstacleClass {
+    pub const ALL: [ObstacleClass; 5] = [
+        ObstacleClass::Car,
+        ObstacleClass::Truck,
+        ObstacleClass::Pedestrian,
+        ObstacleClass::Cyclist,
+        ObstacleClass::Unknown,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ObstacleClass::Car => "car",
+            ObstacleClass::Truck => "truck",
+            ObstacleClass::Pedestrian => "pedestrian",
+            ObstacleClass::Cyclist => "cyclist",
+            ObstacleClass::Unknown => "unknown",
+        }
+    }
+
+    pub fn from_label(label: &str) -> ObstacleClass {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.label() == label)
+            .unwrap_or(ObstacleClass::Unknown)
+    }
+}
+
+/// An oriented 3D box: centre, extent (length, width, height), yaw about z.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Box3 {
+    pub center: [f64; 3],
+    pub size: [f64; 3],
+    pub yaw: f64,
+}
+
+/// Most vertices a [`Footprint`] keeps.
+pub const FOOTPRINT_MAX: usize = 16;
+
+/// An obstacle's ground footprint: a convex polygon (x, y) in the obstacle's
+/// frame, at most [`FOOTPRINT_MAX`] vertices, stored inline (no allocation).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Footprint {
+    vertices: [[f32; 2]; FOOTPRINT_MAX],
+    len: u8,
+}
+
+impl Footprint {
+    /// Keeps every vertex of `polygon`, or an evenly spaced subset of them
+    /// (still convex) when it has more than [`FOOTPRINT_MAX`].
+    pub fn from_polygon(polygon: &[[f32; 2]]) -> Self {
+        let mut footprint = Footprint::default();
+        let n = polygon.len();
+        let keep = n.min(FOOTPRINT_MAX);
+        for k in 0..keep {
+            footprint.vertices[k] = polygon[k * n / keep];
+        }
+        footprint.len = keep as u8;
+        footprint
+    }
+
+    pub fn vertices(&self) -> &[[f32; 2]] {
+        &self.vertices[..self.len as usize]
+    }
+}
+
+/// A 3D obstacle, in the frame of the scan or truth record that carries it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Obstacle {
+    pub id: u32,
+    pub class: ObstacleClass,
+    pub score: f32,
+    pub source: ObstacleSource,
+    pub bbox: Box3,
+    pub velocity: [f64; 3],
+    pub point_count: u32,
+    pub nearest_distance: f32,
+    pub lidar_stamp: i64,
+    pub camera_stamp: i64,
+    /// Seconds from the oldest source stamp to the end of processing on
+    /// the pipeline clock; NaN until the runtime knows it.
+    pub latency: f32,
+    pub footprint: Footprint,
+}

@@ -1,0 +1,201 @@
+//! The output chain: what happens to a lane's result after the lanes, in
+//! one place and one thread, for every output in the order the runtime
+//! reports them. Today: stamp each obstacle's end-to-end latency, encode
+//! the `ObstacleArray`, hand it to the sink (the node's publisher or the
+//! replay's output bag) and record the moment it was handed over, which is
+//! what decides lateness. Tracking, prediction and other output formats
+//! belong here too: this is the one place that sees every output in order.
+//!
+//! Owns [`ObstacleBatch`] (a lane's typed, recycled output) and
+//! [`OutputChain`]. Never runs a stage, never blocks except inside the
+//! sink it is given, and allocates nothing per frame after warm-up (the
+//! encode buffer and the batches are reused).
+
+use crate::cdr::CdrWriter;
+use crate::clock::Clock;
+use crate::msg::{Encode, Header, ObstacleArrayRef, Time};
+use crate::obstacle::Obstacle;
+
+/// One lidar scan's obstacles, as a lane hands them on. Recycled: a lane
+/// fills one the chain has handed back, so the vectors keep their capacity.
+#[derive(Debug, Clone, Default)]
+pub struct ObstacleBatch {
+    /// The scan's header stamp (header time, ns) and frame.
+    pub stamp: i64,
+    pub frame_id: String,
+    pub obstacles: Vec<Obstacle>,
+    /// The watchdog said ERROR when the result was ready.
+    pub degraded: bool,
+    /// Header time less pipeline-clock time for this scan: 0 live and in
+    /// lockstep replay, the bag-to-wall offset in realtime replay.
+    pub header_offset: i64,
+    /// The scan's points (x, y), kept only when the lanes are asked to
+    /// (the bird's-eye view draws them); empty otherwise.
+    pub points_x: Vec<f32>,
+    pub points_y: Vec<f32>,
+}
+
+/// When an output was handed over, on the pipeline clock, and whether that
+/// was after its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Handoff {
+    pub at: i64,
+    /// Handed over after the deadline, or published late by the scheduler's
+    /// late policy; the message says so in its `late` flag.
+    pub late: bool,
+    /// `at` is past the deadline (the honest count of late outputs; `late`
+    /// also includes results the stage already finished late).
+    pub after_deadline: bool,
+}
+
+/// Encodes and hands over outputs; holds the reused encode buffer.
+#[derive(Debug, Default)]
+pub struct OutputChain {
+    writer: Option<CdrWriter>,
+}
+
+impl OutputChain {
+    pub fn new() -> Self {
+        OutputChain {
+            writer: Some(CdrWriter::new()),
+        }
+    }
+
+    /// Stamps every obstacle of `batch` with its end-to-end latency at
+    /// `clock`'s present, encodes the array (flagged late when
+    /// `flagged_late`: the scheduler published a late result), reads the
+    /// clock again and hands the bytes to `sink` with that moment, the
+    /// hand-off. A hand-off after `deadline` sets the message's late flag
+    /// before it goes. The sink's error is returned as is.
+    pub fn emit<E>(
+        &mut self,
+        batch: &mut ObstacleBatch,
+        deadline: i64,
+        flagged_late: bool,
+        clock: &dyn Clock,
+        sink: impl FnOnce(&[u8], i64) -> Result<(), E>,
+    ) -> Result<Handoff, E> {
+        let encoding = clock.now_ns();
+        // Obstacle stamps are header time; so is `encoding` after this.
+        let now_header = encoding + batch.header_offset;
+        for obstacle in &mut batch.obstacles {
+            obstacle.latency = end_to_end_latency(obstacle, now_header);
+        }
+        let array = ObstacleArrayRef {
+            header: Header {
+                stamp: Time::from_nanos(batch.stamp),
+                frame_id: &batch.frame_id,
+            },
+            obstacles: &batch.obstacles,
+            degraded: batch.degraded,
+            late: flagged_late,
+        };
+        let mut writer = self.writer.take().unwrap_or_default();
+        array.encode_into(&mut writer);
+        let mut bytes = writer.into_bytes();
+        let at = clock.now_ns();
+        let after_deadline = at > deadline;
+        if after_deadline {
+            ObstacleArrayRef::mark_late(&mut bytes);
+        }
+        let result = sink(&bytes, at);
+        self.writer = Some(CdrWriter::from_buffer(bytes));
+        result.map(|()| Handoff {
+            at,
+            late: flagged_late || after_deadline,
+            after_deadline,
+        })
+    }
+}
+
+/// Seconds from the oldest of the obstacle's source stamps (0: that
+/// source did not contribute) to `now` (header time).
+fn end_to_end_latency(obstacle: &Obstacle, now: i64) -> f32 {
+    let oldest = [obstacle.lidar_stamp, obstacle.camera_stamp]
+        .into_iter()
+        .filter(|&s| s != 0)
+        .min();
+    match oldest {
+        Some(stamp) => ((now - stamp) as f64 * 1e-9) as f32,
+        None => f32::NAN,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SimulatedClock;
+    use crate::msg::ObstacleArray;
+    use crate::obstacle::{Box3, Footprint, ObstacleClass, ObstacleSource};
+
+    const MS: i64 = 1_000_000;
+
+    fn batch(stamp: i64) -> ObstacleBatch {
+        ObstacleBatch {
+            stamp,
+            frame_id: "lidar".into(),
+            obstacles: vec![Obstacle {
+                id: 1,
+                class: ObstacleClass::Car,
+                score: 0.9,
+                source: ObstacleSource::Lidar,
+                bbox: Box3::default(),
+                velocity: [0.0; 3],
+                point_count: 100,
+                nearest_distance: 5.0,
+                lidar_stamp: stamp,
+                camera_stamp: 0,
+                latency: f32::NAN,
+                footprint: Footprint::default(),
+            }],
+            ..ObstacleBatch::default()
+        }
+    }
+
+    /// The sink sees the moment of hand-off; before the deadline the
+    /// message is not late, after it the flag is set in the bytes.
+    #[test]
+    fn lateness_is_decided_at_the_hand_off() {
+        let clock = SimulatedClock::new(1_050 * MS);
+        let mut chain = OutputChain::new();
+        let mut seen = Vec::new();
+        let mut sink = |bytes: &[u8], at: i64| -> Result<(), ()> {
+            seen.push((ObstacleArray::decode(bytes).unwrap(), at));
+            Ok(())
+        };
+        let on_time = chain
+            .emit(&mut batch(1_000 * MS), 1_100 * MS, false, &clock, &mut sink)
+            .unwrap();
+        assert_eq!(on_time.at, 1_050 * MS);
+        assert!(!on_time.late && !on_time.after_deadline);
+        clock.set_ns(1_150 * MS);
+        let late = chain
+            .emit(&mut batch(1_000 * MS), 1_100 * MS, false, &clock, &mut sink)
+            .unwrap();
+        assert!(late.late && late.after_deadline);
+        assert!(!seen[0].0.late && seen[1].0.late);
+        assert!((seen[0].0.obstacles[0].latency - 0.050).abs() < 1e-6);
+        assert!((seen[1].0.obstacles[0].latency - 0.150).abs() < 1e-6);
+        assert_eq!(seen[1].1, 1_150 * MS);
+    }
+
+    /// A result the scheduler published late keeps its flag even when the
+    /// hand-off itself is in time (it is not counted as after-deadline).
+    #[test]
+    fn a_late_result_stays_flagged() {
+        let clock = SimulatedClock::new(1_000 * MS);
+        let handoff = OutputChain::new()
+            .emit(
+                &mut batch(900 * MS),
+                2_000 * MS,
+                true,
+                &clock,
+                |bytes, _| {
+                    assert!(ObstacleArray::decode(bytes).unwrap().late);
+                    Ok::<(), ()>(())
+                },
+            )
+            .unwrap();
+        assert!(handoff.late && !handoff.after_deadline);
+    }
+}
