@@ -144,7 +144,10 @@ def main():
                 and (args.restamp or clock_pub.get_subscription_count() > 0):
             break
     else:
-        print("drive_node: lookout never subscribed", file=sys.stderr)
+        missing = [t for t, p in publishers.items() if p.get_subscription_count() == 0]
+        if not args.restamp and clock_pub.get_subscription_count() == 0:
+            missing.append("/clock")
+        print(f"drive_node: lookout never subscribed to {', '.join(missing)}", file=sys.stderr)
         sys.exit(2)
     # Discovery of our subscriptions on the node's side.
     settle_until = time.monotonic() + 1.0
