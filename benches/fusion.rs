@@ -80,7 +80,12 @@ fn fusion_step(c: &mut Criterion) {
         .collect();
     let results = Arc::new(CameraResults::new(100));
     results.put(0, (width, height), &detections);
-    let mut fusion = Fusion::new(FusionConfig::default(), &calibration, &classes, results);
+    let camera = lookout::fusion::FusionCamera {
+        sensor: lookout::stage::Sensor::CAMERA,
+        calibration: &calibration,
+        results,
+    };
+    let mut fusion = Fusion::new(FusionConfig::default(), &classes, vec![camera]);
     let (obstacles, points) = scene();
     let clock = MonotonicClock::new();
     c.bench_function("fusion_step_50_obstacles_50_detections", |b| {

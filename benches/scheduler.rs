@@ -21,14 +21,15 @@ use std::time::Duration;
 
 fn decisions(c: &mut Criterion) {
     let config = SchedulerConfig::default();
-    let mut scheduler: Scheduler<u64> = Scheduler::new(&config);
+    let sensors = lookout::sched::SensorSet::default_rig(&config, &Default::default());
+    let mut scheduler: Scheduler<u64> = Scheduler::new(&config, &sensors);
     let mut now = 0i64;
     let mut ignore = |_, _| {};
     c.bench_function("scheduler_offer_next_finished", |b| {
         b.iter(|| {
             now += 1_000_000;
-            scheduler.offer(Sensor::Lidar, now - 50_000_000, now, 1, &mut ignore);
-            scheduler.offer(Sensor::Camera, now - 10_000_000, now, 2, &mut ignore);
+            scheduler.offer(Sensor::LIDAR, now - 50_000_000, now, 1, &mut ignore);
+            scheduler.offer(Sensor::CAMERA, now - 10_000_000, now, 2, &mut ignore);
             while let Some(frame) = scheduler.next(now, &mut ignore) {
                 black_box(scheduler.finished(&frame.timing, 5_000_000, now + 5_000_000, true));
             }
@@ -38,10 +39,11 @@ fn decisions(c: &mut Criterion) {
 
 fn submit_to_dispatch(c: &mut Criterion) {
     let clock = Arc::new(MonotonicClock::new());
-    let lane = PipelineWork::new(LidarStage::new(LidarConfig::default()).unwrap(), None);
+    let rig = Arc::new(lookout::rig::Rig::from_calibration(None));
+    let lane = PipelineWork::new(rig, LidarStage::new(LidarConfig::default()).unwrap(), None);
     let mut runtime = Runtime::start(
         &SchedulerConfig::default(),
-        Default::default(),
+        lookout::sched::SensorSet::default_rig(&SchedulerConfig::default(), &Default::default()),
         clock.clone(),
         vec![lane],
         false,
@@ -50,13 +52,9 @@ fn submit_to_dispatch(c: &mut Criterion) {
         b.iter_custom(|iterations| {
             let mut total = Duration::ZERO;
             for _ in 0..iterations {
-                let job = Job {
-                    kind: InputKind::PointCloud2,
-                    bytes: runtime.buffer(),
-                    log_time: 0,
-                };
+                let job = Job::single(InputKind::PointCloud2, runtime.buffer(), 0);
                 let started = clock.now_ns();
-                runtime.submit(Sensor::Lidar, started, job);
+                runtime.submit(Sensor::LIDAR, started, job);
                 total += Duration::from_nanos((clock.now_ns() - started) as u64);
                 // Untimed: let the lane finish so it is idle for the next one.
                 while let Ok(event) = runtime.events().recv() {

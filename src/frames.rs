@@ -479,6 +479,21 @@ pub struct LidarScan {
     pub dropped_non_finite: usize,
 }
 
+/// A rigid transform in single precision, as applied to every point.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RigidF32 {
+    /// Row-major 3x3.
+    pub rotation: [f32; 9],
+    pub translation: [f32; 3],
+}
+
+impl RigidF32 {
+    pub const IDENTITY: RigidF32 = RigidF32 {
+        rotation: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+        translation: [0.0; 3],
+    };
+}
+
 impl LidarScan {
     pub fn new() -> Self {
         Self::default()
@@ -490,6 +505,35 @@ impl LidarScan {
 
     pub fn is_empty(&self) -> bool {
         self.x.is_empty()
+    }
+
+    /// Empties this scan (buffers kept) to merge others into, stamped
+    /// `stamp` in frame `frame_id`.
+    pub fn start_merge(&mut self, stamp: Stamp, frame_id: &str) {
+        self.clear();
+        self.stamp = stamp;
+        self.frame_id.push_str(frame_id);
+    }
+
+    /// Appends `other`'s points moved by `pose` (row-major rotation, then
+    /// translation: `p' = R p + t`), their times re-based on this scan's
+    /// stamp. Allocates only while the buffers grow.
+    pub fn append_moved(&mut self, other: &LidarScan, pose: &RigidF32) {
+        let (r, t) = (&pose.rotation, &pose.translation);
+        self.x.reserve(other.len());
+        self.y.reserve(other.len());
+        self.z.reserve(other.len());
+        for k in 0..other.len() {
+            let (x, y, z) = (other.x[k], other.y[k], other.z[k]);
+            self.x.push(r[0] * x + r[1] * y + r[2] * z + t[0]);
+            self.y.push(r[3] * x + r[4] * y + r[5] * z + t[1]);
+            self.z.push(r[6] * x + r[7] * y + r[8] * z + t[2]);
+        }
+        self.intensity.extend_from_slice(&other.intensity);
+        self.ring.extend_from_slice(&other.ring);
+        let shift = ((other.stamp - self.stamp) as f64 * 1e-9) as f32;
+        self.time.extend(other.time.iter().map(|t| t + shift));
+        self.dropped_non_finite += other.dropped_non_finite;
     }
 
     /// Refills this scan from a decoded cloud, reusing the buffers.

@@ -62,6 +62,8 @@ fn run(cli: Cli) -> Result<()> {
             lidar,
             camera_format,
             compression,
+            front_lidar,
+            rig,
         } => {
             let options = SynthOptions {
                 seconds,
@@ -72,7 +74,11 @@ fn run(cli: Cli) -> Result<()> {
                 compression,
                 ..SynthOptions::default()
             };
-            data::run_synth(&out, &options)
+            let extra: Vec<lookout::synth::ExtraLidar> = front_lidar
+                .then(lookout::synth::ExtraLidar::front)
+                .into_iter()
+                .collect();
+            data::run_synth(&out, &options, &extra, rig.as_deref())
         }
         Command::Import { dataset } => data::run_import(dataset),
         Command::Replay {
@@ -108,6 +114,7 @@ fn run(cli: Cli) -> Result<()> {
             json,
             camera_model,
             calibration,
+            rig,
             fused_range,
             engine,
         } => eval::run_eval(
@@ -117,6 +124,7 @@ fn run(cli: Cli) -> Result<()> {
                 truth_2d,
                 camera_model,
                 calibration,
+                rig,
                 fused_range,
                 engine: engine.options(),
             },

@@ -33,6 +33,8 @@ pub struct ObstacleBatch {
     /// (the bird's-eye view draws them); empty otherwise.
     pub points_x: Vec<f32>,
     pub points_y: Vec<f32>,
+    /// The lidars whose scans made this output, a bit per sensor index.
+    pub lidars: u64,
 }
 
 /// When an output was handed over, on the pipeline clock, and whether that

@@ -3,25 +3,40 @@
 //! model is configured. One [`PipelineWork`] per lane; each owns its stage
 //! instances and buffers, so lanes share nothing while they work.
 //!
-//! With fusion configured (a calibration and a camera model), camera lanes
-//! hand their detections to the shared [`crate::fusion::sync::CameraResults`]
-//! and lidar lanes fuse each scan's obstacles with the camera frame nearest
-//! in time before publishing them: camera results reach the output through
-//! the fused (and camera-only) obstacles.
+//! The rig ([`crate::rig`]) says what each sensor is. A lidar frame is one
+//! scan, or the scans of several lidars the merge window
+//! ([`crate::merge`]) gathered; each is moved into the base frame and the
+//! lidar stage runs once on them together. Every camera runs the one
+//! detector of the lane.
+//!
+//! With fusion configured (calibrated cameras and a camera model), camera
+//! lanes hand their detections to their camera's shared
+//! [`crate::fusion::sync::CameraResults`] and lidar lanes fuse each scan's
+//! obstacles with every camera's frame nearest in time before publishing
+//! them: camera results reach the output through the fused (and
+//! camera-only) obstacles.
 
 use crate::camera::{CameraStage, Detection2d};
-use crate::fusion::{Fusion, FusionOutcome};
-use crate::ingest::{FrameFacts, Ingest, InputKind, camera_facts};
+use crate::frames::{LidarScan, RigidF32};
+use crate::fusion::sync::CameraResults;
+use crate::fusion::{Fusion, FusionCamera, FusionOutcome};
+use crate::ingest::{FrameFacts, Ingest, camera_facts};
 use crate::lidar::LidarStage;
 use crate::obstacle::Obstacle;
 use crate::output::ObstacleBatch;
+use crate::rig::{Rig, SensorKind};
 use crate::stage::{Job, RunContext, Sensor, StageError, Work};
+use std::sync::Arc;
 
-/// Where (scan frame, m) the ground height for camera-only obstacles is
+/// Where (base frame, m) the ground height for camera-only obstacles is
 /// read: a few metres ahead, where a forward camera looks.
 const CAMERA_GROUND_PROBE: [f32; 2] = [8.0, 0.0];
 
 pub struct PipelineWork {
+    rig: Arc<Rig>,
+    /// Per sensor: how its points move into the base frame (`None`: they
+    /// are there already).
+    to_base: Vec<Option<RigidF32>>,
     ingest: Ingest,
     lidar: LidarStage,
     camera: Option<CameraStage>,
@@ -29,6 +44,12 @@ pub struct PipelineWork {
     detections: Vec<Detection2d>,
     fusion: Option<Fusion>,
     last_fusion: Option<FusionOutcome>,
+    /// The scan in the base frame when it had to be moved or merged.
+    merged: LidarScan,
+    /// Whether the last scan is `merged` (else the ingest's own).
+    last_merged: bool,
+    /// The lidars in the last scan, a bit per sensor index.
+    merged_mask: u64,
     /// The last scan's header stamp less its pipeline-clock stamp: 0 live
     /// and in lockstep replay, the bag-to-wall offset in realtime replay.
     header_offset: i64,
@@ -37,8 +58,17 @@ pub struct PipelineWork {
 }
 
 impl PipelineWork {
-    pub fn new(lidar: LidarStage, camera: Option<CameraStage>) -> Self {
+    /// Stages for the sensors of `rig`.
+    pub fn new(rig: Arc<Rig>, lidar: LidarStage, camera: Option<CameraStage>) -> Self {
+        let to_base = rig
+            .all()
+            .map(|(sensor, s)| {
+                (s.extrinsics != crate::rig::Pose::IDENTITY).then(|| rigid(&rig, sensor))
+            })
+            .collect();
         PipelineWork {
+            rig,
+            to_base,
             ingest: Ingest::new(),
             lidar,
             camera,
@@ -46,6 +76,9 @@ impl PipelineWork {
             detections: Vec::new(),
             fusion: None,
             last_fusion: None,
+            merged: LidarScan::new(),
+            last_merged: false,
+            merged_mask: 0,
             header_offset: 0,
             keep_points: false,
         }
@@ -69,13 +102,124 @@ impl PipelineWork {
         self.last_fusion
     }
 
-    /// Which sensor (and so which deadline and stage) a message type feeds.
-    pub fn sensor_of(kind: InputKind) -> Option<Sensor> {
-        match kind {
-            InputKind::Image | InputKind::CompressedImage => Some(Sensor::Camera),
-            InputKind::PointCloud2 => Some(Sensor::Lidar),
-            _ => None,
+    fn scan(&self) -> &LidarScan {
+        if self.last_merged {
+            &self.merged
+        } else {
+            self.ingest.scan()
         }
+    }
+
+    /// Decodes the job's scans: one scan already in the base frame is used
+    /// as decoded; otherwise every scan is moved into the base frame and
+    /// merged, stamped with the earliest.
+    fn decode_scans(&mut self, sensor: Sensor, job: &Job) -> Result<FrameFacts, StageError> {
+        if job.parts.is_empty() && self.to_base[sensor.index()].is_none() {
+            let (facts, _) = self.ingest.ingest(job.kind, &job.bytes)?;
+            self.last_merged = false;
+            self.merged_mask = 1 << sensor.index();
+            return Ok(facts);
+        }
+        let mut total = FrameFacts::default();
+        let mut first = true;
+        self.merged_mask = 0;
+        for (part, bytes) in job.messages(sensor) {
+            let (facts, _) = self.ingest.ingest(job.kind, bytes)?;
+            let scan = self.ingest.scan();
+            if first {
+                self.merged.start_merge(scan.stamp, &self.rig.base_frame);
+                total.stamp = facts.stamp;
+                first = false;
+            }
+            // Parts come earliest first: the merged scan keeps that stamp.
+            let pose = self.to_base[part.index()].unwrap_or(RigidF32::IDENTITY);
+            self.merged.append_moved(scan, &pose);
+            self.merged_mask |= 1 << part.index();
+            total.point_count += facts.point_count;
+            total.dropped_non_finite += facts.dropped_non_finite;
+        }
+        self.last_merged = true;
+        Ok(total)
+    }
+
+    fn run_lidar(
+        &mut self,
+        sensor: Sensor,
+        job: &Job,
+        context: &RunContext<'_>,
+    ) -> Result<FrameFacts, StageError> {
+        let facts = self.decode_scans(sensor, job)?;
+        let scan = if self.last_merged {
+            &self.merged
+        } else {
+            self.ingest.scan()
+        };
+        self.header_offset = scan.stamp - context.stamp;
+        self.lidar.process(scan, &mut self.obstacles);
+        if let Some(fusion) = self.fusion.as_mut() {
+            let lidar = &self.lidar;
+            // Camera frames are kept by their pipeline-clock stamps (the
+            // camera lane's `context.stamp`): pair on the scan's, and give
+            // the paired frame's stamp back in header time like the scan's.
+            self.last_fusion = Some(fusion.fuse(
+                &mut self.obstacles,
+                |k| lidar.points_of(k),
+                context.stamp,
+                context.deadline,
+                context.clock,
+                lidar.ground_height_at(CAMERA_GROUND_PROBE[0], CAMERA_GROUND_PROBE[1]),
+            ));
+            for obstacle in self.obstacles.iter_mut().filter(|o| o.camera_stamp != 0) {
+                obstacle.camera_stamp += self.header_offset;
+            }
+        }
+        Ok(facts)
+    }
+
+    fn run_camera(
+        &mut self,
+        sensor: Sensor,
+        job: &Job,
+        context: &RunContext<'_>,
+    ) -> Result<FrameFacts, StageError> {
+        let frame = self.ingest.camera_frame(job.kind, &job.bytes)?;
+        let facts = camera_facts(&frame);
+        let Some(camera) = self.camera.as_mut() else {
+            return Ok(facts);
+        };
+        let fusion = self.fusion.as_ref();
+        if let Some(fusion) = fusion {
+            fusion.camera_started(sensor, context.stamp);
+        }
+        let detected = camera.process(&frame, &mut self.detections);
+        if let Some(fusion) = fusion {
+            let size = (frame.width, frame.height);
+            let ok = detected.as_ref().ok().map(|_| self.detections.as_slice());
+            fusion.camera_finished(sensor, context.stamp, size, ok);
+        }
+        detected.map_err(|e| StageError::stage(e.to_string()))?;
+        Ok(facts)
+    }
+}
+
+/// The transform of `sensor`'s points into the rig's base frame.
+fn rigid(rig: &Rig, sensor: Sensor) -> RigidF32 {
+    let e = rig.to_base(sensor);
+    let r = e.rotation_matrix();
+    let t = e.translation;
+    RigidF32 {
+        rotation: [
+            r[(0, 0)] as f32,
+            r[(0, 1)] as f32,
+            r[(0, 2)] as f32,
+            r[(1, 0)] as f32,
+            r[(1, 1)] as f32,
+            r[(1, 2)] as f32,
+            r[(2, 0)] as f32,
+            r[(2, 1)] as f32,
+            r[(2, 2)] as f32,
+        ],
+        translation: [t[0] as f32, t[1] as f32, t[2] as f32],
     }
 }
 
@@ -88,51 +232,9 @@ impl Work for PipelineWork {
         job: &Job,
         context: &RunContext<'_>,
     ) -> Result<FrameFacts, StageError> {
-        match sensor {
-            Sensor::Lidar => {
-                let (facts, _) = self.ingest.ingest(job.kind, &job.bytes)?;
-                let scan = self.ingest.scan();
-                self.header_offset = scan.stamp - context.stamp;
-                self.lidar.process(scan, &mut self.obstacles);
-                if let Some(fusion) = self.fusion.as_mut() {
-                    let lidar = &self.lidar;
-                    // Camera frames are kept by their pipeline-clock stamps
-                    // (the camera lane's `context.stamp`): pair on the
-                    // scan's, and give the paired frame's stamp back in
-                    // header time like the scan's own.
-                    self.last_fusion = Some(fusion.fuse(
-                        &mut self.obstacles,
-                        |k| lidar.points_of(k),
-                        context.stamp,
-                        context.deadline,
-                        context.clock,
-                        lidar.ground_height_at(CAMERA_GROUND_PROBE[0], CAMERA_GROUND_PROBE[1]),
-                    ));
-                    for obstacle in self.obstacles.iter_mut().filter(|o| o.camera_stamp != 0) {
-                        obstacle.camera_stamp += self.header_offset;
-                    }
-                }
-                Ok(facts)
-            }
-            Sensor::Camera => {
-                let frame = self.ingest.camera_frame(job.kind, &job.bytes)?;
-                let facts = camera_facts(&frame);
-                let Some(camera) = self.camera.as_mut() else {
-                    return Ok(facts);
-                };
-                let fusion = self.fusion.as_ref();
-                if let Some(fusion) = fusion {
-                    fusion.camera_started(context.stamp);
-                }
-                let detected = camera.process(&frame, &mut self.detections);
-                if let Some(fusion) = fusion {
-                    let size = (frame.width, frame.height);
-                    let ok = detected.as_ref().ok().map(|_| self.detections.as_slice());
-                    fusion.camera_finished(context.stamp, size, ok);
-                }
-                detected.map_err(|e| StageError::stage(e.to_string()))?;
-                Ok(facts)
-            }
+        match self.rig.kind(sensor) {
+            SensorKind::Lidar => self.run_lidar(sensor, job, context),
+            SensorKind::Camera => self.run_camera(sensor, job, context),
         }
     }
 
@@ -143,24 +245,25 @@ impl Work for PipelineWork {
         degraded: bool,
         out: &mut ObstacleBatch,
     ) -> bool {
-        if sensor != Sensor::Lidar {
+        if self.rig.kind(sensor) != SensorKind::Lidar {
             return false;
         }
-        let scan = self.ingest.scan();
+        let scan = self.scan();
         out.stamp = scan.stamp;
         out.frame_id.clear();
         out.frame_id.push_str(&scan.frame_id);
-        // The batch takes this scan's obstacles; the lane keeps the
-        // recycled vector for the next scan (no copy, no allocation).
-        std::mem::swap(&mut out.obstacles, &mut self.obstacles);
-        out.degraded = degraded;
-        out.header_offset = self.header_offset;
         out.points_x.clear();
         out.points_y.clear();
         if self.keep_points {
             out.points_x.extend_from_slice(&scan.x);
             out.points_y.extend_from_slice(&scan.y);
         }
+        // The batch takes this scan's obstacles; the lane keeps the
+        // recycled vector for the next scan (no copy, no allocation).
+        std::mem::swap(&mut out.obstacles, &mut self.obstacles);
+        out.degraded = degraded;
+        out.header_offset = self.header_offset;
+        out.lidars = self.merged_mask;
         true
     }
 }
@@ -169,25 +272,36 @@ impl Work for PipelineWork {
 pub struct LaneSetup<'a> {
     pub workers: usize,
     pub lidar: &'a crate::lidar::LidarConfig,
+    /// The sensors.
+    pub rig: &'a Rig,
     /// The camera detector, if any.
     pub camera: Option<(
         &'a crate::camera::spec::ModelSpec,
         &'a crate::camera::engine::EngineOptions,
     )>,
-    /// Fusion, with its calibration; applied only with a camera detector.
-    pub fusion: Option<(
-        &'a crate::fusion::FusionConfig,
-        &'a crate::calibration::Calibration,
-    )>,
+    /// Fusion, through each calibrated camera of the rig; applied only
+    /// with a camera detector.
+    pub fusion: Option<&'a crate::fusion::FusionConfig>,
     /// Hand each scan's points on with its obstacles (bird's-eye view).
     pub keep_points: bool,
 }
 
 /// `workers` lanes, each with its own stages; with fusion they share one
-/// camera results store. The error names what failed to load.
+/// results store per camera. The error names what failed to load.
 pub fn build_lanes(setup: &LaneSetup<'_>) -> Result<Vec<PipelineWork>, String> {
     let max_detections = setup.camera.map_or(0, |(spec, _)| spec.max_detections);
-    let results = std::sync::Arc::new(crate::fusion::sync::CameraResults::new(max_detections));
+    let rig = Arc::new(setup.rig.clone());
+    let cameras: Vec<(Sensor, crate::calibration::Calibration, Arc<CameraResults>)> = rig
+        .of_kind(SensorKind::Camera)
+        .filter_map(|camera| {
+            let calibration = rig.camera_calibration(camera)?;
+            Some((
+                camera,
+                calibration,
+                Arc::new(CameraResults::new(max_detections)),
+            ))
+        })
+        .collect();
     let mut lanes = Vec::with_capacity(setup.workers);
     for _ in 0..setup.workers.max(1) {
         let lidar = LidarStage::new(setup.lidar.clone()).map_err(|e| e.to_string())?;
@@ -197,14 +311,19 @@ pub fn build_lanes(setup: &LaneSetup<'_>) -> Result<Vec<PipelineWork>, String> {
             }
             None => None,
         };
-        let mut lane = PipelineWork::new(lidar, camera).keep_points(setup.keep_points);
-        if let (Some((spec, _)), Some((config, calibration))) = (setup.camera, setup.fusion) {
-            lane = lane.with_fusion(Fusion::new(
-                config.clone(),
-                calibration,
-                &spec.classes,
-                results.clone(),
-            ));
+        let mut lane = PipelineWork::new(rig.clone(), lidar, camera).keep_points(setup.keep_points);
+        if let (Some((spec, _)), Some(config)) = (setup.camera, setup.fusion)
+            && !cameras.is_empty()
+        {
+            let fusion_cameras = cameras
+                .iter()
+                .map(|(sensor, calibration, results)| FusionCamera {
+                    sensor: *sensor,
+                    calibration,
+                    results: results.clone(),
+                })
+                .collect();
+            lane = lane.with_fusion(Fusion::new(config.clone(), &spec.classes, fusion_cameras));
         }
         lanes.push(lane);
     }
@@ -213,14 +332,26 @@ pub fn build_lanes(setup: &LaneSetup<'_>) -> Result<Vec<PipelineWork>, String> {
 
 /// The camera side of a pipeline, loaded once by whichever driver runs it
 /// (the node, the replay, the eval command): the detector's model spec and
-/// engine, and fusion with its calibration. Fusion needs both.
-#[derive(Debug, Clone, Default)]
+/// engine, the rig, and fusion. Fusion needs a detector and calibrated
+/// cameras.
+#[derive(Debug, Clone)]
 pub struct CameraSide {
     pub camera: Option<(
         crate::camera::spec::ModelSpec,
         crate::camera::engine::EngineOptions,
     )>,
-    pub fusion: Option<(crate::fusion::FusionConfig, crate::calibration::Calibration)>,
+    pub rig: Rig,
+    pub fusion: Option<crate::fusion::FusionConfig>,
+}
+
+impl Default for CameraSide {
+    fn default() -> Self {
+        CameraSide {
+            camera: None,
+            rig: Rig::from_calibration(None),
+            fusion: None,
+        }
+    }
 }
 
 /// Why the camera side could not be loaded, naming the file.
@@ -230,21 +361,28 @@ pub enum SetupError {
     Model { path: String, detail: String },
     #[error("calibration {path}: {detail}")]
     Calibration { path: String, detail: String },
+    #[error(transparent)]
+    Rig(#[from] crate::rig::RigError),
     #[error("calibration {path}: fusion needs a camera detector (a camera model)")]
     NoModel { path: String },
+    #[error("a rig file ({rig}) and a calibration file ({calibration}): give one")]
+    RigAndCalibration { rig: String, calibration: String },
 }
 
 impl CameraSide {
-    /// Loads the model spec at `model` (run with `engine`) and, with a
-    /// model, the calibration at `calibration` for fusion configured as
-    /// `fusion`. A calibration without a model is [`SetupError::NoModel`]:
+    /// Loads the model spec at `model` (run with `engine`) and the sensors:
+    /// the rig file at `rig`, or the rig of the calibration file at
+    /// `calibration` (read only with a model, for fusion configured as
+    /// `fusion`). A calibration without a model is [`SetupError::NoModel`]:
     /// the caller decides whether that is an error (a command line that
     /// asked for fusion) or a warning (a node that keeps its lidar going).
+    /// A rig file fuses through its cameras whenever there is a model.
     pub fn load(
         model: Option<&std::path::Path>,
         engine: crate::camera::engine::EngineOptions,
         fusion: &crate::fusion::FusionConfig,
         calibration: Option<&std::path::Path>,
+        rig: Option<&std::path::Path>,
     ) -> Result<CameraSide, SetupError> {
         let camera = match model {
             Some(path) => Some((
@@ -256,24 +394,58 @@ impl CameraSide {
             )),
             None => None,
         };
-        let fusion = match (calibration, &camera) {
+        if let (Some(rig), Some(calibration)) = (rig, calibration) {
+            return Err(SetupError::RigAndCalibration {
+                rig: rig.display().to_string(),
+                calibration: calibration.display().to_string(),
+            });
+        }
+        if let Some(path) = rig {
+            return Ok(CameraSide {
+                fusion: camera.as_ref().map(|_| fusion.clone()),
+                camera,
+                rig: Rig::load(path)?,
+            });
+        }
+        let calibration = match (calibration, &camera) {
             (None, _) => None,
             (Some(path), None) => {
                 return Err(SetupError::NoModel {
                     path: path.display().to_string(),
                 });
             }
-            (Some(path), Some(_)) => Some((
-                fusion.clone(),
-                crate::calibration::Calibration::load(path).map_err(|e| {
+            (Some(path), Some(_)) => {
+                Some(crate::calibration::Calibration::load(path).map_err(|e| {
                     SetupError::Calibration {
                         path: path.display().to_string(),
                         detail: e.to_string(),
                     }
-                })?,
-            )),
+                })?)
+            }
         };
-        Ok(CameraSide { camera, fusion })
+        Ok(CameraSide {
+            fusion: calibration.as_ref().map(|_| fusion.clone()),
+            rig: Rig::from_calibration(calibration.as_ref()),
+            camera,
+        })
+    }
+
+    /// Fusion through the single calibration file, when that is the rig.
+    pub fn calibration_fusion(
+        &self,
+    ) -> Option<(crate::fusion::FusionConfig, crate::calibration::Calibration)> {
+        let fusion = self.fusion.clone().filter(|_| self.rig.routes_by_type())?;
+        Some((fusion, self.rig.camera_calibration(Sensor::CAMERA)?))
+    }
+
+    /// A rig file's rig and the fusion through its cameras (`config` when
+    /// no detector makes fusion moot).
+    pub fn rig_fusion(
+        &self,
+        config: &crate::fusion::FusionConfig,
+    ) -> Option<(Rig, crate::fusion::FusionConfig)> {
+        let fusion = self.fusion.clone().unwrap_or_else(|| config.clone());
+        (!self.rig.routes_by_type()).then(|| (self.rig.clone(), fusion))
     }
 
     /// As [`LaneSetup`] wants them.
@@ -286,11 +458,9 @@ impl CameraSide {
         LaneSetup {
             workers,
             lidar,
+            rig: &self.rig,
             camera: self.camera.as_ref().map(|(spec, engine)| (spec, engine)),
-            fusion: self
-                .fusion
-                .as_ref()
-                .map(|(config, calibration)| (config, calibration)),
+            fusion: self.fusion.as_ref(),
             keep_points,
         }
     }

@@ -3,8 +3,8 @@
 //! Chrome/Perfetto trace file of the whole run.
 //!
 //! The trace holds what the runtime records at debug level under the
-//! `lookout::` targets: one slice per stage run (`camera`, `lidar`) on the
-//! track of the lane thread that ran it, carrying the frame index, sensor,
+//! `lookout::` targets: one `stage` slice per stage run on the track of the
+//! lane thread that ran it, carrying the sensor's name, the frame index,
 //! stamp and deadline, and one instant event per frame that ended without
 //! a result (`frame not published`, with its outcome: superseded, stale,
 //! infeasible, late, failed). `LOOKOUT_TRACE` overrides what goes into the

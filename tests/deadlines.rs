@@ -36,6 +36,7 @@ fn options(mode: Mode, workers: usize, out: Option<&Path>) -> ScheduledReplayOpt
         lidar: LidarConfig::default(),
         camera: None,
         fusion: None,
+        rig: None,
         faults: FaultConfig::default(),
         out: out.map(Path::to_path_buf),
         writer: WriterOptions::default(),
@@ -65,7 +66,7 @@ fn lockstep_outputs_are_byte_identical_across_runs_and_worker_counts() {
             ..FaultConfig::default()
         };
         let report = replay_scheduled(&bag, &o).unwrap();
-        let lidar = &report.sensors[Sensor::Lidar.index()];
+        let lidar = &report.sensors[Sensor::LIDAR.index()];
         assert_eq!(lidar.received, 20, "{}", report.table());
         assert_eq!(lidar.published, 20, "{}", report.table());
         assert!(
@@ -88,8 +89,8 @@ fn lockstep_outputs_are_byte_identical_across_runs_and_worker_counts() {
         assert!(statuses.len() >= 2, "{statuses:?}");
         let last = statuses.last().unwrap();
         assert_eq!(last.sensors.len(), 2);
-        assert_eq!(last.sensors[Sensor::Lidar.index()].sensor, "lidar");
-        assert!(last.sensors[Sensor::Lidar.index()].published > 0);
+        assert_eq!(last.sensors[Sensor::LIDAR.index()].sensor, "lidar");
+        assert!(last.sensors[Sensor::LIDAR.index()].published > 0);
     }
     assert_eq!(hashes[0], hashes[1]);
     assert_eq!(hashes[0], hashes[2]);
@@ -108,7 +109,7 @@ fn lockstep_drops_frames_a_stall_made_stale_and_says_so() {
         ..StageFaults::default()
     };
     let report = replay_scheduled(&bag, &o).unwrap();
-    let lidar = &report.sensors[Sensor::Lidar.index()];
+    let lidar = &report.sensors[Sensor::LIDAR.index()];
     // The stalled scan finishes late and is dropped; the scans that arrived
     // during the stall are superseded or stale; the rest are published.
     assert_eq!(lidar.late_dropped, 1, "{}", report.table());
@@ -169,19 +170,17 @@ fn a_stall_is_reported_within_one_watchdog_period_of_the_deadline_and_clears() {
         },
         ..FaultConfig::default()
     };
-    let lane = PipelineWork::new(LidarStage::new(LidarConfig::default()).unwrap(), None);
-    let mut runtime = Runtime::start(&config, faults, clock.clone(), vec![lane], false);
+    let rig = std::sync::Arc::new(lookout::rig::Rig::from_calibration(None));
+    let lane = PipelineWork::new(rig, LidarStage::new(LidarConfig::default()).unwrap(), None);
+    let sensors = lookout::sched::SensorSet::default_rig(&config, &faults);
+    let mut runtime = Runtime::start(&config, sensors, clock.clone(), vec![lane], false);
     let stamp = header_stamp(&scan).unwrap();
     let submit = |runtime: &mut Runtime<lookout::output::ObstacleBatch>| {
         let mut bytes = runtime.buffer();
         bytes.extend_from_slice(&scan);
-        let job = Job {
-            kind: InputKind::PointCloud2,
-            bytes,
-            log_time: 0,
-        };
+        let job = Job::single(InputKind::PointCloud2, bytes, 0);
         let now = clock.now_ns();
-        runtime.submit(Sensor::Lidar, stamp, job);
+        runtime.submit(Sensor::LIDAR, stamp, job);
         now
     };
     let submitted = submit(&mut runtime);
@@ -204,7 +203,7 @@ fn a_stall_is_reported_within_one_watchdog_period_of_the_deadline_and_clears() {
         matches!(
             first.cause,
             Cause::Stall {
-                sensor: Sensor::Lidar,
+                sensor: Sensor::LIDAR,
                 ..
             }
         ),
@@ -284,7 +283,7 @@ fn under_overload_nothing_is_published_late_and_fifo_latency_grows() {
         edf.table()
     );
     // The camera cannot keep up at 3x: something had to be dropped.
-    let camera = &edf.sensors[Sensor::Camera.index()];
+    let camera = &edf.sensors[Sensor::CAMERA.index()];
     assert!(
         camera.superseded + camera.infeasible + camera.stale > 0,
         "{}",
@@ -358,7 +357,7 @@ fn late_results_are_dropped_by_default_or_published_with_their_late_flag() {
         // 105 ms after its stamp.
         o.faults.lidar.delay_ms = 150.0;
         let report = replay_scheduled(&bag, &o).unwrap();
-        let lidar = &report.sensors[Sensor::Lidar.index()];
+        let lidar = &report.sensors[Sensor::LIDAR.index()];
         let mut written = Vec::new();
         Bag::open(&out)
             .unwrap()
@@ -393,7 +392,7 @@ fn outputs_published_in_error_health_are_marked_degraded() {
     // Scans 2..10 fail: 8 misses in a row is ERROR (5 or more).
     o.faults.lidar.error_frames = Some([2, 10]);
     let report = replay_scheduled(&bag, &o).unwrap();
-    assert_eq!(report.sensors[Sensor::Lidar.index()].errors, 8);
+    assert_eq!(report.sensors[Sensor::LIDAR.index()].errors, 8);
     let mut degraded = Vec::new();
     let mut status_health = Vec::new();
     Bag::open(&out)
@@ -469,7 +468,7 @@ fn a_bag_loop_starts_a_new_run_cleanly() {
     common::write_small_scene(&scene, 2.0, 17);
     let bag = Bag::open(&scene).unwrap();
     let once = replay_scheduled(&bag, &options(Mode::Lockstep, 1, None)).unwrap();
-    let scans = once.sensors[Sensor::Lidar.index()].received;
+    let scans = once.sensors[Sensor::LIDAR.index()].received;
     assert!(scans >= 15, "{}", once.table());
     assert_eq!(once.time_jumps, 0);
 
@@ -478,11 +477,11 @@ fn a_bag_loop_starts_a_new_run_cleanly() {
     // The first pass ends failing: ERROR health when time goes back.
     o.faults.lidar.error_frames = Some([scans - 7, scans]);
     let looped = replay_scheduled(&bag, &o).unwrap();
-    let lidar = &looped.sensors[Sensor::Lidar.index()];
+    let lidar = &looped.sensors[Sensor::LIDAR.index()];
     assert_eq!(looped.time_jumps, 2, "{}", looped.table());
     assert_eq!(lidar.received, 3 * scans);
     assert_eq!(lidar.errors, 7);
-    let published_once = once.sensors[Sensor::Lidar.index()].published;
+    let published_once = once.sensors[Sensor::LIDAR.index()].published;
     assert!(
         lidar.published >= 3 * published_once - 7 - 2 && lidar.stale == 0,
         "{}",

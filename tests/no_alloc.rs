@@ -58,6 +58,7 @@ fn fusing_scans_with_camera_detections_allocates_nothing_after_warm_up() {
     use lookout::fusion::{Fusion, FusionConfig};
     use lookout::lidar::{LidarConfig, LidarStage};
     use lookout::msg::Detection2DArray;
+    use lookout::stage::Sensor;
     use std::sync::Arc;
 
     enum Event {
@@ -102,12 +103,12 @@ fn fusing_scans_with_camera_detections_allocates_nothing_after_warm_up() {
         calibration.camera.image_width,
         calibration.camera.image_height,
     );
-    let mut fusion = Fusion::new(
-        FusionConfig::default(),
-        &calibration,
-        &classes,
-        Arc::new(CameraResults::new(100)),
-    );
+    let camera = lookout::fusion::FusionCamera {
+        sensor: Sensor::CAMERA,
+        calibration: &calibration,
+        results: Arc::new(CameraResults::new(100)),
+    };
+    let mut fusion = Fusion::new(FusionConfig::default(), &classes, vec![camera]);
     let mut lidar = LidarStage::new(LidarConfig::default()).unwrap();
     let mut ingest = Ingest::new();
     let mut obstacles = Vec::new();
@@ -117,8 +118,8 @@ fn fusing_scans_with_camera_detections_allocates_nothing_after_warm_up() {
         for event in &events {
             let counted = match event {
                 Event::Camera(stamp, boxes) => allocation_counter::measure(|| {
-                    fusion.camera_started(*stamp);
-                    fusion.camera_finished(*stamp, size, Some(boxes));
+                    fusion.camera_started(Sensor::CAMERA, *stamp);
+                    fusion.camera_finished(Sensor::CAMERA, *stamp, size, Some(boxes));
                 }),
                 Event::Scan(stamp, data) => {
                     ingest.ingest(InputKind::PointCloud2, data).unwrap();
@@ -170,18 +171,15 @@ fn the_output_chain_and_markers_allocate_nothing_after_warm_up() {
             ControlFlow::Continue(())
         })
         .unwrap();
-    let mut lane = PipelineWork::new(LidarStage::new(LidarConfig::default()).unwrap(), None);
+    let rig = std::sync::Arc::new(lookout::rig::Rig::from_calibration(None));
+    let mut lane = PipelineWork::new(rig, LidarStage::new(LidarConfig::default()).unwrap(), None);
     let clock = SimulatedClock::new(0);
     let mut chain = OutputChain::new();
     let mut presenter = Presenter::new("base_link");
     let mut pool: Vec<ObstacleBatch> = vec![ObstacleBatch::default(), ObstacleBatch::default()];
     let mut jobs: Vec<Job> = scans
         .iter()
-        .map(|bytes| Job {
-            kind: InputKind::PointCloud2,
-            bytes: bytes.clone(),
-            log_time: 0,
-        })
+        .map(|bytes| Job::single(InputKind::PointCloud2, bytes.clone(), 0))
         .collect();
     let mut handed = 0u64;
     let mut frame = |jobs: &mut Vec<Job>, pool: &mut Vec<ObstacleBatch>, handed: &mut u64| {
@@ -191,9 +189,9 @@ fn the_output_chain_and_markers_allocate_nothing_after_warm_up() {
                 deadline: i64::MAX,
                 clock: &clock,
             };
-            lane.run(Sensor::Lidar, job, &context).unwrap();
+            lane.run(Sensor::LIDAR, job, &context).unwrap();
             let mut batch = pool.pop().unwrap();
-            assert!(lane.output(Sensor::Lidar, 0, false, &mut batch));
+            assert!(lane.output(Sensor::LIDAR, 0, false, &mut batch));
             let handoff = chain
                 .emit(&mut batch, i64::MAX, false, &clock, |bytes, _| {
                     *handed += bytes.len() as u64;

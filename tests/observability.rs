@@ -227,14 +227,14 @@ fn report_bev_and_trace_of_a_replay_are_valid_and_agree_with_the_printed_summary
         .collect();
     for sensor in sensors {
         let name = sensor["sensor"].as_str().unwrap();
-        let begins: Vec<&Value> = events
-            .iter()
-            .filter(|e| e["ph"] == "B" && e["name"] == name)
-            .collect();
-        let ends = events
-            .iter()
-            .filter(|e| e["ph"] == "E" && e["name"] == name)
-            .count();
+        // tracing-chrome writes a `&str` field as its Debug form (quoted).
+        let of_sensor = |e: &&Value, ph: &str| {
+            e["ph"] == ph
+                && e["name"] == "stage"
+                && e["args"]["sensor"].as_str().map(|s| s.trim_matches('"')) == Some(name)
+        };
+        let begins: Vec<&Value> = events.iter().filter(|e| of_sensor(e, "B")).collect();
+        let ends = events.iter().filter(|e| of_sensor(e, "E")).count();
         let runs = sensor["stage"]["count"].as_u64().unwrap();
         assert_eq!(begins.len() as u64, runs, "{name}: one span per stage run");
         assert_eq!(ends as u64, runs);

@@ -122,6 +122,7 @@ fn replay_obstacles(scene: &Path, out: &Path) -> HashMap<i64, ObstacleArray> {
         lidar: LidarConfig::default(),
         camera: None,
         fusion: None,
+        rig: None,
         faults: FaultConfig::default(),
         out: Some(out.to_path_buf()),
         writer: WriterOptions::default(),

@@ -78,6 +78,17 @@ pub enum Command {
         camera_format: CameraFormat,
         #[arg(long, value_enum, default_value_t = Compression::Zstd)]
         compression: Compression,
+        /// Add a second lidar on the front bumper (32 beams, its own topic
+        /// /lidar_front/points, 30 ms after the roof lidar) and write the
+        /// rig file beside the bag (`<out>.rig.yaml`, for `replay --rig`).
+        #[arg(long)]
+        front_lidar: bool,
+        /// Render every camera and lidar of this rig file (see
+        /// rig/surround.yaml) on its own topics, the truth in the rig's base
+        /// frame and each camera's 2D truth on /ground_truth/<name>/detections;
+        /// the rig is copied beside the bag.
+        #[arg(long, conflicts_with = "front_lidar")]
+        rig: Option<PathBuf>,
     },
     /// Convert a public dataset (KITTI, nuScenes) into a rosbag2 MCAP bag
     /// with ground truth, and its calibration beside it.
@@ -125,6 +136,13 @@ pub enum Command {
         /// least 30% seen in the nearest camera frame's 2D truth).
         #[arg(long)]
         calibration: Option<PathBuf>,
+        /// Also replay the bag through this rig (lockstep: its lidars
+        /// merged; with --camera-model every camera detected and fused) and
+        /// score the published obstacles all around and, per camera, the
+        /// fused ones it sees against its 2D truth
+        /// (/ground_truth/<camera>/detections).
+        #[arg(long, conflicts_with = "calibration")]
+        rig: Option<PathBuf>,
         #[arg(long, default_value_t = 40.0)]
         fused_range: f64,
         #[command(flatten)]
@@ -219,6 +237,12 @@ pub struct ScheduleArgs {
     /// --camera-model).
     #[arg(long)]
     pub calibration: Option<PathBuf>,
+    /// The vehicle's sensors as a rig file (rig/*.yaml): any number of
+    /// cameras and lidars, routed by topic; lidars merged into one scan,
+    /// fusion through every camera with --camera-model. Instead of
+    /// --calibration.
+    #[arg(long, conflicts_with = "calibration")]
+    pub rig: Option<PathBuf>,
     #[command(flatten)]
     pub engine: EngineArgs,
     /// Write the end-of-run report (KPIs, counts, status records) as JSON.

@@ -129,8 +129,52 @@ pub fn percentiles(mut times: Vec<i64>, unit: f64) -> (f64, f64, f64) {
     (at(0.5), at(0.99), at(1.0))
 }
 
-/// p50/p99/max in microseconds of per-frame scheduler overhead.
+/// p50/p99/max in microseconds of per-frame scheduler overhead, for the
+/// default rig (a camera and a lidar) and for a rig of 8 sensors (six
+/// cameras, two lidars): every other sensor's mailbox holds a frame when
+/// one arrives, so the earliest-deadline pick looks at all of them.
 pub fn bench_scheduler(runs: usize, config: &LookoutConfig) -> Result<()> {
+    println!(
+        "{:<66} {:>8} {:>8} {:>8}",
+        "per frame", "p50 us", "p99 us", "max us"
+    );
+    for rig in [crate::rig::Rig::from_calibration(None), eight_sensor_rig()] {
+        bench_scheduler_rig(runs, config, rig)?;
+    }
+    Ok(())
+}
+
+/// Six cameras and two lidars (the scheduler looks at names and budgets
+/// only; the lanes reject the empty messages at once).
+fn eight_sensor_rig() -> crate::rig::Rig {
+    use crate::rig::{LidarMerge, Pose, Rig, RigSensor, SensorKind, Topics};
+    let sensor = |i: usize, kind: SensorKind| RigSensor {
+        name: format!("{}{i}", kind.as_str()),
+        kind,
+        topics: Topics::default(),
+        frame_id: format!("s{i}"),
+        extrinsics: Pose::IDENTITY,
+        intrinsics: None,
+        rate_hz: 10.0,
+        schedule: None,
+        faults: None,
+    };
+    let sensors = (0..8)
+        .map(|i| {
+            sensor(
+                i,
+                if i < 6 {
+                    SensorKind::Camera
+                } else {
+                    SensorKind::Lidar
+                },
+            )
+        })
+        .collect();
+    Rig::new("base".into(), LidarMerge::default(), sensors)
+}
+
+fn bench_scheduler_rig(runs: usize, config: &LookoutConfig, rig: crate::rig::Rig) -> Result<()> {
     use crate::clock::Clock;
     use crate::ingest::InputKind;
     use crate::lidar::LidarStage;
@@ -140,24 +184,27 @@ pub fn bench_scheduler(runs: usize, config: &LookoutConfig) -> Result<()> {
     use std::sync::Arc;
     let clock = Arc::new(MonotonicClock::new());
     let frames = runs.max(1) * 1000;
+    let n = rig.sensors.len();
     let report = |name: &str, times: Vec<i64>| {
         let (p50, p99, max) = percentiles(times, 1e3);
-        println!("{name:<58} {p50:>8.2} {p99:>8.2} {max:>8.2}");
+        let name = format!("{n} sensors: {name}");
+        println!("{name:<66} {p50:>8.2} {p99:>8.2} {max:>8.2}");
     };
-    println!(
-        "{:<58} {:>8} {:>8} {:>8}",
-        "per frame", "p50 us", "p99 us", "max us"
-    );
-    // Decisions: a lidar scan offered while a camera frame waits, the
-    // earliest deadline picked with admission, the result judged.
-    let mut scheduler: Scheduler<u64> = Scheduler::new(&config.scheduler);
+    // Decisions: a frame offered while every other sensor's frame waits,
+    // the earliest deadline picked with admission, the result judged.
+    let sensors = rig.sensor_set(&config.scheduler, &config.faults);
+    let mut scheduler: Scheduler<u64> = Scheduler::new(&config.scheduler, &sensors);
     let mut ignore = |_, _| {};
     let mut times = Vec::with_capacity(frames);
+    let all: Vec<Sensor> = sensors.all().collect();
     for k in 0..frames as i64 {
         let now = k * 1_000_000;
-        scheduler.offer(Sensor::Camera, now, now, 0, &mut ignore);
+        let arriving = all[k as usize % n];
+        for &other in all.iter().filter(|&&s| s != arriving) {
+            scheduler.offer(other, now, now, 0, &mut ignore);
+        }
         let started = clock.now_ns();
-        scheduler.offer(Sensor::Lidar, now - 50_000_000, now, 1, &mut ignore);
+        scheduler.offer(arriving, now - 50_000_000, now, 1, &mut ignore);
         let frame = scheduler.next(now, &mut ignore);
         times.push(clock.now_ns() - started);
         if let Some(frame) = frame {
@@ -169,28 +216,18 @@ pub fn bench_scheduler(runs: usize, config: &LookoutConfig) -> Result<()> {
     // Threads: submit -> idle lane -> event, for a message the lane rejects
     // at once (no stage work). Each frame waits for the last one's event,
     // so the lane is idle (parked) when it arrives, as between sensor frames.
-    let lane = PipelineWork::new(LidarStage::new(config.lidar.clone())?, None);
-    let mut runtime = Runtime::start(
-        &config.scheduler,
-        Default::default(),
-        clock.clone(),
-        vec![lane],
-        false,
-    );
+    let lane = PipelineWork::new(Arc::new(rig), LidarStage::new(config.lidar.clone())?, None);
+    let mut runtime = Runtime::start(&config.scheduler, sensors, clock.clone(), vec![lane], false);
     let count = runs.max(1) * 1000;
     let (mut to_dispatch, mut to_lane, mut round_trip) = (
         Vec::with_capacity(count),
         Vec::with_capacity(count),
         Vec::with_capacity(count),
     );
-    for _ in 0..count {
-        let job = Job {
-            kind: InputKind::PointCloud2,
-            bytes: runtime.buffer(),
-            log_time: 0,
-        };
+    for k in 0..count {
+        let job = Job::single(InputKind::PointCloud2, runtime.buffer(), 0);
         let started = clock.now_ns();
-        runtime.submit(Sensor::Lidar, started, job);
+        runtime.submit(all[k % n], started, job);
         to_dispatch.push(clock.now_ns() - started);
         loop {
             match runtime.events().recv()? {

@@ -5,16 +5,30 @@ use super::args::*;
 use super::*;
 use crate::bag::Bag;
 use crate::clock::MonotonicClock;
-use crate::synth::{SynthOptions, synthesize_with_progress};
+use crate::synth::SynthOptions;
 use anyhow::{Context, Result};
 use std::path::Path;
 
-pub fn run_synth(out: &Path, options: &SynthOptions) -> Result<()> {
+/// Writes a scene: one camera and one lidar, with `extra` lidars, or every
+/// sensor of the rig file at `rig`.
+pub fn run_synth(
+    out: &Path,
+    options: &SynthOptions,
+    extra: &[crate::synth::ExtraLidar],
+    rig: Option<&Path>,
+) -> Result<()> {
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let wall = MonotonicClock::new();
-    let summary = synthesize_with_progress(out, options, true).context("synthesizing the scene")?;
+    let summary = match rig {
+        Some(path) => {
+            let rig = crate::rig::Rig::load(path)?;
+            crate::synth::rig::synthesize_from_rig(out, options, &rig, true)
+        }
+        None => crate::synth::synthesize_rig(out, options, extra, true),
+    }
+    .context("synthesizing the scene")?;
     println!(
         "wrote {} ({} s, seed {}): {} camera frames, {} lidar scans ({:.0} points/scan), {} ground-truth obstacles, calibration {} [{:.1} s]",
         out.display(),
@@ -27,6 +41,9 @@ pub fn run_synth(out: &Path, options: &SynthOptions) -> Result<()> {
         summary.calibration_path.display(),
         crate::clock::Clock::now_ns(&wall) as f64 / 1e9
     );
+    if !extra.is_empty() || rig.is_some() {
+        println!("rig {}", crate::synth::rig_path(out).display());
+    }
     Ok(())
 }
 

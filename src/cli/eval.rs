@@ -16,6 +16,7 @@ pub struct EvalArgs {
     pub truth_2d: String,
     pub camera_model: Option<PathBuf>,
     pub calibration: Option<PathBuf>,
+    pub rig: Option<PathBuf>,
     pub fused_range: f64,
     pub engine: EngineOptions,
 }
@@ -56,7 +57,11 @@ pub fn run_eval(
         bail!("no scan had a truth record on {truth} with the same stamp");
     }
     let mut reports = serde_json::json!({ "lidar": evaluation.report });
-    if let Some(model) = &args.camera_model {
+    if let Some(rig) = &args.rig {
+        let rig_report = evaluate_rig_cli(&bag, args, rig, config)?;
+        reports["rig"] = serde_json::to_value(&rig_report)?;
+    }
+    if let Some(model) = args.camera_model.as_ref().filter(|_| args.rig.is_none()) {
         use crate::camera::spec::ModelSpec;
         let spec = ModelSpec::load(model)?;
         let mut camera = crate::camera::CameraStage::load(spec.clone(), &args.engine)?;
@@ -95,6 +100,72 @@ pub fn run_eval(
     Ok(())
 }
 
+/// The rig's replay scored all around and per camera, printed.
+fn evaluate_rig_cli(
+    bag: &Bag,
+    args: &EvalArgs,
+    rig: &Path,
+    config: &LookoutConfig,
+) -> Result<crate::replay::RigEvaluation> {
+    use crate::replay::{Mode, ScheduledReplayOptions};
+    let rig = crate::rig::Rig::load(rig)?;
+    let camera = match &args.camera_model {
+        Some(model) => Some((
+            crate::camera::spec::ModelSpec::load(model)?,
+            args.engine.clone(),
+        )),
+        None => None,
+    };
+    let options = ScheduledReplayOptions {
+        mode: Mode::Lockstep,
+        scheduler: config.scheduler.clone(),
+        lidar: config.lidar.clone(),
+        camera,
+        fusion: None,
+        rig: Some((rig, config.fusion.clone())),
+        faults: config.faults.clone(),
+        loops: 1,
+        observe: crate::replay::Observe {
+            progress: Progress::messages("eval rig", bag, 1),
+            ..Default::default()
+        },
+        out: None,
+        writer: WriterOptions::default(),
+    };
+    let min_visible = crate::eval::image::ImageEvalConfig::default().min_visible;
+    let evaluation = crate::replay::evaluate_rig(
+        bag,
+        &options,
+        crate::replay::RigTruth {
+            obstacles: &args.truth,
+            min_visible,
+            camera_range: args.fused_range,
+        },
+        config.eval.clone(),
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
+    println!(
+        "
+the rig's published obstacles, all around ({} scans):",
+        evaluation.scans
+    );
+    print!("{}", evaluation.all.table());
+    let eval = EvalConfig {
+        max_range: args.fused_range,
+        ..config.eval.clone()
+    };
+    let _ = eval;
+    for (camera, report) in &evaluation.cameras {
+        println!(
+            "
+{camera}: the fused obstacles it sees (>= {:.0}% seen):",
+            100.0 * min_visible
+        );
+        print!("{}", report.table());
+    }
+    Ok(evaluation)
+}
+
 pub fn evaluate_fused_cli(
     bag: &Bag,
     spec: crate::camera::spec::ModelSpec,
@@ -114,6 +185,7 @@ pub fn evaluate_fused_cli(
                 .with_context(|| format!("loading {}", calibration.display()))?,
         )),
         faults: config.faults.clone(),
+        rig: None,
         loops: 1,
         observe: crate::replay::Observe {
             progress: Progress::messages("eval fused", bag, 1),

@@ -73,14 +73,20 @@ pub fn run_scheduled_replay(
     // by itself: without a camera model it is not read.
     let calibration = calibration_path
         .as_deref()
-        .filter(|_| model.is_some() || args.calibration.is_some());
-    let side = CameraSide::load(model, args.engine.options(), &config.fusion, calibration)
-        .map_err(|e| match e {
-            SetupError::NoModel { .. } => {
-                anyhow::anyhow!("fusion needs a camera detector: add --camera-model")
-            }
-            e => e.into(),
-        })?;
+        .filter(|_| (model.is_some() || args.calibration.is_some()) && args.rig.is_none());
+    let side = CameraSide::load(
+        model,
+        args.engine.options(),
+        &config.fusion,
+        calibration,
+        args.rig.as_deref(),
+    )
+    .map_err(|e| match e {
+        SetupError::NoModel { .. } => {
+            anyhow::anyhow!("fusion needs a camera detector: add --camera-model")
+        }
+        e => e.into(),
+    })?;
     let options = ScheduledReplayOptions {
         mode: match mode {
             ReplayMode::Lockstep => Mode::Lockstep,
@@ -88,8 +94,9 @@ pub fn run_scheduled_replay(
         },
         scheduler,
         lidar: config.lidar.clone(),
+        fusion: side.calibration_fusion(),
+        rig: side.rig_fusion(&config.fusion),
         camera: side.camera,
-        fusion: side.fusion,
         faults: config.faults.clone(),
         out: out.clone(),
         writer: WriterOptions::default(),
@@ -149,6 +156,8 @@ pub fn demo(bag: &Path, seconds: f64) -> Result<()> {
                 seconds,
                 ..SynthOptions::default()
             },
+            &[],
+            None,
         )?;
     }
     let out = bag.with_extension("out.mcap");
@@ -161,6 +170,7 @@ pub fn demo(bag: &Path, seconds: f64) -> Result<()> {
     run_eval(
         bag,
         &EvalArgs {
+            rig: None,
             truth: crate::synth::TRUTH_TOPIC.to_owned(),
             truth_2d: crate::synth::CAMERA_TRUTH_TOPIC.to_owned(),
             camera_model: Some(model),

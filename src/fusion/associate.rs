@@ -146,7 +146,8 @@ impl Associator {
         &self.projector
     }
 
-    fn class_of(&self, d: &Detection2d) -> ObstacleClass {
+    /// The obstacle class of a detection.
+    pub fn class_of(&self, d: &Detection2d) -> ObstacleClass {
         self.classes
             .get(d.class as usize)
             .copied()
@@ -174,12 +175,7 @@ impl Associator {
         camera_stamp: Stamp,
         ground_z: f32,
     ) -> AssociationStats {
-        self.prepare(detections, ground_z);
-        self.candidates.clear();
-        for (k, obstacle) in obstacles.iter().enumerate() {
-            self.add_candidates(k, obstacle, points(k), detections);
-        }
-        self.assign(obstacles.len());
+        self.match_obstacles(obstacles, points, detections, ground_z);
         let mut stats = AssociationStats::default();
         for (obstacle, assigned) in obstacles.iter_mut().zip(&self.assigned) {
             match *assigned {
@@ -203,6 +199,35 @@ impl Associator {
             stats.camera_only = self.camera_only(obstacles, detections, camera_stamp, ground_z);
         }
         stats
+    }
+
+    /// Decides which detection classes each obstacle ([`Self::assigned`]),
+    /// changing nothing: the first half of [`Self::associate`], for a
+    /// caller that weighs several cameras' evidence.
+    pub fn match_obstacles<'p>(
+        &mut self,
+        obstacles: &[Obstacle],
+        points: impl Fn(usize) -> &'p [[f32; 3]],
+        detections: &[Detection2d],
+        ground_z: f32,
+    ) {
+        self.prepare(detections, ground_z);
+        self.candidates.clear();
+        for (k, obstacle) in obstacles.iter().enumerate() {
+            self.add_candidates(k, obstacle, points(k), detections);
+        }
+        self.assign(obstacles.len());
+    }
+
+    /// Per obstacle of the last [`Self::match_obstacles`]: the index of the
+    /// detection that classes it.
+    pub fn assigned(&self) -> &[Option<usize>] {
+        &self.assigned
+    }
+
+    /// Whether detections no obstacle took become camera-only obstacles.
+    pub fn reports_camera_only(&self) -> bool {
+        self.config.camera_only
     }
 
     /// Takes the candidates best first, one obstacle per detection; then
@@ -311,8 +336,9 @@ impl Associator {
         }
     }
 
-    /// Appends a camera-only obstacle for each detection no obstacle took.
-    fn camera_only(
+    /// Appends a camera-only obstacle for each detection no obstacle took
+    /// in the last match.
+    pub fn camera_only(
         &self,
         obstacles: &mut Vec<Obstacle>,
         detections: &[Detection2d],

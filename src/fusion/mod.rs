@@ -18,7 +18,9 @@ use crate::calibration::Calibration;
 use crate::camera::Detection2d;
 use crate::clock::Clock;
 use crate::frames::Stamp;
-use crate::obstacle::Obstacle;
+use crate::msg::ObstacleSource;
+use crate::obstacle::{Obstacle, ObstacleClass};
+use crate::stage::Sensor;
 use crate::validate::ConfigError;
 use associate::{AssociationConfig, AssociationStats, Associator};
 use project::Projector;
@@ -103,98 +105,261 @@ fn ms(v: f64) -> i64 {
 /// What the last fused scan found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FusionOutcome {
+    /// The first camera's pairing.
     pub pairing: Pairing,
+    /// Cameras whose frame was paired with the scan.
+    pub cameras_paired: u32,
     pub stats: AssociationStats,
 }
 
-/// One lane's fusion step; all lanes share one [`CameraResults`].
-pub struct Fusion {
-    config: FusionConfig,
+/// One camera fusion sees through: the rig's sensor, its calibration for
+/// points in the scan's frame, and its results store (one per camera,
+/// shared by every lane).
+pub struct FusionCamera<'a> {
+    pub sensor: Sensor,
+    pub calibration: &'a Calibration,
+    pub results: Arc<CameraResults>,
+}
+
+struct Camera {
+    sensor: Sensor,
     associator: Associator,
     results: Arc<CameraResults>,
     image_size: (u32, u32),
+}
+
+/// What the cameras say about one lidar obstacle.
+#[derive(Debug, Clone, Copy)]
+struct Evidence {
+    /// Cameras that classed it (as `class`).
+    cameras: u32,
+    class: ObstacleClass,
+    /// The best detection score for `class`.
+    best: f32,
+    /// Product of (1 - score) over the detections that said `class`.
+    miss: f32,
+    camera_stamp: Stamp,
+}
+
+const NO_EVIDENCE: Evidence = Evidence {
+    cameras: 0,
+    class: ObstacleClass::Unknown,
+    best: 0.0,
+    miss: 1.0,
+    camera_stamp: 0,
+};
+
+impl Evidence {
+    /// A camera's detection (`class`, `score`) of the obstacle. Cameras
+    /// that agree add up (independent evidence); one that disagrees with
+    /// a better score replaces the class.
+    fn add(&mut self, class: ObstacleClass, score: f32, camera_stamp: Stamp) {
+        if self.cameras > 0 && class == self.class {
+            self.miss *= 1.0 - score;
+            if score > self.best {
+                self.best = score;
+                self.camera_stamp = camera_stamp;
+            }
+        } else if self.cameras == 0 || score > self.best {
+            self.class = class;
+            self.best = score;
+            self.miss = 1.0 - score;
+            self.camera_stamp = camera_stamp;
+        }
+        self.cameras += 1;
+    }
+}
+
+/// Camera-only obstacles of two cameras closer than this are one object
+/// seen across the seam between their views (m).
+const SEAM_MERGE_M: f64 = 1.5;
+
+/// One lane's fusion step; all lanes share each camera's [`CameraResults`].
+pub struct Fusion {
+    config: FusionConfig,
+    cameras: Vec<Camera>,
     paired: Vec<Detection2d>,
+    evidence: Vec<Evidence>,
 }
 
 impl Fusion {
-    /// `classes`: the camera detector's class names, by index.
-    pub fn new(
-        config: FusionConfig,
-        calibration: &Calibration,
-        classes: &[String],
-        results: Arc<CameraResults>,
-    ) -> Self {
+    /// `classes`: the camera detector's class names, by index; `cameras`:
+    /// every calibrated camera, in rig order.
+    pub fn new(config: FusionConfig, classes: &[String], cameras: Vec<FusionCamera<'_>>) -> Self {
+        let max_detections = cameras
+            .iter()
+            .map(|c| c.results.max_detections())
+            .max()
+            .unwrap_or(0);
+        let cameras = cameras
+            .into_iter()
+            .map(|c| Camera {
+                sensor: c.sensor,
+                associator: Associator::new(
+                    config.association.clone(),
+                    Projector::new(c.calibration),
+                    classes,
+                ),
+                image_size: (
+                    c.calibration.camera.image_width,
+                    c.calibration.camera.image_height,
+                ),
+                results: c.results,
+            })
+            .collect();
         Fusion {
-            associator: Associator::new(
-                config.association.clone(),
-                Projector::new(calibration),
-                classes,
-            ),
-            image_size: (
-                calibration.camera.image_width,
-                calibration.camera.image_height,
-            ),
             config,
-            paired: Vec::with_capacity(results.max_detections()),
-            results,
+            cameras,
+            paired: Vec::with_capacity(max_detections),
+            evidence: Vec::new(),
         }
     }
 
-    /// A camera frame stamped `stamp` enters the detector.
-    pub fn camera_started(&self, stamp: Stamp) {
-        self.results.begin(stamp + ms(self.config.camera_offset_ms));
+    fn camera(&self, sensor: Sensor) -> Option<&Camera> {
+        self.cameras.iter().find(|c| c.sensor == sensor)
+    }
+
+    /// A frame of camera `sensor` stamped `stamp` enters the detector.
+    pub fn camera_started(&self, sensor: Sensor, stamp: Stamp) {
+        if let Some(camera) = self.camera(sensor) {
+            camera
+                .results
+                .begin(stamp + ms(self.config.camera_offset_ms));
+        }
     }
 
     /// Its detections (`None`: the detector failed on it).
     pub fn camera_finished(
         &self,
+        sensor: Sensor,
         stamp: Stamp,
         image_size: (u32, u32),
         detections: Option<&[Detection2d]>,
     ) {
+        let Some(camera) = self.camera(sensor) else {
+            return;
+        };
         let stamp = stamp + ms(self.config.camera_offset_ms);
         match detections {
-            Some(d) => self.results.put(stamp, image_size, d),
-            None => self.results.abandon(stamp),
+            Some(d) => camera.results.put(stamp, image_size, d),
+            None => camera.results.abandon(stamp),
         }
     }
 
     /// Fuses a scan's obstacles (`points(k)`: obstacle `k`'s points) with
-    /// the camera frame nearest `scan_stamp`, waiting for it at most until
-    /// the scan's `deadline` less the margin. `ground_z`: the ground's
-    /// height in the scan frame, for camera-only obstacles.
+    /// each camera's frame nearest `scan_stamp`, waiting for one at most
+    /// until the scan's `deadline` less the margin. Every camera whose view
+    /// holds an obstacle's points weighs in ([`Evidence`]); detections no
+    /// obstacle took become camera-only obstacles, one per object where two
+    /// cameras see it across their seam. `ground_z`: the ground's height in
+    /// the scan frame, for camera-only obstacles.
     #[allow(clippy::too_many_arguments)]
     pub fn fuse<'p>(
         &mut self,
         obstacles: &mut Vec<Obstacle>,
-        points: impl Fn(usize) -> &'p [[f32; 3]],
+        points: impl Fn(usize) -> &'p [[f32; 3]] + Copy,
         scan_stamp: Stamp,
         deadline: i64,
         clock: &dyn Clock,
         ground_z: f32,
     ) -> FusionOutcome {
-        let mut pairing = self.results.nearest(
+        let lidar_obstacles = obstacles.len();
+        self.evidence.clear();
+        self.evidence.resize(lidar_obstacles, NO_EVIDENCE);
+        let mut outcome = FusionOutcome {
+            pairing: Pairing::NoFrame,
+            cameras_paired: 0,
+            stats: AssociationStats::default(),
+        };
+        for c in 0..self.cameras.len() {
+            let pairing = self.pair(c, scan_stamp, deadline, clock);
+            if c == 0 {
+                outcome.pairing = pairing;
+            }
+            let Pairing::Paired { stamp, .. } = pairing else {
+                continue;
+            };
+            outcome.cameras_paired += 1;
+            let camera = &mut self.cameras[c];
+            let associator = &mut camera.associator;
+            associator.match_obstacles(
+                &obstacles[..lidar_obstacles],
+                points,
+                &self.paired,
+                ground_z,
+            );
+            for (evidence, assigned) in self.evidence.iter_mut().zip(associator.assigned()) {
+                if let Some(i) = *assigned {
+                    let d = &self.paired[i];
+                    evidence.add(associator.class_of(d), d.score, stamp);
+                }
+            }
+            if associator.reports_camera_only() {
+                let before = obstacles.len();
+                associator.camera_only(obstacles, &self.paired, stamp, ground_z);
+                drop_seen_across_a_seam(obstacles, lidar_obstacles, before);
+            }
+        }
+        for (obstacle, evidence) in obstacles.iter_mut().zip(&self.evidence) {
+            if evidence.cameras > 0 {
+                obstacle.class = evidence.class;
+                obstacle.score = 1.0 - (1.0 - obstacle.score) * evidence.miss;
+                obstacle.source = ObstacleSource::Fused;
+                obstacle.camera_stamp = evidence.camera_stamp;
+                outcome.stats.fused += 1;
+            } else {
+                obstacle.class = ObstacleClass::Unknown;
+                obstacle.score *= 0.5;
+                obstacle.source = ObstacleSource::Lidar;
+                outcome.stats.lidar_only += 1;
+            }
+        }
+        outcome.stats.camera_only = obstacles.len() - lidar_obstacles;
+        outcome
+    }
+
+    /// Camera `c`'s frame nearest the scan, its detections in `paired`.
+    fn pair(&mut self, c: usize, scan_stamp: Stamp, deadline: i64, clock: &dyn Clock) -> Pairing {
+        let camera = &self.cameras[c];
+        let pairing = camera.results.nearest(
             scan_stamp,
             ms(self.config.time_tolerance_ms),
             clock,
             deadline - ms(self.config.wait_margin_ms),
             &mut self.paired,
         );
-        let camera_stamp = match pairing {
-            Pairing::Paired { stamp, image_size } if image_size == self.image_size => stamp,
-            Pairing::Paired { .. } => {
+        match pairing {
+            Pairing::Paired { image_size, .. } if image_size != camera.image_size => {
                 // Not the calibrated camera's image size: the calibration
                 // does not apply to these detections.
                 self.paired.clear();
-                pairing = Pairing::ImageSizeMismatch;
-                0
+                Pairing::ImageSizeMismatch
             }
-            _ => 0,
-        };
-        let stats =
-            self.associator
-                .associate(obstacles, points, &self.paired, camera_stamp, ground_z);
-        FusionOutcome { pairing, stats }
+            other => other,
+        }
+    }
+}
+
+/// Removes the camera-only obstacles added from `added` on that repeat one
+/// an earlier camera added (from `first_camera_only` to `added`): the same
+/// class within [`SEAM_MERGE_M`]. Ids stay one more than the index.
+fn drop_seen_across_a_seam(obstacles: &mut Vec<Obstacle>, first_camera_only: usize, added: usize) {
+    let mut k = added;
+    while k < obstacles.len() {
+        let o = &obstacles[k];
+        let seen = obstacles[first_camera_only..added].iter().any(|e| {
+            let [dx, dy] = [
+                e.bbox.center[0] - o.bbox.center[0],
+                e.bbox.center[1] - o.bbox.center[1],
+            ];
+            e.class == o.class && dx.hypot(dy) < SEAM_MERGE_M
+        });
+        if seen {
+            obstacles.remove(k);
+        } else {
+            obstacles[k].id = k as u32 + 1;
+            k += 1;
+        }
     }
 }
 
@@ -202,8 +367,7 @@ impl Fusion {
 mod tests {
     use super::*;
     use crate::clock::MonotonicClock;
-    use crate::msg::ObstacleSource;
-    use crate::obstacle::{Box3, Footprint, ObstacleClass};
+    use crate::obstacle::{Box3, Footprint};
 
     fn obstacle() -> Obstacle {
         Obstacle {
@@ -233,7 +397,12 @@ mod tests {
         let calibration = crate::fusion::project::tests::rig([0.0; 5]);
         let results = Arc::new(CameraResults::new(100));
         let classes = vec!["car".to_owned()];
-        let mut fusion = Fusion::new(FusionConfig::default(), &calibration, &classes, results);
+        let camera = FusionCamera {
+            sensor: Sensor::CAMERA,
+            calibration: &calibration,
+            results,
+        };
+        let mut fusion = Fusion::new(FusionConfig::default(), &classes, vec![camera]);
         let points = [[10.0f32, 0.0, -1.0], [10.0, 0.2, -0.8], [10.0, -0.2, -0.6]];
         let projector = super::project::Projector::new(&calibration);
         let pixels = points.map(|p| projector.project(p).unwrap());
@@ -251,8 +420,8 @@ mod tests {
         };
         let clock = MonotonicClock::new();
         for (size, fused) in [((1280, 720), true), ((640, 480), false)] {
-            fusion.camera_started(100);
-            fusion.camera_finished(100, size, Some(&[points_box]));
+            fusion.camera_started(Sensor::CAMERA, 100);
+            fusion.camera_finished(Sensor::CAMERA, 100, size, Some(&[points_box]));
             let mut obstacles = vec![obstacle()];
             let outcome = fusion.fuse(&mut obstacles, |_| &points, 100, i64::MAX, &clock, -1.9);
             if fused {

@@ -36,16 +36,16 @@ pub fn camera_side(
     resolved: &Path,
 ) -> Result<CameraSide, SetupError> {
     let wanted = (!calibration.is_empty()).then_some(resolved);
-    match CameraSide::load(model, engine.clone(), fusion, wanted) {
+    match CameraSide::load(model, engine.clone(), fusion, wanted, None) {
         Err(SetupError::NoModel { .. }) => {
             tracing::warn!("fusion.calibration {calibration} unused: fusion needs node.model");
-            CameraSide::load(model, engine, fusion, None)
+            CameraSide::load(model, engine, fusion, None, None)
         }
         Err(SetupError::Calibration { detail, .. }) => {
             tracing::warn!(
                 "fusion.calibration '{calibration}': {detail}: running lidar-only (no camera–lidar fusion)"
             );
-            CameraSide::load(model, engine, fusion, None)
+            CameraSide::load(model, engine, fusion, None, None)
         }
         loaded => loaded,
     }

@@ -341,11 +341,11 @@ mod tests {
     #[test]
     fn diagnostics_count_rejects_by_reason_per_sensor_and_for_camera_info() {
         let mut counters = [SensorCounters::default(); 2];
-        counters[Sensor::Lidar.index()].errors = 2;
-        counters[Sensor::Lidar.index()].consecutive_misses = 1;
+        counters[Sensor::LIDAR.index()].errors = 2;
+        counters[Sensor::LIDAR.index()].consecutive_misses = 1;
         let mut rejects: [Rejects; 2] = Default::default();
         for reason in ["inconsistent_size", "sequence_too_long"] {
-            rejects[Sensor::Lidar.index()].record(&StageError {
+            rejects[Sensor::LIDAR.index()].record(&StageError {
                 reason,
                 message: format!("PointCloud2: {reason}"),
             });
@@ -354,10 +354,11 @@ mod tests {
             0,
             Health::Warn,
             Cause::Misses {
-                sensor: Sensor::Lidar,
+                sensor: Sensor::LIDAR,
                 count: 1,
             },
-            &LatencyStats::default(),
+            &crate::sched::SensorSet::default_rig(&Default::default(), &Default::default()),
+            &LatencyStats::new(2),
             &counters,
             &rejects,
         );

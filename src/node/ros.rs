@@ -353,7 +353,10 @@ pub fn run() -> Result<Overhead, NodeError> {
     realtime.enter(RealtimeLevels::LANES);
     let runtime = Runtime::start(
         &settings.pipeline.scheduler,
-        settings.pipeline.faults.clone(),
+        crate::sched::SensorSet::default_rig(
+            &settings.pipeline.scheduler,
+            &settings.pipeline.faults,
+        ),
         clock.clone(),
         lanes(&settings)?,
         false,
@@ -406,8 +409,8 @@ pub fn run() -> Result<Overhead, NodeError> {
     let spawner = pool.spawner();
     let _ = spawner.spawn_local(parameter_handler);
     for (stream, kind, sensor) in [
-        (images, image_type.1, Sensor::Camera),
-        (points, InputKind::PointCloud2, Sensor::Lidar),
+        (images, image_type.1, Sensor::CAMERA),
+        (points, InputKind::PointCloud2, Sensor::LIDAR),
     ] {
         let runtime = runtime.clone();
         let clock = clock.clone();
@@ -423,11 +426,7 @@ pub fn run() -> Result<Overhead, NodeError> {
                 runtime.borrow_mut().submit(
                     sensor,
                     stamp,
-                    Job {
-                        kind,
-                        bytes,
-                        log_time: received as u64,
-                    },
+                    Job::single(kind, bytes, received as u64),
                 );
             }
         });

@@ -30,7 +30,10 @@ pub use observer::Observe;
 pub use scheduled::{
     Mode, ScheduledReplayError, ScheduledReplayOptions, replay_scheduled, resident_bytes,
 };
-pub use score::{FusedTruth, LidarEvaluation, evaluate_camera, evaluate_fused, evaluate_lidar};
+pub use score::{
+    FusedTruth, LidarEvaluation, RigEvaluation, RigTruth, evaluate_camera, evaluate_fused,
+    evaluate_lidar, evaluate_rig,
+};
 
 /// Topic on which replay writes one `lookout_msgs/FrameReport` per input
 /// message (the unscheduled check).

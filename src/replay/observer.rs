@@ -97,8 +97,10 @@ impl Observer {
 
     /// One frame's outcome, and its output when one was handed over (with
     /// the latencies the chain stamped).
+    /// `names`: every sensor's, by index.
     pub fn frame(
         &mut self,
+        names: &[String],
         timing: &Timing,
         outcome: Outcome,
         run_ns: Option<i64>,
@@ -108,12 +110,21 @@ impl Observer {
         let origin = *self.origin.get_or_insert(timing.arrival);
         if self.keep_frames {
             self.frames.push(FrameRecord {
-                sensor: timing.sensor.name(),
+                sensor: names
+                    .get(timing.sensor.index())
+                    .cloned()
+                    .unwrap_or_default(),
                 frame: timing.index,
                 t_s: (timing.stamp - origin) as f64 / 1e9,
                 outcome: outcome.as_str(),
                 run_ms: run_ns.map(|ns| ns as f64 / 1e6),
                 end_to_end_ms: finished.map(|f| (f - timing.stamp) as f64 / 1e6),
+                lidars: output.map_or_else(Vec::new, |batch| {
+                    (0..names.len())
+                        .filter(|&i| batch.lidars >> i & 1 == 1)
+                        .map(|i| names[i].clone())
+                        .collect()
+                }),
             });
         }
         let Some(batch) = output else {

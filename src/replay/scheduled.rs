@@ -25,13 +25,16 @@ use crate::clock::{Clock, MonotonicClock, SimulatedClock};
 use crate::fusion::FusionConfig;
 use crate::ingest::{InputKind, header_stamp};
 use crate::lidar::LidarConfig;
+use crate::merge::{MergeWindow, MergedFrame};
 use crate::msg::{MessageType, ObstacleArrayRef, PipelineStatus, Time};
 use crate::output::{ObstacleBatch, OutputChain};
-use crate::pipeline::{LaneSetup, PipelineWork, build_lanes};
+use crate::pipeline::{LaneSetup, build_lanes};
 use crate::report::run::ScheduledReport;
+use crate::rig::{Rig, SensorKind};
 use crate::sched::SchedulerConfig;
+use crate::sched::SensorSet;
 use crate::sched::faults::FaultConfig;
-use crate::sched::runtime::{Event, Job, Outcome, Runtime, TIME_JUMP_NS};
+use crate::sched::runtime::{Event, Job, Outcome, Runtime, Sensor, TIME_JUMP_NS};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -54,6 +57,10 @@ pub struct ScheduledReplayOptions {
     pub camera: Option<(ModelSpec, EngineOptions)>,
     /// Fusion and its calibration (used with a camera detector).
     pub fusion: Option<(FusionConfig, Calibration)>,
+    /// The sensors, routed by topic, and how fusion runs through their
+    /// cameras (with a camera detector; `fusion` is then not used). `None`:
+    /// the calibration's rig (one camera, one lidar, routed by type).
+    pub rig: Option<(Rig, FusionConfig)>,
     pub faults: FaultConfig,
     pub out: Option<PathBuf>,
     pub writer: WriterOptions,
@@ -64,6 +71,19 @@ pub struct ScheduledReplayOptions {
     /// What to record for the report and the bird's-eye view (off: the
     /// replay keeps nothing per frame).
     pub observe: Observe,
+}
+
+impl ScheduledReplayOptions {
+    /// The rig and the fusion configuration the lanes run with.
+    pub fn sensors(&self) -> (Rig, Option<FusionConfig>) {
+        match &self.rig {
+            Some((rig, fusion)) => (rig.clone(), self.camera.as_ref().map(|_| fusion.clone())),
+            None => (
+                Rig::from_calibration(self.fusion.as_ref().map(|(_, c)| c)),
+                self.fusion.as_ref().map(|(config, _)| config.clone()),
+            ),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +145,7 @@ pub fn replay_scheduled(
     let mut read = Ok(Default::default());
     for _ in 0..options.loops.max(1) {
         read = bag.read_messages(None, |message| replayer.message(message));
+        replayer.end_of_pass()?;
         if options.loops > 1 {
             replayer.sample_memory()?;
         }
@@ -141,6 +162,8 @@ pub fn replay_scheduled(
 /// Everything after the lanes, on the replay's thread: the output chain,
 /// the output bag, the tally and the observer.
 struct Outputs {
+    /// The sensors' names, by index.
+    names: Vec<String>,
     chain: OutputChain,
     clock: Arc<dyn Clock>,
     writer: Option<OutputBag>,
@@ -151,6 +174,12 @@ struct Outputs {
 /// A scheduled replay in progress.
 struct Replayer<'a> {
     options: &'a ScheduledReplayOptions,
+    rig: Rig,
+    sensors: SensorSet,
+    /// Several lidars: their scans merged before they are submitted.
+    merge: Option<MergeWindow>,
+    /// Merged frames closed and not yet submitted (reused).
+    closed: Vec<MergedFrame>,
     runtime: Runtime<ObstacleBatch>,
     outputs: Outputs,
     wall: MonotonicClock,
@@ -174,17 +203,21 @@ impl<'a> Replayer<'a> {
             .scheduler
             .validate()
             .map_err(|e| ScheduledReplayError::Setup(e.to_string()))?;
+        let (rig, fusion) = options.sensors();
         let lanes = build_lanes(&LaneSetup {
             workers: options.scheduler.workers,
             lidar: &options.lidar,
+            rig: &rig,
             camera: options.camera.as_ref().map(|(spec, engine)| (spec, engine)),
-            fusion: options
-                .fusion
-                .as_ref()
-                .map(|(config, calibration)| (config, calibration)),
+            fusion: fusion.as_ref(),
             keep_points: options.observe.bev.is_some(),
         })
         .map_err(ScheduledReplayError::Setup)?;
+        let sensors = rig.sensor_set(&options.scheduler, &options.faults);
+        let names = sensors.all().map(|s| sensors.name(s).to_owned()).collect();
+        let tally = Tally::new(sensors.len());
+        let lidars: Vec<Sensor> = rig.of_kind(SensorKind::Lidar).collect();
+        let merge = (lidars.len() > 1).then(|| MergeWindow::new(lidars, rig.merge_window_ns()));
         let wall = MonotonicClock::new();
         let simulated = SimulatedClock::new(0);
         let (clock, lockstep, rate): (Arc<dyn Clock>, bool, f64) = match options.mode {
@@ -193,7 +226,7 @@ impl<'a> Replayer<'a> {
         };
         let runtime = Runtime::start(
             &options.scheduler,
-            options.faults.clone(),
+            sensors.clone(),
             clock.clone(),
             lanes,
             lockstep,
@@ -206,12 +239,17 @@ impl<'a> Replayer<'a> {
         let started_wall = wall.now_ns();
         Ok(Replayer {
             options,
+            rig,
+            sensors,
+            merge,
+            closed: Vec::new(),
             runtime,
             outputs: Outputs {
+                names,
                 chain: OutputChain::new(),
                 clock: clock.clone(),
                 writer,
-                tally: Tally::new(),
+                tally,
                 observer,
             },
             wall,
@@ -238,7 +276,7 @@ impl<'a> Replayer<'a> {
         }
         self.options.observe.progress.inc();
         let routed = InputKind::from_type_name(message.type_name)
-            .and_then(|kind| Some((kind, PipelineWork::sensor_of(kind)?)));
+            .and_then(|kind| Some((kind, self.rig.route(message.topic, kind)?)));
         let Some((kind, sensor)) = routed else {
             if let Some(observer) = self.outputs.observer.as_mut() {
                 observer.other_message(message.topic, message.data);
@@ -247,18 +285,11 @@ impl<'a> Replayer<'a> {
         };
         let m = self.time_map(message.log_time as i64);
         let since_start_s = (message.log_time as i64 - m.bag_start) as f64 / 1e9;
-        if self.options.faults.dropped_out(sensor, since_start_s) {
+        if self.sensors.dropped_out(sensor, since_start_s) {
             return ControlFlow::Continue(());
         }
         let arrival = m.to_clock(message.log_time as i64);
-        if self.lockstep {
-            let now = arrival.max(self.simulated.now_ns());
-            if let Err(e) = self.tick_until(now, m) {
-                self.write_error = Some(e);
-                return ControlFlow::Break(());
-            }
-            self.simulated.set_ns(now);
-        } else if let Err(e) = self.wait_until(arrival, m) {
+        if let Err(e) = self.advance_to(arrival, m) {
             self.write_error = Some(e);
             return ControlFlow::Break(());
         }
@@ -270,20 +301,95 @@ impl<'a> Replayer<'a> {
             .unwrap_or(arrival);
         let mut bytes = self.runtime.buffer();
         bytes.extend_from_slice(message.data);
-        let job = Job {
-            kind,
-            bytes,
-            log_time: message.log_time,
-        };
-        self.runtime.submit(sensor, stamp, job);
-        if self.lockstep {
-            self.runtime.wait_idle();
+        match self.merge.as_mut().filter(|w| w.merges(sensor)) {
+            Some(window) => {
+                let (runtime, closed) = (&self.runtime, &mut self.closed);
+                let now = self.clock.now_ns();
+                window.offer(
+                    sensor,
+                    stamp,
+                    now,
+                    (bytes, message.log_time),
+                    &mut |frame| closed.push(frame),
+                    &mut |buffer| runtime.recycle(buffer),
+                );
+                if let Err(e) = self.submit_closed(None) {
+                    self.write_error = Some(e);
+                    return ControlFlow::Break(());
+                }
+            }
+            None => {
+                let job = Job::single(kind, bytes, message.log_time);
+                self.runtime.submit(sensor, stamp, job);
+                if self.lockstep {
+                    self.runtime.wait_idle();
+                }
+            }
         }
         if let Err(e) = self.drain(m) {
             self.write_error = Some(e);
             return ControlFlow::Break(());
         }
         ControlFlow::Continue(())
+    }
+
+    /// Moves the pipeline clock to `at` (lockstep: sets it, running the
+    /// watchdog on the way; realtime: waits, handling events), closing
+    /// the merge window's open set at the instant its window ends when that
+    /// comes first.
+    fn advance_to(&mut self, at: i64, m: TimeMap) -> Result<(), BagError> {
+        while let Some(close) = self.merge.as_ref().and_then(MergeWindow::closes_at) {
+            if close > at {
+                break;
+            }
+            self.move_clock(close, m)?;
+            if let Some(window) = self.merge.as_mut() {
+                let (runtime, closed) = (&self.runtime, &mut self.closed);
+                window.flush(&mut |frame| closed.push(frame), &mut |b| runtime.recycle(b));
+            }
+            self.submit_closed(Some(m))?;
+        }
+        self.move_clock(at, m)
+    }
+
+    fn move_clock(&mut self, at: i64, m: TimeMap) -> Result<(), BagError> {
+        if self.lockstep {
+            let now = at.max(self.simulated.now_ns());
+            self.tick_until(now, m)?;
+            self.simulated.set_ns(now);
+            Ok(())
+        } else {
+            self.wait_until(at, m)
+        }
+    }
+
+    /// Submits the merged frames the window closed; in lockstep, hands
+    /// their outputs on at once (at this instant of the simulated clock).
+    fn submit_closed(&mut self, m: Option<TimeMap>) -> Result<(), BagError> {
+        for frame in self.closed.drain(..) {
+            self.runtime
+                .submit_merged(frame.sensor, frame.stamp, frame.job, frame.joined);
+            if self.lockstep {
+                self.runtime.wait_idle();
+            }
+        }
+        match m {
+            Some(m) if self.lockstep => self.drain(m),
+            _ => Ok(()),
+        }
+    }
+
+    /// The end of a pass: the merge window's open set goes as it is.
+    fn end_of_pass(&mut self) -> Result<(), BagError> {
+        if let Some(window) = self.merge.as_mut() {
+            let (runtime, closed) = (&self.runtime, &mut self.closed);
+            window.flush(&mut |frame| closed.push(frame), &mut |b| runtime.recycle(b));
+        }
+        self.submit_closed(None)?;
+        match self.map {
+            Some(m) => self.drain(m),
+            None => Ok(()),
+        }
     }
 
     /// The time map for a message logged at `log_time`. Bag time jumping
@@ -393,6 +499,7 @@ impl<'a> Replayer<'a> {
             write_error,
             resident,
             heap,
+            merge,
             ..
         } = self;
         let (shared, rest) = runtime.finish();
@@ -419,6 +526,17 @@ impl<'a> Replayer<'a> {
             wall_s,
         };
         let mut report = report(run, shared, outputs.tally);
+        if let Some(window) = &merge {
+            report.merge = window
+                .counters()
+                .map(|(lidar, c)| crate::report::run::MergeReport {
+                    lidar: outputs.names[lidar.index()].clone(),
+                    scans: c.scans,
+                    merged: c.merged,
+                    missing: c.missing,
+                })
+                .collect();
+        }
         report.resident_bytes = resident;
         report.heap_bytes = heap;
         if let Some(observer) = outputs.observer {
@@ -515,7 +633,14 @@ impl Outputs {
             self.tally.useful_run_ns += run_ns.unwrap_or(0);
         }
         if let Some(observer) = self.observer.as_mut() {
-            observer.frame(&timing, outcome, run_ns, finished, output.as_ref());
+            observer.frame(
+                &self.names,
+                &timing,
+                outcome,
+                run_ns,
+                finished,
+                output.as_ref(),
+            );
         }
         if let Some(runtime) = runtime {
             runtime.recycle(job.bytes);

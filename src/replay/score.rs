@@ -275,3 +275,93 @@ fn obstacle_arrays(bag: &Bag, topic: &str) -> Result<BTreeMap<i64, Vec<Obstacle>
     })?;
     Ok(arrays)
 }
+
+/// The truth [`evaluate_rig`] scores against.
+#[derive(Debug, Clone, Copy)]
+pub struct RigTruth<'a> {
+    /// 3D truth (`lookout_msgs/ObstacleArray`), in the rig's base frame.
+    pub obstacles: &'a str,
+    /// Per camera, truth it sees less of than this is don't care.
+    pub min_visible: f32,
+    /// Per camera, only obstacles this near the base are scored (m).
+    pub camera_range: f64,
+}
+
+/// What [`evaluate_rig`] found.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RigEvaluation {
+    /// Every published obstacle against every truth object, all around.
+    pub all: crate::eval::EvalReport,
+    /// Per calibrated camera of the rig (by name): the fused obstacles
+    /// whose centre it sees, against the truth it sees (its 2D truth,
+    /// `synth::rig::camera_truth_topic`, at least `min_visible`); empty
+    /// without a camera detector.
+    pub cameras: Vec<(String, crate::eval::EvalReport)>,
+    /// Scans scored.
+    pub scans: u64,
+}
+
+/// Replays `bag` through the scheduled pipeline in `options` with its rig
+/// (lockstep; the lidars merged, every camera detected and fused when a
+/// detector is configured) and scores the published obstacles, in memory,
+/// against the 3D truth: all around, and per camera.
+pub fn evaluate_rig(
+    bag: &Bag,
+    options: &super::scheduled::ScheduledReplayOptions,
+    truth: RigTruth<'_>,
+    eval: crate::eval::EvalConfig,
+) -> Result<RigEvaluation, String> {
+    let min_visible = truth.min_visible;
+    let (rig, fusion) = options.sensors();
+    let mut options = options.clone();
+    options.observe.obstacles = true;
+    let report = super::scheduled::replay_scheduled(bag, &options).map_err(|e| e.to_string())?;
+    let expected = obstacle_arrays(bag, truth.obstacles).map_err(|e| e.to_string())?;
+    let mut all = crate::eval::Evaluator::new(eval.clone());
+    let camera_eval = crate::eval::EvalConfig {
+        max_range: truth.camera_range,
+        ..eval.clone()
+    };
+    let mut scans = 0;
+    for (stamp, found) in &report.obstacles {
+        if let Some(expected) = expected.get(stamp) {
+            all.add_frame(found, expected);
+            scans += 1;
+        }
+    }
+    let mut cameras = Vec::new();
+    if let Some(fusion) = fusion.filter(|_| options.camera.is_some()) {
+        let tolerance = (fusion.time_tolerance_ms * 1e6) as i64;
+        for camera in rig.of_kind(crate::rig::SensorKind::Camera) {
+            let Some(calibration) = rig.camera_calibration(camera) else {
+                continue;
+            };
+            let name = &rig.get(camera).name;
+            let projector = crate::fusion::project::Projector::new(&calibration);
+            let topic = crate::synth::rig::camera_truth_topic(name);
+            let seen = seen_shares(bag, &topic).map_err(|e| e.to_string())?;
+            let in_view =
+                |o: &Obstacle| projector.project(o.bbox.center.map(|v| v as f32)).is_some();
+            let mut evaluator = crate::eval::Evaluator::new(camera_eval.clone());
+            for (stamp, found) in &report.obstacles {
+                let Some(expected) = expected.get(stamp) else {
+                    continue;
+                };
+                let nearest = seen
+                    .range(stamp - tolerance..=stamp + tolerance)
+                    .min_by_key(|(t, _)| (*t - stamp).abs())
+                    .map(|(_, shares)| shares);
+                let seen_by_camera = |o: &Obstacle| {
+                    nearest.is_some_and(|s| s.get(&o.id).is_some_and(|&v| v >= min_visible))
+                };
+                evaluator.add_frame_scoped(found, expected, &in_view, &seen_by_camera);
+            }
+            cameras.push((name.clone(), evaluator.report()));
+        }
+    }
+    Ok(RigEvaluation {
+        all: all.report(),
+        cameras,
+        scans,
+    })
+}

@@ -5,7 +5,6 @@ use crate::report::run::{ScheduledReport, SensorReport};
 use crate::sched::runtime::Shared;
 use crate::sched::stats::{LatencySummary, StatusRecord, histogram};
 use crate::sched::watchdog::Transition;
-use crate::stage::Sensor;
 use hdrhistogram::Histogram;
 
 /// What the driver counted while the run went on.
@@ -16,23 +15,24 @@ pub(super) struct Tally {
     pub useful_run_ns: i64,
     /// Per sensor: results published with the late flag (by the late
     /// policy, or handed over after the deadline).
-    pub late_published: [u64; 2],
+    pub late_published: Vec<u64>,
     /// Per sensor: of those, the ones the scheduler already judged late
     /// (its late counter also holds the late results it dropped).
-    pub late_by_scheduler: [u64; 2],
+    pub late_by_scheduler: Vec<u64>,
     /// Per sensor: stamp to hand-off, of outputs handed over (ns).
-    pub handoff: [Histogram<u64>; 2],
+    pub handoff: Vec<Histogram<u64>>,
     pub statuses: Vec<StatusRecord>,
 }
 
 impl Tally {
-    pub fn new() -> Self {
+    /// For `sensors` sensors.
+    pub fn new(sensors: usize) -> Self {
         Tally {
             published_after_deadline: 0,
             useful_run_ns: 0,
-            late_published: [0; 2],
-            late_by_scheduler: [0; 2],
-            handoff: [histogram(), histogram()],
+            late_published: vec![0; sensors],
+            late_by_scheduler: vec![0; sensors],
+            handoff: (0..sensors).map(|_| histogram()).collect(),
             statuses: Vec::new(),
         }
     }
@@ -49,18 +49,16 @@ pub(super) fn report(run: RunFacts<'_>, shared: Shared, tally: Tally) -> Schedul
     let counters = &shared.counters;
     let config = run.scheduler;
     let wall_s = run.wall_s;
-    let sensors: Vec<SensorReport> = Sensor::ALL
-        .iter()
-        .map(|&sensor| {
+    let set = &shared.sensors;
+    let sensors: Vec<SensorReport> = set
+        .all()
+        .map(|sensor| {
             let c = &counters[sensor.index()];
             let late_published = tally.late_published[sensor.index()];
             let late_by_scheduler = tally.late_by_scheduler[sensor.index()];
             SensorReport {
-                sensor: sensor.name(),
-                budget_ms: match sensor {
-                    Sensor::Camera => config.camera.budget_ms,
-                    Sensor::Lidar => config.lidar.budget_ms,
-                },
+                sensor: set.name(sensor).to_owned(),
+                budget_ms: set.get(sensor).config.budget_ms,
                 received: c.received,
                 published: c.published,
                 published_late: late_published,
@@ -96,7 +94,12 @@ pub(super) fn report(run: RunFacts<'_>, shared: Shared, tally: Tally) -> Schedul
         } else {
             0.0
         },
-        health_changes: shared.transitions.iter().map(describe).collect(),
+        health_changes: shared
+            .transitions
+            .iter()
+            .map(|t| describe(t, &shared))
+            .collect(),
+        merge: Vec::new(),
         statuses: tally.statuses,
         time_jumps: shared.time_jumps,
         resident_bytes: Vec::new(),
@@ -109,12 +112,12 @@ pub(super) fn report(run: RunFacts<'_>, shared: Shared, tally: Tally) -> Schedul
     }
 }
 
-fn describe(t: &Transition) -> String {
+fn describe(t: &Transition, shared: &Shared) -> String {
     format!(
         "{} -> {} at {:.3} s: {}",
         t.from.as_str(),
         t.to.as_str(),
         t.at as f64 / 1e9,
-        t.cause
+        shared.describe(t)
     )
 }

@@ -23,7 +23,7 @@ pub fn write_all(dir: &Path, report: &ScheduledReport) -> Result<Vec<PathBuf>, R
     let mut written = Vec::new();
     for sensor in &report.sensors {
         let figure = StageLatency {
-            sensor: sensor.sensor,
+            sensor: &sensor.sensor,
             budget_ms: sensor.budget_ms,
             runs_ms: report
                 .frames
@@ -42,7 +42,7 @@ pub fn write_all(dir: &Path, report: &ScheduledReport) -> Result<Vec<PathBuf>, R
         sensors: report
             .sensors
             .iter()
-            .map(|s| (s.sensor, s.budget_ms))
+            .map(|s| (s.sensor.as_str(), s.budget_ms))
             .collect(),
         frames: &report.frames,
     };
@@ -99,13 +99,13 @@ fn outcome_color(outcome: &str) -> RGBColor {
 }
 
 /// Run times of one stage, as a histogram, with the deadline.
-struct StageLatency {
-    sensor: &'static str,
+struct StageLatency<'a> {
+    sensor: &'a str,
     budget_ms: f64,
     runs_ms: Vec<f64>,
 }
 
-impl Figure for StageLatency {
+impl Figure for StageLatency<'_> {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         root.fill(&WHITE).map_err(text)?;
         let max_run = self.runs_ms.iter().copied().fold(0.0, f64::max);
@@ -194,7 +194,7 @@ fn percentiles(values: &[f64]) -> (f64, f64) {
 /// End-to-end latency of every published frame over time, one panel per
 /// sensor, drops as crosses at the bottom.
 struct EndToEnd<'a> {
-    sensors: Vec<(&'static str, f64)>,
+    sensors: Vec<(&'a str, f64)>,
     frames: &'a [FrameRecord],
 }
 

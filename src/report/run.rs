@@ -13,7 +13,7 @@ use serde::Serialize;
 /// What happened to one frame, on the replay's time axis.
 #[derive(Debug, Clone, Serialize)]
 pub struct FrameRecord {
-    pub sensor: &'static str,
+    pub sensor: String,
     /// Arrival order within the sensor.
     pub frame: u64,
     /// Header stamp, seconds since the first arrival (pipeline clock).
@@ -24,12 +24,27 @@ pub struct FrameRecord {
     pub run_ms: Option<f64>,
     /// Header stamp to result, when the stage ran.
     pub end_to_end_ms: Option<f64>,
+    /// A published lidar frame: the lidars whose scans it merged.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lidars: Vec<String>,
+}
+
+/// One lidar's part in the merged scans (a rig with several lidars).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MergeReport {
+    pub lidar: String,
+    /// Scans it sent.
+    pub scans: u64,
+    /// Merged scans it was part of.
+    pub merged: u64,
+    /// Merged scans that went without it (late or silent past the window).
+    pub missing: u64,
 }
 
 /// One sensor's totals.
 #[derive(Debug, Clone, Serialize)]
 pub struct SensorReport {
-    pub sensor: &'static str,
+    pub sensor: String,
     pub budget_ms: f64,
     pub received: u64,
     pub published: u64,
@@ -68,6 +83,9 @@ pub struct ScheduledReport {
     /// Results published per second of wall time.
     pub published_per_s: f64,
     pub health_changes: Vec<String>,
+    /// Several lidars: what became of each one's scans in the merge.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub merge: Vec<MergeReport>,
     pub statuses: Vec<StatusRecord>,
     /// Times time went back (bag loops): each started a new run.
     pub time_jumps: u64,
@@ -107,8 +125,15 @@ impl ScheduledReport {
             self.published_per_s,
             100.0 * self.useful_lane_share
         );
+        let w = self
+            .sensors
+            .iter()
+            .map(|s| s.sensor.len())
+            .max()
+            .unwrap_or(0)
+            .max(7);
         out.push_str(&format!(
-            "{:<7} {:>8} {:>9} {:>6} {:>10} {:>6} {:>10} {:>5} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
+            "{:<w$} {:>8} {:>9} {:>6} {:>10} {:>6} {:>10} {:>5} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
             "sensor",
             "received",
             "published",
@@ -126,7 +151,7 @@ impl ScheduledReport {
         ));
         for s in &self.sensors {
             out.push_str(&format!(
-                "{:<7} {:>8} {:>9} {:>6} {:>10} {:>6} {:>10} {:>5} {:>6} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}\n",
+                "{:<w$} {:>8} {:>9} {:>6} {:>10} {:>6} {:>10} {:>5} {:>6} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}\n",
                 s.sensor,
                 s.received,
                 s.published,
@@ -174,6 +199,19 @@ impl ScheduledReport {
                 reasons.join(", "),
                 s.rejects.last
             ));
+        }
+        if !self.merge.is_empty() {
+            let lidars: Vec<String> = self
+                .merge
+                .iter()
+                .map(|m| {
+                    format!(
+                        "{} {} scans, in {} merged, missing from {}",
+                        m.lidar, m.scans, m.merged, m.missing
+                    )
+                })
+                .collect();
+            out.push_str(&format!("lidar merge: {}\n", lidars.join("; ")));
         }
         for change in &self.health_changes {
             out.push_str(&format!("health {change}\n"));

@@ -103,6 +103,30 @@ impl SensorConfig {
     pub fn budget_ns(&self) -> i64 {
         (self.budget_ms * 1e6) as i64
     }
+
+    /// Errors name the field alone (`budget_ms`): the caller says where
+    /// the section sits ([`ConfigError::within`]).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let field = |name: &str, problem: String| ConfigError::new(name, problem);
+        for (name, value) in [
+            ("budget_ms", self.budget_ms),
+            ("silence_timeout_ms", self.silence_timeout_ms),
+        ] {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(field(
+                    name,
+                    format!("must be positive and finite, got {value}"),
+                ));
+            }
+        }
+        if !(1..=1000).contains(&self.mailbox_depth) {
+            return Err(field(
+                "mailbox_depth",
+                format!("must be 1..=1000, not {}", self.mailbox_depth),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The watchdog: heartbeats, stalls, silence, misses, health hysteresis.
@@ -211,32 +235,10 @@ impl SchedulerConfig {
                 format!("must be 1..=1000, not {}", self.fifo_depth),
             ));
         }
-        for (sensor, fields) in [
-            (
-                &self.camera,
-                [
-                    "camera.budget_ms",
-                    "camera.silence_timeout_ms",
-                    "camera.mailbox_depth",
-                ],
-            ),
-            (
-                &self.lidar,
-                [
-                    "lidar.budget_ms",
-                    "lidar.silence_timeout_ms",
-                    "lidar.mailbox_depth",
-                ],
-            ),
-        ] {
-            positive(fields[0], sensor.budget_ms)?;
-            positive(fields[1], sensor.silence_timeout_ms)?;
-            if !(1..=1000).contains(&sensor.mailbox_depth) {
-                return Err(err(
-                    fields[2],
-                    format!("must be 1..=1000, not {}", sensor.mailbox_depth),
-                ));
-            }
+        for (name, sensor) in [("camera", &self.camera), ("lidar", &self.lidar)] {
+            sensor
+                .validate()
+                .map_err(|e| e.within(&format!("scheduler.{name}")))?;
         }
         let w = &self.watchdog;
         positive("watchdog.period_ms", w.period_ms)?;

@@ -15,6 +15,7 @@
 
 use super::config::{DeadlineFrom, LatePolicy, Policy, SchedulerConfig};
 use super::estimate::RunTimeEstimate;
+use super::sensors::SensorSet;
 use std::collections::VecDeque;
 
 pub use crate::stage::Sensor;
@@ -128,15 +129,17 @@ pub struct Scheduler<J> {
     policy: Policy,
     late: LatePolicy,
     probe_after: u32,
-    mailboxes: [Mailbox<J>; 2],
-    estimates: [RunTimeEstimate; 2],
-    counters: [SensorCounters; 2],
+    /// One of each per sensor of the set, by index.
+    mailboxes: Vec<Mailbox<J>>,
+    estimates: Vec<RunTimeEstimate>,
+    counters: Vec<SensorCounters>,
     next_seq: u64,
 }
 
 impl<J> Scheduler<J> {
-    /// `config` must be valid ([`SchedulerConfig::validate`]).
-    pub fn new(config: &SchedulerConfig) -> Self {
+    /// `config` must be valid ([`SchedulerConfig::validate`]); one mailbox
+    /// per sensor of `sensors`, allocated now.
+    pub fn new(config: &SchedulerConfig, sensors: &SensorSet) -> Self {
         let mailbox = |sensor: &super::config::SensorConfig| {
             let depth = match config.policy {
                 Policy::Edf => sensor.mailbox_depth,
@@ -155,11 +158,19 @@ impl<J> Scheduler<J> {
             policy: config.policy,
             late: config.late_results,
             probe_after: config.admission_probe_after,
-            mailboxes: [mailbox(&config.camera), mailbox(&config.lidar)],
-            estimates: [estimate(), estimate()],
-            counters: [SensorCounters::default(); 2],
+            mailboxes: sensors
+                .all()
+                .map(|s| mailbox(&sensors.get(s).config))
+                .collect(),
+            estimates: sensors.all().map(|_| estimate()).collect(),
+            counters: vec![SensorCounters::default(); sensors.len()],
             next_seq: 0,
         }
+    }
+
+    /// How many sensors it serves.
+    pub fn sensors(&self) -> usize {
+        self.mailboxes.len()
     }
 
     pub fn counters(&self, sensor: Sensor) -> &SensorCounters {
@@ -223,6 +234,13 @@ impl<J> Scheduler<J> {
         }
         mailbox.frames.push_back(frame);
         timing
+    }
+
+    /// A frame of `sensor` arrived merged into another sensor's frame (a
+    /// lidar's scan in a merged scan): counted as received; its fate is
+    /// the frame's.
+    pub fn joined(&mut self, sensor: Sensor) {
+        self.counters[sensor.index()].received += 1;
     }
 
     /// The frame to start now, if any: earliest deadline first (ties: the
@@ -331,6 +349,11 @@ mod tests {
         config
     }
 
+    fn scheduler<J>(config: &SchedulerConfig) -> Scheduler<J> {
+        let sensors = SensorSet::default_rig(config, &Default::default());
+        Scheduler::new(config, &sensors)
+    }
+
     fn ignore() -> impl FnMut(Frame<u32>, Drop) {
         |_, _| {}
     }
@@ -349,52 +372,52 @@ mod tests {
 
     #[test]
     fn a_newer_frame_supersedes_an_unstarted_one() {
-        let mut s = Scheduler::new(&config());
+        let mut s = scheduler(&config());
         let mut drops = Vec::new();
         let mut dropped = |f: Frame<u32>, d| drops.push((f.job, d));
-        s.offer(Sensor::Camera, 0, 0, 1, &mut dropped);
-        s.offer(Sensor::Camera, 10 * MS, 10 * MS, 2, &mut dropped);
+        s.offer(Sensor::CAMERA, 0, 0, 1, &mut dropped);
+        s.offer(Sensor::CAMERA, 10 * MS, 10 * MS, 2, &mut dropped);
         assert_eq!(s.next(11 * MS, &mut dropped).unwrap().job, 2);
         assert!(s.next(11 * MS, &mut dropped).is_none());
         assert_eq!(drops, vec![(1, Drop::Superseded)]);
-        assert_eq!(s.counters(Sensor::Camera).superseded, 1);
-        assert_eq!(s.counters(Sensor::Camera).consecutive_misses, 0);
+        assert_eq!(s.counters(Sensor::CAMERA).superseded, 1);
+        assert_eq!(s.counters(Sensor::CAMERA).consecutive_misses, 0);
     }
 
     #[test]
     fn deeper_mailboxes_keep_the_newest_frames_in_order() {
         let mut c = config();
         c.camera.mailbox_depth = 2;
-        let mut s = Scheduler::new(&c);
+        let mut s = scheduler(&c);
         let mut ignore = ignore();
         for k in 0..4 {
-            s.offer(Sensor::Camera, k * MS, k * MS, k as u32, &mut ignore);
+            s.offer(Sensor::CAMERA, k * MS, k * MS, k as u32, &mut ignore);
         }
         assert_eq!(s.next(4 * MS, &mut ignore).unwrap().job, 2);
         assert_eq!(s.next(4 * MS, &mut ignore).unwrap().job, 3);
-        assert_eq!(s.counters(Sensor::Camera).superseded, 2);
+        assert_eq!(s.counters(Sensor::CAMERA).superseded, 2);
     }
 
     #[test]
     fn a_frame_past_its_deadline_is_never_started() {
-        let mut s = Scheduler::new(&config());
+        let mut s = scheduler(&config());
         let mut drops = Vec::new();
         let mut dropped = |f: Frame<u32>, d| drops.push((f.job, d));
         // Arrives 120 ms after its stamp: camera budget is 100 ms.
-        s.offer(Sensor::Camera, 0, 120 * MS, 1, &mut dropped);
+        s.offer(Sensor::CAMERA, 0, 120 * MS, 1, &mut dropped);
         // Arrives in time but waits past its deadline.
-        s.offer(Sensor::Lidar, 100 * MS, 120 * MS, 2, &mut dropped);
+        s.offer(Sensor::LIDAR, 100 * MS, 120 * MS, 2, &mut dropped);
         assert!(s.next(151 * MS, &mut dropped).is_none());
         assert_eq!(drops, vec![(1, Drop::Stale), (2, Drop::Stale)]);
     }
 
     #[test]
     fn earliest_deadline_goes_first() {
-        let mut s = Scheduler::new(&config());
+        let mut s = scheduler(&config());
         let mut ignore = ignore();
         // Camera stamped at 0 (deadline 100 ms), lidar at 20 (deadline 70 ms).
-        s.offer(Sensor::Camera, 0, 25 * MS, 1, &mut ignore);
-        s.offer(Sensor::Lidar, 20 * MS, 25 * MS, 2, &mut ignore);
+        s.offer(Sensor::CAMERA, 0, 25 * MS, 1, &mut ignore);
+        s.offer(Sensor::LIDAR, 20 * MS, 25 * MS, 2, &mut ignore);
         assert_eq!(s.next(25 * MS, &mut ignore).unwrap().job, 2);
         assert_eq!(s.next(25 * MS, &mut ignore).unwrap().job, 1);
     }
@@ -404,18 +427,18 @@ mod tests {
         let mut c = config();
         c.policy = Policy::Fifo;
         c.fifo_depth = 3;
-        let mut s = Scheduler::new(&c);
+        let mut s = scheduler(&c);
         let mut ignore = ignore();
-        s.offer(Sensor::Camera, 0, 500 * MS, 1, &mut ignore); // long past deadline
-        s.offer(Sensor::Lidar, 490 * MS, 500 * MS, 2, &mut ignore);
+        s.offer(Sensor::CAMERA, 0, 500 * MS, 1, &mut ignore); // long past deadline
+        s.offer(Sensor::LIDAR, 490 * MS, 500 * MS, 2, &mut ignore);
         for k in 3..6 {
-            s.offer(Sensor::Camera, 0, 500 * MS, k, &mut ignore);
+            s.offer(Sensor::CAMERA, 0, 500 * MS, k, &mut ignore);
         }
         let order: Vec<u32> = std::iter::from_fn(|| s.next(600 * MS, &mut ignore))
             .map(|f| f.job)
             .collect();
         assert_eq!(order, vec![2, 3, 4, 5]);
-        let timing = timing(Sensor::Camera, 100 * MS);
+        let timing = timing(Sensor::CAMERA, 100 * MS);
         assert_eq!(
             s.finished(&timing, MS, 900 * MS, true),
             Verdict::PublishLate
@@ -424,8 +447,8 @@ mod tests {
 
     #[test]
     fn admission_drops_what_cannot_finish_in_time() {
-        let mut s = Scheduler::new(&config());
-        let timing = |deadline| timing(Sensor::Camera, deadline);
+        let mut s = scheduler(&config());
+        let timing = |deadline| timing(Sensor::CAMERA, deadline);
         // The camera stage has been taking 60 ms.
         for _ in 0..10 {
             s.finished(&timing(i64::MAX), 60 * MS, 0, true);
@@ -433,10 +456,10 @@ mod tests {
         let mut drops = Vec::new();
         let mut dropped = |f: Frame<u32>, d| drops.push((f.job, d));
         // 100 ms budget; at 50 ms only 50 ms are left: infeasible.
-        s.offer(Sensor::Camera, 0, 50 * MS, 1, &mut dropped);
+        s.offer(Sensor::CAMERA, 0, 50 * MS, 1, &mut dropped);
         assert!(s.next(50 * MS, &mut dropped).is_none());
         // At 30 ms, 70 ms left: started.
-        s.offer(Sensor::Camera, 0, 30 * MS, 2, &mut dropped);
+        s.offer(Sensor::CAMERA, 0, 30 * MS, 2, &mut dropped);
         assert_eq!(s.next(30 * MS, &mut dropped).unwrap().job, 2);
         assert_eq!(drops, vec![(1, Drop::Infeasible)]);
     }
@@ -445,45 +468,45 @@ mod tests {
     fn after_probe_after_refusals_a_frame_is_started_to_refresh_the_estimate() {
         let mut c = config();
         c.admission_probe_after = 2;
-        let mut s = Scheduler::new(&c);
-        let timing = timing(Sensor::Camera, i64::MAX);
+        let mut s = scheduler(&c);
+        let timing = timing(Sensor::CAMERA, i64::MAX);
         // One 500 ms stall: the estimate says the stage takes 500 ms.
         s.finished(&timing, 500 * MS, 0, true);
         let mut ignore = ignore();
         let mut started = Vec::new();
         for k in 0..6 {
-            s.offer(Sensor::Camera, k * MS, k * MS, k as u32, &mut ignore);
+            s.offer(Sensor::CAMERA, k * MS, k * MS, k as u32, &mut ignore);
             if let Some(f) = s.next(k * MS, &mut ignore) {
                 started.push(f.job);
             }
         }
         assert_eq!(started, vec![2, 5]);
-        assert_eq!(s.counters(Sensor::Camera).infeasible, 4);
+        assert_eq!(s.counters(Sensor::CAMERA).infeasible, 4);
     }
 
     #[test]
     fn late_results_follow_the_policy_and_misses_count_in_a_row() {
-        let timing = timing(Sensor::Lidar, 50 * MS);
-        let mut s: Scheduler<()> = Scheduler::new(&config());
+        let timing = timing(Sensor::LIDAR, 50 * MS);
+        let mut s: Scheduler<()> = scheduler(&config());
         assert_eq!(s.finished(&timing, MS, 51 * MS, true), Verdict::DropLate);
         assert_eq!(s.finished(&timing, MS, 10 * MS, false), Verdict::DropLate);
-        assert_eq!(s.counters(Sensor::Lidar).consecutive_misses, 2);
-        assert_eq!(s.counters(Sensor::Lidar).misses(), 2);
+        assert_eq!(s.counters(Sensor::LIDAR).consecutive_misses, 2);
+        assert_eq!(s.counters(Sensor::LIDAR).misses(), 2);
         assert_eq!(s.finished(&timing, MS, 50 * MS, true), Verdict::Publish);
-        assert_eq!(s.counters(Sensor::Lidar).consecutive_misses, 0);
+        assert_eq!(s.counters(Sensor::LIDAR).consecutive_misses, 0);
         let mut c = config();
         c.late_results = LatePolicy::PublishFlagged;
-        let mut s: Scheduler<()> = Scheduler::new(&c);
+        let mut s: Scheduler<()> = scheduler(&c);
         assert_eq!(s.finished(&timing, MS, 51 * MS, true), Verdict::PublishLate);
-        assert_eq!(s.counters(Sensor::Lidar).late, 1);
+        assert_eq!(s.counters(Sensor::LIDAR).late, 1);
     }
 
     #[test]
     fn arrival_based_deadlines_count_from_arrival() {
         let mut c = config();
         c.lidar.deadline_from = DeadlineFrom::Arrival;
-        let s: Scheduler<()> = Scheduler::new(&c);
-        assert_eq!(s.deadline(Sensor::Lidar, 0, 70 * MS), 120 * MS);
-        assert_eq!(s.deadline(Sensor::Camera, 0, 70 * MS), 100 * MS);
+        let s: Scheduler<()> = scheduler(&c);
+        assert_eq!(s.deadline(Sensor::LIDAR, 0, 70 * MS), 120 * MS);
+        assert_eq!(s.deadline(Sensor::CAMERA, 0, 70 * MS), 100 * MS);
     }
 }

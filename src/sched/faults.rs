@@ -35,41 +35,50 @@ pub struct FaultConfig {
     pub lidar: StageFaults,
 }
 
-impl FaultConfig {
-    pub fn stage(&self, sensor: Sensor) -> &StageFaults {
-        match sensor {
-            Sensor::Camera => &self.camera,
-            Sensor::Lidar => &self.lidar,
-        }
-    }
-
-    /// Extra run time (ns) injected into frame `frame` of `sensor`.
-    pub fn delay_ns(&self, sensor: Sensor, frame: u64) -> i64 {
-        let f = self.stage(sensor);
-        let mut ms = f.delay_ms;
-        if f.jitter_ms > 0.0 {
+impl StageFaults {
+    /// Extra run time (ns) injected into frame `frame` of the sensor at
+    /// `index`, its jitter drawn from `seed`.
+    pub fn delay_ns(&self, seed: u64, index: usize, frame: u64) -> i64 {
+        let mut ms = self.delay_ms;
+        if self.jitter_ms > 0.0 {
+            // The default rig's two sensors keep the keys they always had
+            // (so a seeded run replays as before); further sensors take
+            // keys of their own.
+            let key = match index {
+                0 | 1 => frame << 1 | index as u64,
+                _ => (frame << 7) | 0x40 | index as u64,
+            };
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
-                self.seed ^ (frame << 1 | sensor as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                seed ^ key.wrapping_mul(0x9E37_79B9_7F4A_7C15),
             );
-            ms += rng.random_range(0.0..f.jitter_ms);
+            ms += rng.random_range(0.0..self.jitter_ms);
         }
-        if f.stall_frame == Some(frame) {
-            ms += f.stall_ms;
+        if self.stall_frame == Some(frame) {
+            ms += self.stall_ms;
         }
         (ms * 1e6) as i64
     }
 
-    pub fn fails(&self, sensor: Sensor, frame: u64) -> bool {
-        self.stage(sensor)
-            .error_frames
+    pub fn fails(&self, frame: u64) -> bool {
+        self.error_frames
             .is_some_and(|[from, to]| (from..to).contains(&frame))
     }
 
-    /// Whether `sensor` is silent `seconds` after the first input.
-    pub fn dropped_out(&self, sensor: Sensor, seconds: f64) -> bool {
-        self.stage(sensor)
-            .dropout_s
+    /// Whether the sensor is silent `seconds` after the first input.
+    pub fn dropped_out(&self, seconds: f64) -> bool {
+        self.dropout_s
             .is_some_and(|[from, to]| seconds >= from && seconds < to)
+    }
+}
+
+impl FaultConfig {
+    /// The faults of the default rig's sensor `sensor` (its camera or lidar).
+    pub fn stage(&self, sensor: Sensor) -> &StageFaults {
+        if sensor == Sensor::CAMERA {
+            &self.camera
+        } else {
+            &self.lidar
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -95,16 +104,18 @@ mod tests {
             },
             ..FaultConfig::default()
         };
-        let d = faults.delay_ns(Sensor::Camera, 1);
-        assert_eq!(d, faults.delay_ns(Sensor::Camera, 1));
+        let (camera, lidar) = (faults.stage(Sensor::CAMERA), faults.stage(Sensor::LIDAR));
+        let d = camera.delay_ns(faults.seed, 0, 1);
+        assert_eq!(d, camera.delay_ns(faults.seed, 0, 1));
         assert!((5_000_000..7_000_000).contains(&d), "{d}");
-        assert!(faults.delay_ns(Sensor::Camera, 4) >= 505_000_000);
-        assert_eq!(faults.delay_ns(Sensor::Lidar, 4), 0);
-        assert!(!faults.fails(Sensor::Camera, 9));
-        assert!(faults.fails(Sensor::Camera, 11));
-        assert!(!faults.fails(Sensor::Camera, 12));
-        assert!(faults.dropped_out(Sensor::Camera, 1.5));
-        assert!(!faults.dropped_out(Sensor::Camera, 2.0));
-        assert!(!faults.dropped_out(Sensor::Lidar, 1.5));
+        assert_ne!(d, camera.delay_ns(faults.seed, 5, 1), "sensors draw apart");
+        assert!(camera.delay_ns(faults.seed, 0, 4) >= 505_000_000);
+        assert_eq!(lidar.delay_ns(faults.seed, 1, 4), 0);
+        assert!(!camera.fails(9));
+        assert!(camera.fails(11));
+        assert!(!camera.fails(12));
+        assert!(camera.dropped_out(1.5));
+        assert!(!camera.dropped_out(2.0));
+        assert!(!lidar.dropped_out(1.5));
     }
 }

@@ -7,6 +7,7 @@
 //!   pure state machine driven with explicit times.
 //! - [`estimate`]: run-time quantiles for admission.
 //! - [`watchdog`]: heartbeats and the health state machine.
+//! - [`sensors`]: the sensors served, by index: names, budgets, faults.
 //! - [`stats`]: latency histograms and the status record.
 //! - [`runtime`]: the lanes and watchdog threads and the shared lock that
 //!   move frames; lockstep and realtime replay drive it.
@@ -16,10 +17,12 @@ pub mod core;
 pub mod estimate;
 pub mod faults;
 pub mod runtime;
+pub mod sensors;
 pub mod stats;
 pub mod watchdog;
 
 pub use crate::stage::StageError;
 pub use config::{DeadlineFrom, LatePolicy, Policy, SchedulerConfig, SensorConfig, WatchdogConfig};
 pub use core::{Drop, Frame, Scheduler, Sensor, SensorCounters, Timing, Verdict};
+pub use sensors::{ScheduledSensor, SensorSet};
 pub use watchdog::{Cause, Health, Heartbeats, Transition, Watchdog};

@@ -19,7 +19,7 @@
 
 use super::config::SchedulerConfig;
 use super::core::{Drop, Frame, Scheduler, SensorCounters, Timing, Verdict};
-use super::faults::FaultConfig;
+use super::sensors::SensorSet;
 use super::stats::{LatencyStats, Rejects, StatusRecord};
 use super::watchdog::{Health, Heartbeats, Transition, Watchdog};
 use crate::clock::Clock;
@@ -96,16 +96,37 @@ impl<O> Recycler<O> {
 
 /// Counters and latencies, written once per event by the thread that
 /// decided it and read by the watchdog at status time.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Shared {
+    /// The sensors, by index: what every per-sensor list below is indexed by.
+    pub sensors: Arc<SensorSet>,
     pub stats: LatencyStats,
-    pub counters: [SensorCounters; 2],
+    pub counters: Vec<SensorCounters>,
     /// Failed frames by reason, per sensor.
-    pub rejects: [Rejects; 2],
+    pub rejects: Vec<Rejects>,
     pub transitions: Vec<Transition>,
     /// Times time jumped backwards (bag loops, sim-time resets): each
     /// started a new run (queues emptied, watchdog reset).
     pub time_jumps: u64,
+}
+
+impl Shared {
+    fn new(sensors: Arc<SensorSet>) -> Self {
+        let n = sensors.len();
+        Shared {
+            sensors,
+            stats: LatencyStats::new(n),
+            counters: vec![SensorCounters::default(); n],
+            rejects: vec![Rejects::default(); n],
+            transitions: Vec::new(),
+            time_jumps: 0,
+        }
+    }
+
+    /// A health change in words, the sensor named.
+    pub fn describe(&self, transition: &Transition) -> String {
+        transition.cause.describe(&self.sensors)
+    }
 }
 
 /// The clock going back this far, or a header stamp this far behind its
@@ -128,7 +149,7 @@ struct Core {
     /// The clock at the last arrival, and each sensor's last stamp: where
     /// a jump backwards shows.
     last_now: i64,
-    last_stamp: [i64; 2],
+    last_stamp: Vec<i64>,
 }
 
 impl Core {
@@ -146,6 +167,7 @@ struct Hub<O> {
     /// Recycled outputs: the chain hands them back, lanes take them.
     outputs: (Sender<O>, Receiver<O>),
     clock: Arc<dyn Clock>,
+    sensors: Arc<SensorSet>,
     shared: Arc<Mutex<Shared>>,
     beats: Arc<Heartbeats>,
     /// Locked after `core`, never the other way round.
@@ -170,26 +192,27 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl<O: Default + Send + 'static> Runtime<O> {
-    /// Starts one lane per element of `lanes`. `lockstep`: the caller waits
-    /// for idle after each frame ([`Runtime::wait_idle`]) and drives the
-    /// watchdog itself; otherwise the watchdog runs on its own thread.
+    /// Starts one lane per element of `lanes`, serving `sensors` (a
+    /// [`Sensor`] submitted is an index into it). `lockstep`: the caller
+    /// waits for idle after each frame ([`Runtime::wait_idle`]) and drives
+    /// the watchdog itself; otherwise the watchdog runs on its own thread.
     pub fn start<W: Work<Output = O>>(
         config: &SchedulerConfig,
-        faults: FaultConfig,
+        sensors: SensorSet,
         clock: Arc<dyn Clock>,
         lanes: Vec<W>,
         lockstep: bool,
     ) -> Self {
         let (event_tx, events) = unbounded();
         let pool = bounded(64);
-        let shared = Arc::new(Mutex::new(Shared::default()));
-        let beats = Arc::new(Heartbeats::new(lanes.len()));
+        let sensors = Arc::new(sensors);
+        let shared = Arc::new(Mutex::new(Shared::new(sensors.clone())));
+        let beats = Arc::new(Heartbeats::new(lanes.len(), sensors.len()));
         let health = Arc::new(AtomicU8::new(Health::Ok as u8));
         let watch = Arc::new(Mutex::new(Watch {
-            watchdog: Watchdog::new(config),
+            watchdog: Watchdog::new(config, &sensors),
             last_status: None,
         }));
-        let faults = Arc::new(faults);
         let mut slots = Vec::new();
         let mut inboxes = Vec::new();
         for _ in 0..lanes.len() {
@@ -199,15 +222,16 @@ impl<O: Default + Send + 'static> Runtime<O> {
         }
         let hub = Arc::new(Hub {
             core: Mutex::new(Core {
-                scheduler: Scheduler::new(config),
+                scheduler: Scheduler::new(config, &sensors),
                 lanes: slots,
                 last_now: i64::MIN,
-                last_stamp: [i64::MIN; 2],
+                last_stamp: vec![i64::MIN; sensors.len()],
             }),
             quiet: Condvar::new(),
             events: event_tx.clone(),
             outputs: bounded(64),
             clock: clock.clone(),
+            sensors: sensors.clone(),
             shared: shared.clone(),
             beats: beats.clone(),
             watch: watch.clone(),
@@ -219,7 +243,7 @@ impl<O: Default + Send + 'static> Runtime<O> {
                 work,
                 inbox,
                 hub: hub.clone(),
-                faults: faults.clone(),
+                sensors: sensors.clone(),
                 health: health.clone(),
             };
             threads.push(
@@ -310,7 +334,14 @@ impl<O: Default + Send + 'static> Runtime<O> {
     /// Decided here, in the caller's thread: when it returns, the frame is
     /// dropped, queued, or already in an idle lane's hands.
     pub fn submit(&mut self, sensor: Sensor, stamp: i64, job: Job) {
-        self.hub.arrive(sensor, stamp, job);
+        self.hub.arrive(sensor, stamp, job, 0);
+    }
+
+    /// As [`Runtime::submit`], for a frame that carries other sensors'
+    /// messages too (`joined`, a bit per sensor index: the scans merged
+    /// into one): each counts as received and as heard from now.
+    pub fn submit_merged(&mut self, sensor: Sensor, stamp: i64, job: Job, joined: u64) {
+        self.hub.arrive(sensor, stamp, job, joined);
     }
 
     /// Time jumped backwards (a bag loop or a sim-time reset the caller
@@ -387,7 +418,7 @@ impl Ticker {
                 "health {} -> {}: {}",
                 t.from.as_str(),
                 t.to.as_str(),
-                t.cause
+                shared.describe(&t)
             );
             shared.transitions.push(t);
         }
@@ -395,6 +426,7 @@ impl Ticker {
             now,
             watch.watchdog.health(),
             watch.watchdog.cause(),
+            &shared.sensors,
             &shared.stats,
             &shared.counters,
             &shared.rejects,
@@ -407,7 +439,7 @@ struct Lane<W: Work> {
     work: W,
     inbox: Receiver<Frame<Job>>,
     hub: Arc<Hub<W::Output>>,
-    faults: Arc<FaultConfig>,
+    sensors: Arc<SensorSet>,
     health: Arc<AtomicU8>,
 }
 
@@ -431,10 +463,10 @@ impl<W: Work> Lane<W> {
         // One span per stage run (a Chrome trace's slice on this lane's
         // track with `--trace-out`). Debug level: off by default, so the
         // hot path pays nothing unless tracing asks for it.
-        let _span = stage_span(&frame.timing).entered();
+        let _span = stage_span(&frame.timing, &self.sensors).entered();
         let clock = &self.hub.clock;
         let started = clock.now_ns();
-        let result = if self.faults.fails(sensor, frame.timing.index) {
+        let result = if self.sensors.fails(sensor, frame.timing.index) {
             Err(StageError::stage("injected stage error"))
         } else {
             let context = RunContext {
@@ -444,7 +476,7 @@ impl<W: Work> Lane<W> {
             };
             self.work.run(sensor, &frame.job, &context)
         };
-        clock.sleep_ns(self.faults.delay_ns(sensor, frame.timing.index));
+        clock.sleep_ns(self.sensors.delay_ns(sensor, frame.timing.index));
         let finished = clock.now_ns();
         let mut output = self.hub.outputs.1.try_recv().unwrap_or_default();
         let result = result.map(|facts| {
@@ -463,7 +495,7 @@ impl<W: Work> Lane<W> {
 }
 
 impl<O: Send + 'static> Hub<O> {
-    fn arrive(&self, sensor: Sensor, stamp: i64, job: Job) {
+    fn arrive(&self, sensor: Sensor, stamp: i64, job: Job, joined: u64) {
         let mut core = lock(&self.core);
         let now = self.clock.now_ns();
         let i = sensor.index();
@@ -478,10 +510,15 @@ impl<O: Send + 'static> Hub<O> {
         core.last_now = now;
         core.last_stamp[i] = stamp;
         self.beats.arrived(sensor, now);
-        let events = &self.events;
+        for other in Sensor::all(core.scheduler.sensors()).filter(|s| joined >> s.index() & 1 == 1)
+        {
+            self.beats.arrived(other, now);
+            core.scheduler.joined(other);
+        }
+        let (events, sensors) = (&self.events, &*self.sensors);
         core.scheduler
             .offer(sensor, stamp, now, job, &mut |frame, drop| {
-                report_drop(events, frame, drop)
+                report_drop(events, sensors, frame, drop)
             });
         self.dispatch(&mut core, now);
         self.settle(&core);
@@ -491,10 +528,10 @@ impl<O: Send + 'static> Hub<O> {
     /// watchdog reset, the jump counted. Frames already running finish and
     /// are accounted as usual.
     fn restart(&self, core: &mut Core, now: i64) {
-        let events = &self.events;
+        let (events, sensors) = (&self.events, &*self.sensors);
         core.scheduler
-            .restart(&mut |frame, drop| report_drop(events, frame, drop));
-        core.last_stamp = [i64::MIN; 2];
+            .restart(&mut |frame, drop| report_drop(events, sensors, frame, drop));
+        core.last_stamp.fill(i64::MIN);
         self.beats.reset();
         let transition = {
             let mut watch = lock(&self.watch);
@@ -516,10 +553,10 @@ impl<O: Send + 'static> Hub<O> {
         self.beats.lane_idle(lane);
         self.record(&mut core.scheduler, done);
         let now = self.clock.now_ns();
-        let events = &self.events;
-        let next = core
-            .scheduler
-            .next(now, &mut |frame, drop| report_drop(events, frame, drop));
+        let (events, sensors) = (&self.events, &*self.sensors);
+        let next = core.scheduler.next(now, &mut |frame, drop| {
+            report_drop(events, sensors, frame, drop)
+        });
         if let Some(frame) = &next {
             core.lanes[lane].1 = true;
             self.beats
@@ -575,7 +612,7 @@ impl<O: Send + 'static> Hub<O> {
             None
         };
         if !matches!(outcome, Outcome::Published | Outcome::PublishedLate) {
-            trace_unpublished(&timing, outcome);
+            trace_unpublished(&timing, &self.sensors, outcome);
         }
         let _ = self.events.send(Event::Frame {
             timing,
@@ -592,11 +629,10 @@ impl<O: Send + 'static> Hub<O> {
     /// Hands the earliest-deadline frames to idle lanes.
     fn dispatch(&self, core: &mut Core, now: i64) {
         while let Some(lane) = core.lanes.iter().position(|(_, busy)| !busy) {
-            let events = &self.events;
-            let Some(frame) = core
-                .scheduler
-                .next(now, &mut |frame, drop| report_drop(events, frame, drop))
-            else {
+            let (events, sensors) = (&self.events, &*self.sensors);
+            let Some(frame) = core.scheduler.next(now, &mut |frame, drop| {
+                report_drop(events, sensors, frame, drop)
+            }) else {
                 break;
             };
             self.beats
@@ -612,7 +648,7 @@ impl<O: Send + 'static> Hub<O> {
                         reason: StageError::NO_LANE,
                         message: format!("lane {lane} has stopped"),
                     };
-                    report_failed(events, e.into_inner(), error);
+                    report_failed(events, sensors, e.into_inner(), error);
                     break;
                 }
             }
@@ -623,7 +659,7 @@ impl<O: Send + 'static> Hub<O> {
     fn settle(&self, core: &Core) {
         {
             let mut shared = lock(&self.shared);
-            for sensor in Sensor::ALL {
+            for sensor in Sensor::all(core.scheduler.sensors()) {
                 let counters = *core.scheduler.counters(sensor);
                 self.beats.set_misses(sensor, counters.consecutive_misses);
                 shared.counters[sensor.index()] = counters;
@@ -635,34 +671,27 @@ impl<O: Send + 'static> Hub<O> {
     }
 }
 
-/// The span a stage run is recorded in: named after the stage, carrying
-/// the frame, its sensor, stamp and deadline (pipeline clock, ns).
-fn stage_span(timing: &Timing) -> tracing::Span {
-    macro_rules! span {
-        ($name:literal) => {
-            tracing::debug_span!(
-                target: "lookout::stage",
-                $name,
-                sensor = timing.sensor.name(),
-                frame = timing.index,
-                seq = timing.seq,
-                stamp_ns = timing.stamp,
-                deadline_ns = timing.deadline
-            )
-        };
-    }
-    match timing.sensor {
-        Sensor::Camera => span!("camera"),
-        Sensor::Lidar => span!("lidar"),
-    }
+/// The span a stage run is recorded in (a `stage` slice in a Chrome
+/// trace), carrying the sensor's name, the frame, its stamp and deadline
+/// (pipeline clock, ns).
+fn stage_span(timing: &Timing, sensors: &SensorSet) -> tracing::Span {
+    tracing::debug_span!(
+        target: "lookout::stage",
+        "stage",
+        sensor = sensors.name(timing.sensor),
+        frame = timing.index,
+        seq = timing.seq,
+        stamp_ns = timing.stamp,
+        deadline_ns = timing.deadline
+    )
 }
 
 /// A frame that ended without a result: an instant event (a drop marker in
 /// a Chrome trace) on the thread that decided it.
-fn trace_unpublished(timing: &Timing, outcome: Outcome) {
+fn trace_unpublished(timing: &Timing, sensors: &SensorSet, outcome: Outcome) {
     tracing::debug!(
         target: "lookout::drop",
-        sensor = timing.sensor.name(),
+        sensor = sensors.name(timing.sensor),
         frame = timing.index,
         seq = timing.seq,
         stamp_ns = timing.stamp,
@@ -672,22 +701,28 @@ fn trace_unpublished(timing: &Timing, outcome: Outcome) {
     );
 }
 
-fn report_drop<O>(events: &Sender<Event<O>>, frame: Frame<Job>, drop: Drop) {
-    report_unrun(events, frame, Outcome::Dropped(drop), None);
+fn report_drop<O>(events: &Sender<Event<O>>, sensors: &SensorSet, frame: Frame<Job>, drop: Drop) {
+    report_unrun(events, sensors, frame, Outcome::Dropped(drop), None);
 }
 
-fn report_failed<O>(events: &Sender<Event<O>>, frame: Frame<Job>, error: StageError) {
-    report_unrun(events, frame, Outcome::Failed, Some(error));
+fn report_failed<O>(
+    events: &Sender<Event<O>>,
+    sensors: &SensorSet,
+    frame: Frame<Job>,
+    error: StageError,
+) {
+    report_unrun(events, sensors, frame, Outcome::Failed, Some(error));
 }
 
 /// A frame that never ran.
 fn report_unrun<O>(
     events: &Sender<Event<O>>,
+    sensors: &SensorSet,
     frame: Frame<Job>,
     outcome: Outcome,
     error: Option<StageError>,
 ) {
-    trace_unpublished(&frame.timing, outcome);
+    trace_unpublished(&frame.timing, sensors, outcome);
     let _ = events.send(Event::Frame {
         timing: frame.timing,
         job: frame.job,
@@ -733,11 +768,7 @@ mod tests {
     }
 
     fn job() -> Job {
-        Job {
-            kind: InputKind::PointCloud2,
-            bytes: Vec::new(),
-            log_time: 0,
-        }
+        Job::single(InputKind::PointCloud2, Vec::new(), 0)
     }
 
     /// A sim-time reset (the clock itself goes back): the runtime notices
@@ -749,7 +780,7 @@ mod tests {
         let failing = Arc::new(AtomicBool::new(true));
         let mut runtime = Runtime::start(
             &SchedulerConfig::default(),
-            FaultConfig::default(),
+            SensorSet::default_rig(&SchedulerConfig::default(), &Default::default()),
             Arc::new(clock.clone()),
             vec![Flaky(failing.clone())],
             true,
@@ -757,7 +788,7 @@ mod tests {
         for i in 0..8 {
             let now = 100_000 * MS + i * 100 * MS;
             clock.set_ns(now);
-            runtime.submit(Sensor::Lidar, now - 10 * MS, job());
+            runtime.submit(Sensor::LIDAR, now - 10 * MS, job());
             runtime.wait_idle();
             runtime.tick_watchdog(now);
         }
@@ -765,13 +796,13 @@ mod tests {
         failing.store(false, Ordering::Release);
         // Back to 5 s: a new run.
         clock.set_ns(5_000 * MS);
-        runtime.submit(Sensor::Lidar, 4_990 * MS, job());
+        runtime.submit(Sensor::LIDAR, 4_990 * MS, job());
         runtime.wait_idle();
         runtime.tick_watchdog(5_000 * MS);
         assert_eq!(runtime.health(), Health::Ok);
         let (shared, _) = runtime.finish();
         assert_eq!(shared.time_jumps, 1);
-        let lidar = &shared.counters[Sensor::Lidar.index()];
+        let lidar = &shared.counters[Sensor::LIDAR.index()];
         assert_eq!(lidar.received, 9);
         assert_eq!(lidar.published, 1, "{lidar:?}");
         assert_eq!(lidar.consecutive_misses, 0);
@@ -785,14 +816,14 @@ mod tests {
         let clock = SimulatedClock::new(10_000 * MS);
         let mut runtime = Runtime::start(
             &SchedulerConfig::default(),
-            FaultConfig::default(),
+            SensorSet::default_rig(&SchedulerConfig::default(), &Default::default()),
             Arc::new(clock.clone()),
             vec![Flaky(Arc::new(AtomicBool::new(false)))],
             true,
         );
         for (now, stamp) in [(10_000, 9_990), (9_990, 9_900), (9_995, 8_000)] {
             clock.set_ns(now * MS);
-            runtime.submit(Sensor::Lidar, stamp * MS, job());
+            runtime.submit(Sensor::LIDAR, stamp * MS, job());
             runtime.wait_idle();
         }
         let (shared, _) = runtime.finish();

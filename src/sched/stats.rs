@@ -3,6 +3,7 @@
 //! the health. Histograms have fixed bounds, so recording never allocates.
 
 use super::core::{Sensor, SensorCounters};
+use super::sensors::SensorSet;
 use super::watchdog::{Cause, Health};
 use crate::msg::{OwnedHeader, PipelineStatus, Time};
 use crate::stage::StageError;
@@ -47,20 +48,20 @@ pub fn histogram() -> Histogram<u64> {
 /// Run-time and end-to-end histograms per sensor.
 #[derive(Debug, Clone)]
 pub struct LatencyStats {
-    run_ns: [Histogram<u64>; 2],
-    end_to_end_ns: [Histogram<u64>; 2],
-}
-
-impl Default for LatencyStats {
-    fn default() -> Self {
-        LatencyStats {
-            run_ns: [histogram(), histogram()],
-            end_to_end_ns: [histogram(), histogram()],
-        }
-    }
+    /// Per sensor, by index.
+    run_ns: Vec<Histogram<u64>>,
+    end_to_end_ns: Vec<Histogram<u64>>,
 }
 
 impl LatencyStats {
+    /// Histograms for `sensors` sensors, allocated now.
+    pub fn new(sensors: usize) -> Self {
+        LatencyStats {
+            run_ns: (0..sensors).map(|_| histogram()).collect(),
+            end_to_end_ns: (0..sensors).map(|_| histogram()).collect(),
+        }
+    }
+
     pub fn record_run(&mut self, sensor: Sensor, run_ns: i64) {
         self.run_ns[sensor.index()].saturating_record(run_ns.max(1) as u64);
     }
@@ -139,7 +140,7 @@ impl Serialize for Rejects {
 /// One sensor's part of a status record.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SensorStatus {
-    pub sensor: &'static str,
+    pub sensor: String,
     /// The stage's run time.
     pub stage: LatencySummary,
     /// Header stamp to result ready, published results only.
@@ -173,19 +174,20 @@ impl StatusRecord {
         at_ns: i64,
         health: Health,
         cause: Cause,
+        sensors: &SensorSet,
         stats: &LatencyStats,
-        counters: &[SensorCounters; 2],
-        rejects: &[Rejects; 2],
+        counters: &[SensorCounters],
+        rejects: &[Rejects],
     ) -> Self {
         StatusRecord {
             at_ns,
             health,
-            reason: cause.to_string(),
+            reason: cause.describe(sensors),
             degraded: health == Health::Error,
-            sensors: Sensor::ALL
-                .iter()
-                .map(|&sensor| SensorStatus {
-                    sensor: sensor.name(),
+            sensors: sensors
+                .all()
+                .map(|sensor| SensorStatus {
+                    sensor: sensors.name(sensor).to_owned(),
                     stage: stats.run(sensor),
                     end_to_end: stats.end_to_end(sensor),
                     counters: counters[sensor.index()],
@@ -226,7 +228,7 @@ impl StatusRecord {
                 .map(|s| {
                     let c = &s.counters;
                     crate::msg::SensorStatus {
-                        sensor: s.sensor.to_owned(),
+                        sensor: s.sensor.clone(),
                         stage_ms: s.stage.as_array(),
                         end_to_end_ms: s.end_to_end.as_array(),
                         received: c.received,
@@ -288,15 +290,15 @@ mod tests {
 
     #[test]
     fn summaries_report_milliseconds() {
-        let mut stats = LatencyStats::default();
+        let mut stats = LatencyStats::new(2);
         for ms in 1..=100 {
-            stats.record_run(Sensor::Lidar, ms * 1_000_000);
+            stats.record_run(Sensor::LIDAR, ms * 1_000_000);
         }
-        let s = stats.run(Sensor::Lidar);
+        let s = stats.run(Sensor::LIDAR);
         assert_eq!(s.count, 100);
         assert!((s.p50_ms - 50.0).abs() < 0.1, "{s:?}");
         assert!((s.p99_ms - 99.0).abs() < 0.1, "{s:?}");
         assert!((s.max_ms - 100.0).abs() < 0.1, "{s:?}");
-        assert_eq!(stats.run(Sensor::Camera), LatencySummary::default());
+        assert_eq!(stats.run(Sensor::CAMERA), LatencySummary::default());
     }
 }

@@ -10,6 +10,7 @@
 
 use super::config::{SchedulerConfig, WatchdogConfig};
 use super::core::Sensor;
+use super::sensors::SensorSet;
 use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU32, Ordering};
 
 /// Pipeline health.
@@ -59,24 +60,23 @@ pub enum Cause {
     },
 }
 
-impl std::fmt::Display for Cause {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl Cause {
+    /// In words, the sensor named as `sensors` names it.
+    pub fn describe(&self, sensors: &SensorSet) -> String {
         match *self {
-            Cause::Clear => write!(f, "all deadlines met"),
-            Cause::Stall { sensor, overrun_ns } => write!(
-                f,
+            Cause::Clear => "all deadlines met".to_owned(),
+            Cause::Stall { sensor, overrun_ns } => format!(
                 "{} stage stalled: {:.0} ms past its frame's deadline",
-                sensor.name(),
+                sensors.name(sensor),
                 overrun_ns as f64 / 1e6
             ),
-            Cause::Silence { sensor, silent_ns } => write!(
-                f,
+            Cause::Silence { sensor, silent_ns } => format!(
                 "{} silent for {:.0} ms",
-                sensor.name(),
+                sensors.name(sensor),
                 silent_ns as f64 / 1e6
             ),
             Cause::Misses { sensor, count } => {
-                write!(f, "{} missed {count} deadlines in a row", sensor.name())
+                format!("{} missed {count} deadlines in a row", sensors.name(sensor))
             }
         }
     }
@@ -97,12 +97,13 @@ const NEVER: i64 = i64::MIN;
 #[derive(Debug)]
 pub struct Heartbeats {
     lanes: Vec<LaneBeat>,
-    last_arrival: [AtomicI64; 2],
-    consecutive_misses: [AtomicU32; 2],
+    /// Per sensor, by index.
+    last_arrival: Vec<AtomicI64>,
+    consecutive_misses: Vec<AtomicU32>,
 }
 
 impl Heartbeats {
-    pub fn new(lanes: usize) -> Self {
+    pub fn new(lanes: usize, sensors: usize) -> Self {
         Heartbeats {
             lanes: (0..lanes)
                 .map(|_| LaneBeat {
@@ -110,8 +111,8 @@ impl Heartbeats {
                     sensor: AtomicU8::new(0),
                 })
                 .collect(),
-            last_arrival: [AtomicI64::new(NEVER), AtomicI64::new(NEVER)],
-            consecutive_misses: [AtomicU32::new(0), AtomicU32::new(0)],
+            last_arrival: (0..sensors).map(|_| AtomicI64::new(NEVER)).collect(),
+            consecutive_misses: (0..sensors).map(|_| AtomicU32::new(0)).collect(),
         }
     }
 
@@ -119,7 +120,7 @@ impl Heartbeats {
     pub fn lane_started(&self, lane: usize, sensor: Sensor, deadline: i64) {
         self.lanes[lane]
             .sensor
-            .store(sensor as u8, Ordering::Relaxed);
+            .store(sensor.index() as u8, Ordering::Relaxed);
         self.lanes[lane].deadline.store(deadline, Ordering::Release);
     }
 
@@ -137,9 +138,9 @@ impl Heartbeats {
 
     /// Forget arrivals and misses (time jumped backwards: a new run).
     pub fn reset(&self) {
-        for sensor in Sensor::ALL {
-            self.last_arrival[sensor.index()].store(NEVER, Ordering::Release);
-            self.set_misses(sensor, 0);
+        for (arrival, misses) in self.last_arrival.iter().zip(&self.consecutive_misses) {
+            arrival.store(NEVER, Ordering::Release);
+            misses.store(0, Ordering::Release);
         }
     }
 }
@@ -155,7 +156,8 @@ pub struct Transition {
 
 pub struct Watchdog {
     config: WatchdogConfig,
-    silence_ns: [i64; 2],
+    /// Per sensor, by index.
+    silence_ns: Vec<i64>,
     health: Health,
     cause: Cause,
     /// Since when the causes have been below the current level.
@@ -167,13 +169,13 @@ fn ms(v: f64) -> i64 {
 }
 
 impl Watchdog {
-    pub fn new(config: &SchedulerConfig) -> Self {
+    pub fn new(config: &SchedulerConfig, sensors: &SensorSet) -> Self {
         Watchdog {
             config: config.watchdog.clone(),
-            silence_ns: [
-                ms(config.camera.silence_timeout_ms),
-                ms(config.lidar.silence_timeout_ms),
-            ],
+            silence_ns: sensors
+                .all()
+                .map(|s| ms(sensors.get(s).config.silence_timeout_ms))
+                .collect(),
             health: Health::Ok,
             cause: Cause::Clear,
             calm_since: None,
@@ -209,10 +211,8 @@ impl Watchdog {
             let deadline = lane.deadline.load(Ordering::Acquire);
             if deadline != IDLE && now > deadline {
                 let overrun_ns = now - deadline;
-                let sensor = match lane.sensor.load(Ordering::Relaxed) {
-                    0 => Sensor::Camera,
-                    _ => Sensor::Lidar,
-                };
+                let index = lane.sensor.load(Ordering::Relaxed) as usize;
+                let sensor = Sensor::new(index).unwrap_or(Sensor::CAMERA);
                 let level = if overrun_ns >= ms(self.config.stall_error_ms) {
                     Health::Error
                 } else {
@@ -221,8 +221,7 @@ impl Watchdog {
                 consider(level, Cause::Stall { sensor, overrun_ns });
             }
         }
-        for sensor in Sensor::ALL {
-            let i = sensor.index();
+        for (i, sensor) in Sensor::all(self.silence_ns.len()).enumerate() {
             let misses = beats.consecutive_misses[i].load(Ordering::Acquire);
             if misses >= self.config.error_after_misses {
                 consider(
@@ -318,7 +317,8 @@ mod tests {
         config.watchdog.recover_after_ms = 100.0;
         config.watchdog.stall_error_ms = 250.0;
         config.watchdog.error_after_misses = 3;
-        (Watchdog::new(&config), Heartbeats::new(2))
+        let sensors = SensorSet::default_rig(&config, &Default::default());
+        (Watchdog::new(&config, &sensors), Heartbeats::new(2, 2))
     }
 
     /// Runs the watchdog every 10 ms from `from` to `to`; returns transitions.
@@ -332,14 +332,14 @@ mod tests {
     fn a_stall_is_reported_within_one_period_of_the_deadline_then_clears() {
         let (mut w, beats) = watchdog();
         // The camera lane starts at 0 a frame due at 95 ms, and stalls.
-        beats.lane_started(1, Sensor::Camera, 95 * MS);
+        beats.lane_started(1, Sensor::CAMERA, 95 * MS);
         let t = run(&mut w, &beats, 0, 400 * MS);
         assert_eq!(t[0].to, Health::Warn);
         assert!(t[0].at > 95 * MS && t[0].at <= 95 * MS + 10 * MS, "{t:?}");
         assert!(matches!(
             t[0].cause,
             Cause::Stall {
-                sensor: Sensor::Camera,
+                sensor: Sensor::CAMERA,
                 ..
             }
         ));
@@ -359,7 +359,7 @@ mod tests {
     fn silence_is_reported_after_its_timeout_only_after_a_first_frame() {
         let (mut w, beats) = watchdog();
         assert!(run(&mut w, &beats, 0, 1000 * MS).is_empty());
-        beats.arrived(Sensor::Camera, 1000 * MS);
+        beats.arrived(Sensor::CAMERA, 1000 * MS);
         let t = run(&mut w, &beats, 1000 * MS, 1300 * MS);
         assert_eq!(t.len(), 1);
         assert_eq!(t[0].to, Health::Warn);
@@ -367,11 +367,11 @@ mod tests {
         assert!(matches!(
             t[0].cause,
             Cause::Silence {
-                sensor: Sensor::Camera,
+                sensor: Sensor::CAMERA,
                 ..
             }
         ));
-        beats.arrived(Sensor::Camera, 1300 * MS);
+        beats.arrived(Sensor::CAMERA, 1300 * MS);
         let t = run(&mut w, &beats, 1300 * MS, 1500 * MS);
         assert_eq!(t[0].to, Health::Ok);
         assert_eq!(t[0].at, 1400 * MS);
@@ -380,24 +380,24 @@ mod tests {
     #[test]
     fn misses_in_a_row_escalate_to_error_and_recover_with_hysteresis() {
         let (mut w, beats) = watchdog();
-        beats.set_misses(Sensor::Lidar, 1);
+        beats.set_misses(Sensor::LIDAR, 1);
         assert_eq!(w.evaluate(0, &beats).unwrap().to, Health::Warn);
-        beats.set_misses(Sensor::Lidar, 3);
+        beats.set_misses(Sensor::LIDAR, 3);
         let t = w.evaluate(10 * MS, &beats).unwrap();
         assert_eq!(t.to, Health::Error);
         assert_eq!(
             t.cause,
             Cause::Misses {
-                sensor: Sensor::Lidar,
+                sensor: Sensor::LIDAR,
                 count: 3
             }
         );
-        beats.set_misses(Sensor::Lidar, 0);
+        beats.set_misses(Sensor::LIDAR, 0);
         // A relapse within the calm period restarts it.
         assert!(run(&mut w, &beats, 20 * MS, 90 * MS).is_empty());
-        beats.set_misses(Sensor::Lidar, 4);
+        beats.set_misses(Sensor::LIDAR, 4);
         assert!(w.evaluate(100 * MS, &beats).is_none());
-        beats.set_misses(Sensor::Lidar, 0);
+        beats.set_misses(Sensor::LIDAR, 0);
         let t = run(&mut w, &beats, 110 * MS, 400 * MS);
         assert_eq!(
             t.iter().map(|t| (t.to, t.at / MS)).collect::<Vec<_>>(),

@@ -15,6 +15,7 @@
 
 mod camera;
 mod lidar;
+pub mod rig;
 mod scene;
 
 pub use camera::CameraSpec;
@@ -156,6 +157,108 @@ enum Event {
     Camera(u64),
 }
 
+/// A lidar besides the main one: its own topic, frame, mount (the ego
+/// frame; the vehicle's axes) and rate; the main lidar's model. Rendered by
+/// [`rig::synthesize_from_rig`], 30 ms after the lidar before it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExtraLidar {
+    pub topic: String,
+    pub frame_id: String,
+    pub mount: [f64; 3],
+    pub rate_hz: f64,
+}
+
+impl ExtraLidar {
+    /// A front-bumper lidar at 10 Hz, 3.7 m ahead of the vehicle's origin
+    /// and 0.6 m up.
+    pub fn front() -> Self {
+        ExtraLidar {
+            topic: "/lidar_front/points".into(),
+            frame_id: "lidar_front".into(),
+            mount: [3.7, 0.0, 0.6],
+            rate_hz: 10.0,
+        }
+    }
+}
+
+/// Where `synth` writes the rig file for a bag with extra lidars.
+pub fn rig_path(bag: &Path) -> PathBuf {
+    bag.with_extension("rig.yaml")
+}
+
+/// The rig of a scene with `extra` lidars: the camera and the main lidar
+/// as in [`calibration`], the main lidar's frame as base, each extra lidar
+/// at its mount relative to the main one.
+pub fn rig(options: &SynthOptions, extra: &[ExtraLidar]) -> crate::rig::Rig {
+    use crate::rig::{LidarMerge, Pose, Rig, RigSensor, SensorKind, Topics};
+    let calibration = calibration(options);
+    let to_base = calibration.lidar_to_camera.inverse();
+    let lidar = |name: &str, topic: &str, frame_id: &str, mount: [f64; 3], rate_hz: f64| {
+        let offset = Vector3::from(mount) - Vector3::from(options.lidar.mount);
+        RigSensor {
+            name: name.to_owned(),
+            kind: SensorKind::Lidar,
+            topics: Topics {
+                points: Some(topic.to_owned()),
+                ..Topics::default()
+            },
+            frame_id: frame_id.to_owned(),
+            extrinsics: Pose {
+                translation: offset.map(|v| (v * 1e9).round() / 1e9 + 0.0).into(),
+                rotation_xyzw: [0.0, 0.0, 0.0, 1.0],
+            },
+            intrinsics: None,
+            rate_hz,
+            schedule: None,
+            faults: None,
+        }
+    };
+    let camera_topic = match options.camera_format {
+        CameraFormat::Raw => CAMERA_TOPIC,
+        _ => COMPRESSED_TOPIC,
+    };
+    let mut sensors = vec![
+        RigSensor {
+            name: "camera".into(),
+            kind: SensorKind::Camera,
+            topics: Topics {
+                image: Some(camera_topic.into()),
+                camera_info: Some(CAMERA_INFO_TOPIC.into()),
+                points: None,
+            },
+            frame_id: options.camera.frame_id.clone(),
+            extrinsics: Pose {
+                translation: to_base.translation.map(|v| (v * 1e9).round() / 1e9 + 0.0),
+                rotation_xyzw: to_base.rotation_xyzw.map(|v| (v * 1e9).round() / 1e9 + 0.0),
+            },
+            intrinsics: Some(calibration.camera.clone()),
+            rate_hz: options.camera.rate_hz,
+            schedule: None,
+            faults: None,
+        },
+        lidar(
+            "lidar",
+            LIDAR_TOPIC,
+            &options.lidar.frame_id,
+            options.lidar.mount,
+            options.lidar.rate_hz,
+        ),
+    ];
+    for (i, e) in extra.iter().enumerate() {
+        let name = if sensors.iter().any(|s| s.name == e.frame_id) {
+            format!("lidar_{}", i + 2)
+        } else {
+            e.frame_id.clone()
+        };
+        sensors.push(lidar(&name, &e.topic, &e.frame_id, e.mount, e.rate_hz));
+    }
+    Rig::new(
+        options.lidar.frame_id.clone(),
+        LidarMerge::default(),
+        sensors,
+    )
+}
+
 fn validate(options: &SynthOptions) -> Result<(), SynthError> {
     let c = &options.camera;
     let l = &options.lidar;
@@ -199,6 +302,30 @@ pub fn synthesize(out: &Path, options: &SynthOptions) -> Result<SynthSummary, Sy
 /// [`synthesize`], with a progress bar of the sensor frames written when
 /// `show_progress` (drawn only on a terminal).
 pub fn synthesize_with_progress(
+    out: &Path,
+    options: &SynthOptions,
+    show_progress: bool,
+) -> Result<SynthSummary, SynthError> {
+    synthesize_rig(out, options, &[], show_progress)
+}
+
+/// [`synthesize_with_progress`] with `extra` lidars besides the main one,
+/// each on its own topic: the rig of [`rig`] rendered
+/// ([`rig::synthesize_from_rig`]), its file beside the bag ([`rig_path`]).
+pub fn synthesize_rig(
+    out: &Path,
+    options: &SynthOptions,
+    extra: &[ExtraLidar],
+    show_progress: bool,
+) -> Result<SynthSummary, SynthError> {
+    if extra.is_empty() {
+        return synthesize_one(out, options, show_progress);
+    }
+    rig::synthesize_from_rig(out, options, &self::rig(options, extra), show_progress)
+}
+
+/// One camera, one lidar: the calibration file beside the bag.
+fn synthesize_one(
     out: &Path,
     options: &SynthOptions,
     show_progress: bool,
@@ -283,7 +410,15 @@ pub fn synthesize_with_progress(
                     stamp,
                     frame_id: &options.camera.frame_id,
                 };
-                write_image(options, header, &pixels, &mut encoded, &mut cdr)?;
+                let size = (options.camera.width, options.camera.height);
+                write_image(
+                    options.camera_format,
+                    size,
+                    header,
+                    &pixels,
+                    &mut encoded,
+                    &mut cdr,
+                )?;
                 writer.write_raw(image_topic, log_time, cdr.as_bytes())?;
                 let seen = camera.seen_actors(&actor_ids, &origin, &world_from_optical, |index| {
                     let state = states.iter().find(|s| s.index == index);
@@ -359,14 +494,36 @@ impl Sweep {
     /// Casts scan `k` of the scene.
     fn cast(&mut self, scene: &Scene, lidar: &lidar::Lidar, options: &SynthOptions, k: u64) {
         let t = k as f64 / options.lidar.rate_hz;
+        let mount = V3::from(options.lidar.mount);
+        self.cast_at(
+            scene,
+            lidar,
+            options.seed,
+            (t, k),
+            mount,
+            &nalgebra::Matrix3::identity(),
+        );
+    }
+
+    /// Casts scan `k` at scene time `t` of a lidar at `mount` (ego frame)
+    /// turned by `ego_from_lidar`.
+    fn cast_at(
+        &mut self,
+        scene: &Scene,
+        lidar: &lidar::Lidar,
+        seed: u64,
+        (t, k): (f64, u64),
+        mount: V3,
+        ego_from_lidar: &nalgebra::Matrix3<f64>,
+    ) {
         self.stamp = Time::from_nanos(START_NS + to_ns(t));
         scene.actor_states(t, &mut self.states);
         scene.parts(&self.states, &mut self.parts);
         let ego = scene.ego(t);
-        self.world_from_lidar = ego.rotation();
-        self.origin = ego.position + self.world_from_lidar * V3::from(options.lidar.mount);
+        self.world_from_lidar = ego.rotation() * ego_from_lidar;
+        self.origin = ego.position + ego.rotation() * mount;
         self.hits.clear();
-        let seed = options.seed.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ k;
+        let seed = seed.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ k;
         self.count = lidar.scan(
             &scene.terrain,
             &self.parts,
@@ -380,11 +537,16 @@ impl Sweep {
 
     /// The sweep as a PointCloud2 (x, y, z, intensity, ring, time).
     fn cloud<'a>(&'a self, options: &'a SynthOptions) -> Result<PointCloud2<'a>, SynthError> {
+        self.cloud_of(&options.lidar.frame_id)
+    }
+
+    /// The sweep as a PointCloud2 in frame `frame_id`.
+    fn cloud_of<'a>(&'a self, frame_id: &'a str) -> Result<PointCloud2<'a>, SynthError> {
         let n = self.count as u32;
         PointCloud2::new(
             Header {
                 stamp: self.stamp,
-                frame_id: &options.lidar.frame_id,
+                frame_id,
             },
             1,
             n,
@@ -418,15 +580,16 @@ fn to_ns(seconds: f64) -> i64 {
     (seconds * 1e9).round() as i64
 }
 
+/// An image of `(w, h)` pixels as `format` stores it, into `cdr`.
 fn write_image(
-    options: &SynthOptions,
+    format: CameraFormat,
+    (w, h): (u32, u32),
     header: Header<'_>,
     pixels: &[u8],
     encoded: &mut Vec<u8>,
     cdr: &mut CdrWriter,
 ) -> Result<(), SynthError> {
-    let (w, h) = (options.camera.width, options.camera.height);
-    match options.camera_format {
+    match format {
         CameraFormat::Raw => {
             Image {
                 header,
@@ -458,7 +621,7 @@ fn write_image(
             .map_err(|e| SynthError::Encode(e.to_string()))?;
         }
     }
-    let format = if options.camera_format == CameraFormat::Jpeg {
+    let format = if format == CameraFormat::Jpeg {
         "rgb8; jpeg compressed rgb8"
     } else {
         "rgb8; png compressed rgb8"
@@ -474,12 +637,20 @@ fn write_image(
 
 /// Ground truth in the lidar frame at the scan stamp.
 fn ground_truth(scene: &Scene, sweep: &Sweep, header: Header<'_>) -> ObstacleArray {
-    let (states, origin, world_from_lidar, hits) = (
-        &sweep.states,
-        &sweep.origin,
-        &sweep.world_from_lidar,
-        &sweep.hits,
-    );
+    ground_truth_in(scene, sweep, &sweep.origin, &sweep.world_from_lidar, header)
+}
+
+/// The truth of `sweep`'s instant in the frame at `origin` turned by
+/// `world_from_lidar` (the sweep's own lidar, or the rig's base), with the
+/// sweep's returns as evidence.
+fn ground_truth_in(
+    scene: &Scene,
+    sweep: &Sweep,
+    origin: &V3,
+    world_from_lidar: &nalgebra::Matrix3<f64>,
+    header: Header<'_>,
+) -> ObstacleArray {
+    let (states, hits) = (&sweep.states, &sweep.hits);
     let lidar_from_world = world_from_lidar.transpose();
     let mut obstacles = Vec::new();
     for state in states {

@@ -1,0 +1,331 @@
+//! A whole rig synthesized: every camera and lidar of a rig file rendered
+//! from one scene, each on its topics, with the 3D truth in the rig's base
+//! frame and each camera's 2D truth on a topic of its own
+//! ([`camera_truth_topic`]).
+//!
+//! The base frame sits where the synthetic vehicle's roof lidar sits (the
+//! options' lidar mount), with the vehicle's axes; each sensor is placed by
+//! its extrinsics from there. Cameras take their size and pinhole from the
+//! rig's intrinsics and fire one after another; lidars are the options'
+//! lidar model at the rig's rate, each 30 ms after the one before it.
+//! Owns the rendering of a rig; the single-camera scene stays
+//! [`super::synthesize`]'s.
+
+use super::camera::{Camera, CameraSpec};
+use super::lidar::{Lidar, LidarSpec};
+use super::scene::{Scene, V3};
+use super::{
+    CAMERA_LATENCY_NS, CameraFormat, LIDAR_LATENCY_NS, START_NS, Sweep, SynthError, SynthOptions,
+    SynthSummary, TRUTH_TOPIC, box_corners, ground_truth_in, to_ns, validate, write_image,
+};
+use crate::bag::{BagWriter, TopicId, WriterOptions};
+use crate::calibration::CameraCalibration;
+use crate::cdr::CdrWriter;
+use crate::msg::{CameraInfo, Detection2D, Detection2DArray, Header, OwnedHeader, Time};
+use crate::rig::{Rig, RigSensor, SensorKind};
+use nalgebra::Matrix3;
+use std::path::Path;
+
+/// Each further lidar scans this much after the one before it (s).
+const LIDAR_STAGGER_S: f64 = 0.03;
+/// Each further camera fires this much after the one before it (s), as a
+/// ring of cameras triggered by the lidar sweeping past them does.
+const CAMERA_STAGGER_S: f64 = 0.008;
+
+/// The 2D truth topic of the camera named `name`.
+pub fn camera_truth_topic(name: &str) -> String {
+    format!("/ground_truth/{name}/detections")
+}
+
+struct RigCamera<'r> {
+    sensor: &'r RigSensor,
+    calibration: &'r CameraCalibration,
+    camera: Camera,
+    size: (u32, u32),
+    /// Mount in the ego frame and the optical frame's axes in it.
+    mount: V3,
+    ego_from_optical: Matrix3<f64>,
+    phase: f64,
+    topics: [TopicId; 3],
+    pixels: Vec<u8>,
+    actors: Vec<u32>,
+}
+
+struct RigLidar<'r> {
+    sensor: &'r RigSensor,
+    phase: f64,
+    lidar: Lidar,
+    mount: V3,
+    ego_from_lidar: Matrix3<f64>,
+    topic: TopicId,
+    seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Event {
+    Lidar(usize, u64),
+    Camera(usize, u64),
+}
+
+/// Where a sensor sits in the ego frame, and its axes there.
+fn placement(options: &SynthOptions, sensor: &RigSensor) -> (V3, Matrix3<f64>) {
+    let extrinsics = crate::calibration::Extrinsics {
+        parent_frame: String::new(),
+        child_frame: String::new(),
+        translation: sensor.extrinsics.translation,
+        rotation_xyzw: sensor.extrinsics.rotation_xyzw,
+    };
+    let base = V3::from(options.lidar.mount);
+    (
+        base + extrinsics.translation(),
+        extrinsics.rotation_matrix(),
+    )
+}
+
+fn camera_spec(sensor: &RigSensor, c: &CameraCalibration) -> CameraSpec {
+    let k = c.k();
+    CameraSpec {
+        frame_id: sensor.frame_id.clone(),
+        width: c.image_width,
+        height: c.image_height,
+        fx: k[0],
+        fy: k[4],
+        cx: k[2],
+        cy: k[5],
+        rate_hz: sensor.rate_hz,
+        ..CameraSpec::default()
+    }
+}
+
+/// Renders every sensor of `rig` for `options.seconds` of `options.scene`
+/// into `out`, and writes the rig beside it ([`super::rig_path`]).
+pub fn synthesize_from_rig(
+    out: &Path,
+    options: &SynthOptions,
+    rig: &Rig,
+    show_progress: bool,
+) -> Result<SynthSummary, SynthError> {
+    validate(options)?;
+    rig.validate()
+        .map_err(|e| SynthError::Options(format!("rig: {e}")))?;
+    let scene = Scene::generate(options.scene, options.seed);
+    let mut writer = BagWriter::create(
+        out,
+        WriterOptions {
+            compression: options.compression,
+            ..WriterOptions::default()
+        },
+    )?;
+    let image_type = match options.camera_format {
+        CameraFormat::Raw => "sensor_msgs/msg/Image",
+        _ => "sensor_msgs/msg/CompressedImage",
+    };
+    let mut cameras = Vec::new();
+    let mut lidars = Vec::new();
+    for sensor in &rig.sensors {
+        let (mount, axes) = placement(options, sensor);
+        match (sensor.kind, &sensor.intrinsics) {
+            (SensorKind::Camera, Some(calibration)) => {
+                let spec = camera_spec(sensor, calibration);
+                let pixels = (spec.width * spec.height) as usize;
+                let topics = [
+                    writer.add_topic(sensor.data_topic().unwrap_or_default(), image_type)?,
+                    writer.add_topic(
+                        sensor
+                            .topics
+                            .camera_info
+                            .as_deref()
+                            .unwrap_or("/camera_info"),
+                        "sensor_msgs/msg/CameraInfo",
+                    )?,
+                    writer.add_topic(
+                        &camera_truth_topic(&sensor.name),
+                        "lookout_msgs/msg/Detection2DArray",
+                    )?,
+                ];
+                cameras.push(RigCamera {
+                    sensor,
+                    calibration,
+                    size: (spec.width, spec.height),
+                    camera: Camera::new(spec),
+                    mount,
+                    ego_from_optical: axes,
+                    phase: options.camera.phase + cameras.len() as f64 * CAMERA_STAGGER_S,
+                    topics,
+                    pixels: vec![0; pixels * 3],
+                    actors: vec![0; pixels],
+                });
+            }
+            (SensorKind::Camera, None) => {}
+            (SensorKind::Lidar, _) => {
+                let spec = LidarSpec {
+                    frame_id: sensor.frame_id.clone(),
+                    rate_hz: sensor.rate_hz,
+                    ..options.lidar.clone()
+                };
+                lidars.push(RigLidar {
+                    sensor,
+                    phase: lidars.len() as f64 * LIDAR_STAGGER_S,
+                    lidar: Lidar::new(spec),
+                    mount,
+                    ego_from_lidar: axes,
+                    topic: writer.add_topic(
+                        sensor.data_topic().unwrap_or_default(),
+                        "sensor_msgs/msg/PointCloud2",
+                    )?,
+                    seed: options.seed ^ ((lidars.len() as u64) << 40),
+                });
+            }
+        }
+    }
+    let truth_topic = writer.add_topic(TRUTH_TOPIC, "lookout_msgs/msg/ObstacleArray")?;
+    let events = schedule(options, &cameras, &lidars);
+    let progress = if show_progress {
+        crate::progress::Progress::bar("synth", events.len() as u64, "frames")
+    } else {
+        crate::progress::Progress::hidden()
+    };
+    let mut summary = SynthSummary::default();
+    let (mut states, mut parts) = (Vec::new(), Vec::new());
+    let (mut encoded, mut cdr, mut sweep) = (Vec::new(), CdrWriter::new(), Sweep::default());
+    for (log_offset, event) in events {
+        progress.inc();
+        let log_time = (START_NS + log_offset) as u64;
+        match event {
+            Event::Camera(c, k) => {
+                let camera = &mut cameras[c];
+                let t = camera.phase + k as f64 / camera.sensor.rate_hz;
+                scene.actor_states(t, &mut states);
+                scene.parts(&states, &mut parts);
+                let ego = scene.ego(t);
+                let origin = ego.position + ego.rotation() * camera.mount;
+                let world_from_optical = ego.rotation() * camera.ego_from_optical;
+                camera.camera.render(
+                    &scene.terrain,
+                    &parts,
+                    &origin,
+                    &world_from_optical,
+                    &mut camera.pixels,
+                    &mut camera.actors,
+                );
+                let header = Header {
+                    stamp: Time::from_nanos(START_NS + to_ns(t)),
+                    frame_id: &camera.sensor.frame_id,
+                };
+                write_image(
+                    options.camera_format,
+                    camera.size,
+                    header,
+                    &camera.pixels,
+                    &mut encoded,
+                    &mut cdr,
+                )?;
+                writer.write_raw(camera.topics[0], log_time, cdr.as_bytes())?;
+                let c = camera.calibration;
+                let info = CameraInfo::new(
+                    header,
+                    c.image_width,
+                    c.image_height,
+                    &c.distortion_model,
+                    &c.distortion_coefficients.data,
+                    c.k(),
+                    c.r(),
+                    c.p(),
+                )
+                .map_err(|e| SynthError::Options(e.to_string()))?;
+                writer.write(camera.topics[1], log_time, &info)?;
+                let seen = camera.camera.seen_actors(
+                    &camera.actors,
+                    &origin,
+                    &world_from_optical,
+                    |index| {
+                        let state = states.iter().find(|s| s.index == index);
+                        state.map_or([origin; 8], box_corners)
+                    },
+                );
+                let truth = Detection2DArray {
+                    header: OwnedHeader::from(header),
+                    detections: seen
+                        .iter()
+                        .map(|a| Detection2D {
+                            label: scene.actors[a.index].class.label().to_owned(),
+                            score: 1.0,
+                            bbox: a.visible_box,
+                            visible: a.visible_share(),
+                            id: scene.actors[a.index].id,
+                        })
+                        .collect(),
+                };
+                writer.write(camera.topics[2], log_time, &truth)?;
+                summary.camera_frames += 1;
+            }
+            Event::Lidar(l, k) => {
+                let lidar = &lidars[l];
+                let t = lidar.phase + k as f64 / lidar.sensor.rate_hz;
+                sweep.cast_at(
+                    &scene,
+                    &lidar.lidar,
+                    lidar.seed,
+                    (t, k),
+                    lidar.mount,
+                    &lidar.ego_from_lidar,
+                );
+                let cloud = sweep.cloud_of(&lidar.sensor.frame_id)?;
+                writer.write(lidar.topic, log_time, &cloud)?;
+                summary.lidar_scans += 1;
+                summary.lidar_points += sweep.count as u64;
+                if l == 0 {
+                    // The truth, in the base frame, at the first lidar's
+                    // scans, its returns as the evidence.
+                    let ego = scene.ego(t);
+                    let base = ego.position + ego.rotation() * V3::from(options.lidar.mount);
+                    let header = Header {
+                        stamp: sweep.stamp,
+                        frame_id: &rig.base_frame,
+                    };
+                    let truth = ground_truth_in(&scene, &sweep, &base, &ego.rotation(), header);
+                    summary.truth_obstacles += truth.obstacles.len() as u64;
+                    writer.write(truth_topic, log_time, &truth)?;
+                }
+            }
+        }
+    }
+    writer.finish()?;
+    progress.finish();
+    let path = super::rig_path(out);
+    std::fs::write(&path, rig.to_yaml()).map_err(|source| SynthError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    summary.calibration_path = path;
+    Ok(summary)
+}
+
+/// Every frame of every sensor, by arrival (log time offset).
+fn schedule(
+    options: &SynthOptions,
+    cameras: &[RigCamera<'_>],
+    lidars: &[RigLidar<'_>],
+) -> Vec<(i64, Event)> {
+    let mut events = Vec::new();
+    for (c, camera) in cameras.iter().enumerate() {
+        let period = 1.0 / camera.sensor.rate_hz;
+        let mut k = 0;
+        while camera.phase + k as f64 * period < options.seconds {
+            let t = camera.phase + k as f64 * period;
+            events.push((to_ns(t) + CAMERA_LATENCY_NS, Event::Camera(c, k)));
+            k += 1;
+        }
+    }
+    for (l, lidar) in lidars.iter().enumerate() {
+        let period = 1.0 / lidar.sensor.rate_hz;
+        let mut k = 0;
+        while lidar.phase + (k as f64) * period < options.seconds {
+            let t = lidar.phase + k as f64 * period;
+            events.push((to_ns(t) + LIDAR_LATENCY_NS, Event::Lidar(l, k)));
+            k += 1;
+        }
+    }
+    events.sort();
+    events
+}
