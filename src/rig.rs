@@ -422,14 +422,14 @@ impl RigSensor {
             return Err(err("frame_id", "must not be empty".into()));
         }
         let t = &self.topics;
-        let (needed, wrong): (&[(&str, &Option<String>)], &[(&str, &Option<String>)]) =
-            match self.kind {
-                SensorKind::Camera => (&[("image", &t.image)], &[("points", &t.points)]),
-                SensorKind::Lidar => (
-                    &[("points", &t.points)],
-                    &[("image", &t.image), ("camera_info", &t.camera_info)],
-                ),
-            };
+        type Fields<'a> = &'a [(&'a str, &'a Option<String>)];
+        let (needed, wrong): (Fields<'_>, Fields<'_>) = match self.kind {
+            SensorKind::Camera => (&[("image", &t.image)], &[("points", &t.points)]),
+            SensorKind::Lidar => (
+                &[("points", &t.points)],
+                &[("image", &t.image), ("camera_info", &t.camera_info)],
+            ),
+        };
         for (field, topic) in needed {
             match topic.as_deref() {
                 Some(name) if name.starts_with('/') => {}

@@ -698,3 +698,82 @@ fn the_launch_files_node_runs_in_a_namespace() {
         .collect();
     assert_eq!(names[0], "front/lookout: pipeline", "{names:?}");
 }
+
+/// A rig file of two cameras and two lidars: the node subscribes to every
+/// sensor's topics, merges the lidars' scans and reports four named
+/// sensors in its status.
+#[test]
+fn a_rig_of_two_cameras_and_two_lidars_is_served_from_its_file() {
+    use lookout::rig::{Pose, Topics};
+    use lookout::synth::ExtraLidar;
+    let ros = Ros::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = common::small_scene_options(3.0, 29);
+    options.camera = common::tiny_camera();
+    let mut rig = lookout::synth::lidars_rig(&options, &[ExtraLidar::front()]);
+    let mut rear = rig.sensors[0].clone();
+    rear.name = "camera_rear".into();
+    rear.frame_id = "camera_rear".into();
+    rear.topics = Topics {
+        image: Some("/camera_rear/image_raw".into()),
+        camera_info: Some("/camera_rear/camera_info".into()),
+        points: None,
+    };
+    // Looking backwards: the front camera's optical axes turned 180
+    // degrees about the vertical.
+    rear.extrinsics = Pose {
+        translation: [-1.0, 0.0, -0.4],
+        rotation_xyzw: [-0.5, -0.5, 0.5, 0.5],
+    };
+    if let Some(intrinsics) = rear.intrinsics.as_mut() {
+        intrinsics.frame_id = "camera_rear".into();
+    }
+    rig.sensors.push(rear);
+    rig.validate().unwrap();
+    let scene = dir.path().join("rig.mcap");
+    lookout::synth::rig::synthesize_from_rig(&scene, &options, &rig, false).unwrap();
+    let rig_file = lookout::synth::rig_path(&scene);
+
+    let rig_param = format!("node.rig:={}", rig_file.display());
+    let node = RunningNode(Some(
+        ros.node(&["-p", "use_sim_time:=true", "-p", &rig_param])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let got = ros.drive(&scene, &dir.path().join("driven.json"), &[]);
+    let stdout = stop(node);
+    println!("{stdout}");
+    let received = &got["received"];
+    let arrays = received["obstacles"].as_array().unwrap();
+    assert!(
+        arrays.len() >= 27,
+        "{} of 30 merged scans came back",
+        arrays.len()
+    );
+    assert!(arrays.iter().all(|a| a["frame_id"] == "lidar"));
+    let last = received["status"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    let sensors = last["sensors"].as_array().unwrap();
+    let names: Vec<&str> = sensors
+        .iter()
+        .map(|s| s["sensor"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["camera", "lidar", "lidar_front", "camera_rear"],
+        "{last}"
+    );
+    for lidar in ["lidar", "lidar_front"] {
+        let s = sensor_status(&last, lidar);
+        assert!(s["received"].as_u64().unwrap() >= 27, "{lidar}: {last}");
+    }
+    for camera in ["camera", "camera_rear"] {
+        let s = sensor_status(&last, camera);
+        assert!(s["received"].as_u64().unwrap() >= 2, "{camera}: {last}");
+    }
+}

@@ -3,10 +3,13 @@
 //! - [`params`]: every config knob as a ROS parameter, validated.
 //! - [`present`]: RViz markers, the latency overlay and `/diagnostics`.
 //! - [`overhead`]: the node's own cost per result.
-//! - `ros` (feature `ros2`): the r2r subscriptions, publishers and time.
+//! - `inputs` (feature `ros2`): a subscription per topic of the rig.
+//! - `ros` (feature `ros2`): the r2r node, publishers and time.
 //!
 //! Only `ros` touches r2r, so the rest is built and tested without ROS.
 
+#[cfg(feature = "ros2")]
+mod inputs;
 pub mod overhead;
 pub mod params;
 pub mod present;

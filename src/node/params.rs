@@ -62,6 +62,11 @@ pub struct NodeConfig {
     pub image_transport: ImageTransport,
     pub camera_info_topic: String,
     pub points_topic: String,
+    /// A rig file (`rig/*.yaml`): every camera and lidar with its topics,
+    /// extrinsics, intrinsics and budgets; the topic parameters above and
+    /// `fusion.calibration` are then not used. Empty: one camera and one
+    /// lidar on those topics.
+    pub rig: String,
     /// Subscription QoS: sensor data (best effort) by default.
     pub reliability: Reliability,
     pub queue_depth: i64,
@@ -96,6 +101,7 @@ impl Default for NodeConfig {
             image_transport: ImageTransport::Raw,
             camera_info_topic: "camera_info".into(),
             points_topic: "points".into(),
+            rig: String::new(),
             reliability: Reliability::BestEffort,
             queue_depth: 5,
             model: String::new(),

@@ -12,13 +12,11 @@ use super::params::{ImageTransport, NodeSettings, ParamError, ParamValue, Reliab
 use super::present::{InputRejects, Presenter};
 use crate::camera::engine::EngineOptions;
 use crate::clock::{Clock, MonotonicClock, SystemClock};
-use crate::ingest::{InputKind, header_stamp};
-use crate::msg::{CameraInfo, Time};
+use crate::ingest::InputKind;
+use crate::msg::Time;
 use crate::output::{ObstacleBatch, OutputChain};
-use crate::pipeline::{PipelineWork, build_lanes};
-use crate::sched::runtime::{Event, Job, Outcome, Recycler, Runtime};
-use crate::sched::{Sensor, StageError};
-use futures::StreamExt;
+use crate::pipeline::build_lanes;
+use crate::sched::runtime::{Event, Outcome, Recycler, Runtime};
 use futures::executor::LocalPool;
 use futures::task::LocalSpawnExt;
 use r2r::{ParameterValue, QosProfile};
@@ -40,6 +38,8 @@ pub enum NodeError {
     Model { path: String, detail: String },
     #[error("lidar configuration: {0}")]
     Lidar(#[from] crate::validate::ConfigError),
+    #[error("node.rig: {0}")]
+    Rig(#[from] crate::rig::RigError),
 }
 
 const NODE_NAME: &str = "lookout";
@@ -162,7 +162,8 @@ fn qos(settings: &NodeSettings) -> QosProfile {
     }
 }
 
-fn lanes(settings: &NodeSettings) -> Result<Vec<PipelineWork>, NodeError> {
+/// The detector, the rig and fusion, as the parameters say.
+fn camera_side(settings: &NodeSettings) -> Result<crate::pipeline::CameraSide, NodeError> {
     let config = &settings.pipeline;
     let share =
         |path: &str| in_package_share(Path::new(path), std::env::var_os("AMENT_PREFIX_PATH"));
@@ -183,16 +184,28 @@ fn lanes(settings: &NodeSettings) -> Result<Vec<PipelineWork>, NodeError> {
         path: settings.node.model.clone(),
         detail,
     };
-    let side = super::camera_side(
+    if !settings.node.rig.is_empty() {
+        let rig = share(&settings.node.rig);
+        return crate::pipeline::CameraSide::load(
+            model.as_deref(),
+            options,
+            &config.fusion,
+            None,
+            Some(&rig),
+        )
+        .map_err(|e| match e {
+            crate::pipeline::SetupError::Rig(e) => NodeError::Rig(e),
+            e => model_error(e.to_string()),
+        });
+    }
+    super::camera_side(
         model.as_deref(),
         options,
         &config.fusion,
         calibration,
         &share(calibration),
     )
-    .map_err(|e| model_error(e.to_string()))?;
-    build_lanes(&side.lane_setup(config.scheduler.workers, &config.lidar, false))
-        .map_err(model_error)
+    .map_err(|e| model_error(e.to_string()))
 }
 
 /// A relative path that does not exist from the working directory is looked
@@ -215,7 +228,7 @@ fn in_package_share(path: &Path, prefixes: Option<std::ffi::OsString>) -> std::p
 /// camera_info arrives and at status time (a few times a second).
 #[derive(Default)]
 struct NodeCounters {
-    camera_info: Mutex<InputRejects>,
+    camera_info: Arc<Mutex<InputRejects>>,
 }
 
 /// `node.realtime_priority` as three SCHED_FIFO levels: the spin thread at
@@ -317,17 +330,6 @@ pub fn run() -> Result<Overhead, NodeError> {
             InputKind::CompressedImage,
         ),
     };
-    let images = node.subscribe_raw(&settings.node.image_topic, image_type.0, qos.clone())?;
-    let points = node.subscribe_raw(
-        &settings.node.points_topic,
-        "sensor_msgs/msg/PointCloud2",
-        qos.clone(),
-    )?;
-    let infos = node.subscribe_raw(
-        &settings.node.camera_info_topic,
-        "sensor_msgs/msg/CameraInfo",
-        qos,
-    )?;
     let reliable = QosProfile::default().keep_last(10);
     let obstacles_pub = node.create_publisher_untyped(
         "~/obstacles",
@@ -350,17 +352,17 @@ pub fn run() -> Result<Overhead, NodeError> {
         reliable,
     )?;
 
+    let side = camera_side(&settings)?;
+    let config = &settings.pipeline;
+    let lanes = build_lanes(&side.lane_setup(config.scheduler.workers, &config.lidar, false))
+        .map_err(|detail| NodeError::Model {
+            path: settings.node.model.clone(),
+            detail,
+        })?;
+    let sensors = side.rig.sensor_set(&config.scheduler, &config.faults);
+    let names: Vec<String> = sensors.all().map(|s| sensors.name(s).to_owned()).collect();
     realtime.enter(RealtimeLevels::LANES);
-    let runtime = Runtime::start(
-        &settings.pipeline.scheduler,
-        crate::sched::SensorSet::default_rig(
-            &settings.pipeline.scheduler,
-            &settings.pipeline.faults,
-        ),
-        clock.clone(),
-        lanes(&settings)?,
-        false,
-    );
+    let runtime = Runtime::start(&config.scheduler, sensors, clock.clone(), lanes, false);
     let events = runtime.events().clone();
     let recycler = runtime.recycler();
     let runtime = Rc::new(RefCell::new(runtime));
@@ -386,6 +388,7 @@ pub fn run() -> Result<Overhead, NodeError> {
             .name("lookout-publish".into())
             .spawn(move || {
                 publish_loop(
+                    &names,
                     events,
                     recycler,
                     presenter,
@@ -408,56 +411,31 @@ pub fn run() -> Result<Overhead, NodeError> {
     let mut pool = LocalPool::new();
     let spawner = pool.spawner();
     let _ = spawner.spawn_local(parameter_handler);
-    for (stream, kind, sensor) in [
-        (images, image_type.1, Sensor::CAMERA),
-        (points, InputKind::PointCloud2, Sensor::LIDAR),
-    ] {
-        let runtime = runtime.clone();
-        let clock = clock.clone();
-        let receipt_clock = receipt_clock.clone();
-        let mut stream = stream;
-        let _ = spawner.spawn_local(async move {
-            while let Some(bytes) = stream.next().await {
-                let received = receipt_clock.now_ns();
-                let arrival = clock.now_ns();
-                // A header that does not decode gets the arrival as stamp;
-                // the stage then fails on the message and counts it.
-                let stamp = header_stamp(&bytes).unwrap_or(arrival);
-                runtime.borrow_mut().submit(
-                    sensor,
-                    stamp,
-                    Job::single(kind, bytes, received as u64),
-                );
-            }
-        });
-    }
-    {
-        let counters = counters.clone();
-        let mut infos = infos;
-        let _ = spawner.spawn_local(async move {
-            while let Some(bytes) = infos.next().await {
-                let decoded = CameraInfo::decode(&bytes).map(|_| ());
-                let mut camera_info = counters
-                    .camera_info
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner());
-                match decoded {
-                    Ok(()) => camera_info.accepted(),
-                    Err(e) => {
-                        tracing::warn!("camera_info rejected: {e}");
-                        camera_info.rejected(&StageError::from(e));
-                    }
-                }
-            }
-        });
-    }
-
+    let inputs = super::inputs::inputs(
+        &side.rig,
+        image_type,
+        [
+            &settings.node.image_topic,
+            &settings.node.points_topic,
+            &settings.node.camera_info_topic,
+        ],
+    );
+    let shared = super::inputs::Inputs::new(runtime.clone(), &side.rig, clock.clone());
+    super::inputs::subscribe(
+        &mut node,
+        &inputs,
+        &qos,
+        &shared,
+        &receipt_clock,
+        &counters.camera_info,
+        &spawner,
+    )?;
+    let topics: Vec<&str> = inputs.iter().map(|i| i.topic.as_str()).collect();
     tracing::info!(
-        "{node_name}: image {} ({:?}), points {}, camera_info {}; model {}",
-        settings.node.image_topic,
+        "{node_name}: {} sensors on {} ({:?} images); model {}",
+        side.rig.sensors.len(),
+        topics.join(", "),
         settings.node.image_transport,
-        settings.node.points_topic,
-        settings.node.camera_info_topic,
         if settings.node.model.is_empty() {
             "none (lidar only)"
         } else {
@@ -467,7 +445,9 @@ pub fn run() -> Result<Overhead, NodeError> {
     while !stop.load(Ordering::Acquire) {
         node.spin_once(Duration::from_millis(5));
         pool.run_until_stalled();
+        shared.tick();
     }
+    drop(shared);
     drop(pool);
     let runtime = Rc::try_unwrap(runtime)
         .ok()
@@ -486,6 +466,7 @@ struct Publishers {
 
 #[allow(clippy::too_many_arguments)]
 fn publish_loop(
+    names: &[String],
     events: crossbeam_channel::Receiver<Event<ObstacleBatch>>,
     recycler: Recycler<ObstacleBatch>,
     mut presenter: Presenter,
@@ -512,7 +493,7 @@ fn publish_loop(
                     // Counted by reason in the runtime's status.
                     tracing::warn!(
                         "{} frame failed ({}): {error}",
-                        timing.sensor.name(),
+                        names.get(timing.sensor.index()).map_or("?", String::as_str),
                         error.reason
                     );
                 }

@@ -189,7 +189,7 @@ pub fn rig_path(bag: &Path) -> PathBuf {
 /// The rig of a scene with `extra` lidars: the camera and the main lidar
 /// as in [`calibration`], the main lidar's frame as base, each extra lidar
 /// at its mount relative to the main one.
-pub fn rig(options: &SynthOptions, extra: &[ExtraLidar]) -> crate::rig::Rig {
+pub fn lidars_rig(options: &SynthOptions, extra: &[ExtraLidar]) -> crate::rig::Rig {
     use crate::rig::{LidarMerge, Pose, Rig, RigSensor, SensorKind, Topics};
     let calibration = calibration(options);
     let to_base = calibration.lidar_to_camera.inverse();
@@ -310,7 +310,7 @@ pub fn synthesize_with_progress(
 }
 
 /// [`synthesize_with_progress`] with `extra` lidars besides the main one,
-/// each on its own topic: the rig of [`rig`] rendered
+/// each on its own topic: the rig of [`lidars_rig`] rendered
 /// ([`rig::synthesize_from_rig`]), its file beside the bag ([`rig_path`]).
 pub fn synthesize_rig(
     out: &Path,
@@ -321,7 +321,7 @@ pub fn synthesize_rig(
     if extra.is_empty() {
         return synthesize_one(out, options, show_progress);
     }
-    rig::synthesize_from_rig(out, options, &self::rig(options, extra), show_progress)
+    rig::synthesize_from_rig(out, options, &lidars_rig(options, extra), show_progress)
 }
 
 /// One camera, one lidar: the calibration file beside the bag.
