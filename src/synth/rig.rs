@@ -6,8 +6,9 @@
 //! The base frame sits where the synthetic vehicle's roof lidar sits (the
 //! options' lidar mount), with the vehicle's axes; each sensor is placed by
 //! its extrinsics from there. Cameras take their size and pinhole from the
-//! rig's intrinsics and fire one after another; lidars are the options'
-//! lidar model at the rig's rate, each 30 ms after the one before it.
+//! rig's intrinsics and fire with the first lidar ([`CAMERA_STAGGER_S`]);
+//! lidars are the options' lidar model at the rig's rate, each 30 ms after
+//! the one before it.
 //! Owns the rendering of a rig; the single-camera scene stays
 //! [`super::synthesize`]'s.
 
@@ -28,9 +29,13 @@ use std::path::Path;
 
 /// Each further lidar scans this much after the one before it (s).
 const LIDAR_STAGGER_S: f64 = 0.03;
-/// Each further camera fires this much after the one before it (s), as a
-/// ring of cameras triggered by the lidar sweeping past them does.
-const CAMERA_STAGGER_S: f64 = 0.008;
+/// Camera `c` of a rig fires this much after the first lidar's scan
+/// instant, times `c + 1` (s): a ring of cameras triggered by the roof
+/// lidar, as on nuScenes' and Waymo's vehicles, so that the scan and the
+/// images see the same moment (the synthetic sweep is instantaneous). An
+/// unsynchronized camera 40-80 ms off the scan sees close objects beside a
+/// moving vehicle a metre away from where the scan put them.
+const CAMERA_STAGGER_S: f64 = 0.002;
 
 /// The 2D truth topic of the camera named `name`.
 pub fn camera_truth_topic(name: &str) -> String {
@@ -150,7 +155,7 @@ pub fn synthesize_from_rig(
                     camera: Camera::new(spec),
                     mount,
                     ego_from_optical: axes,
-                    phase: options.camera.phase + cameras.len() as f64 * CAMERA_STAGGER_S,
+                    phase: (cameras.len() + 1) as f64 * CAMERA_STAGGER_S,
                     topics,
                     pixels: vec![0; pixels * 3],
                     actors: vec![0; pixels],
