@@ -93,3 +93,86 @@ fn nuscenes_keyframe_through_import_and_eval() {
     // Within 50 m with at least 10 points: 2 cars, a truck, 4 pedestrians.
     check(&report, "nuScenes LIDAR_TOP", 7);
 }
+
+/// The nuScenes keyframe with its six cameras, as the import's rig file
+/// describes them: every camera runs the detector once, fusion projects
+/// through each, and the scores come out per camera (reported, no
+/// threshold: one keyframe is too few objects per camera to judge).
+#[test]
+fn the_nuscenes_keyframe_replays_through_its_six_cameras() {
+    let dir = tempfile::tempdir().unwrap();
+    let bag = dir.path().join("n.mcap");
+    let source = repo("tests/data/real/nuscenes");
+    let (bag_arg, source_arg) = (bag.to_str().unwrap(), source.to_str().unwrap());
+    lookout(&[
+        "import",
+        "nuscenes",
+        source_arg,
+        "--version",
+        "v1.0-mini",
+        "--out",
+        bag_arg,
+    ]);
+    let rig = dir.path().join("n.rig.yaml");
+    let (rig_arg, model) = (rig.to_str().unwrap(), repo("models/nanodet-m-416.yaml"));
+    let report = dir.path().join("replay.json");
+    lookout(&[
+        "replay",
+        bag_arg,
+        "--mode",
+        "lockstep",
+        "--rig",
+        rig_arg,
+        "--camera-model",
+        model.to_str().unwrap(),
+        "--report-json",
+        report.to_str().unwrap(),
+    ]);
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    let sensors = report["sensors"].as_array().unwrap();
+    let names: Vec<&str> = sensors
+        .iter()
+        .map(|s| s["sensor"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "cam_front",
+            "cam_front_left",
+            "cam_front_right",
+            "cam_back",
+            "cam_back_left",
+            "cam_back_right",
+            "lidar_top"
+        ]
+    );
+    for s in sensors {
+        assert_eq!(s["received"], 1, "{s}");
+        assert_eq!(
+            s["stage"]["count"], 1,
+            "{}: the stage ran once",
+            s["sensor"]
+        );
+        assert_eq!(s["errors"], 0, "{s}");
+    }
+    let json = dir.path().join("eval.json");
+    let table = lookout(&[
+        "eval",
+        bag_arg,
+        "--rig",
+        rig_arg,
+        "--config",
+        repo("config/nuscenes-lidar-top.yaml").to_str().unwrap(),
+        "--camera-model",
+        model.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    eprintln!("{table}");
+    let eval: Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    let cameras = eval["rig"]["cameras"].as_array().unwrap();
+    assert_eq!(cameras.len(), 6);
+    // The merged scan of the one lidar scores as the lidar alone does.
+    assert_eq!(eval["rig"]["all"]["overall"]["truth"], 7);
+    assert!(eval["rig"]["all"]["overall"]["recall"].as_f64().unwrap() >= 0.85);
+}

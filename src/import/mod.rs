@@ -95,6 +95,9 @@ pub struct ImportSummary {
     pub images: u64,
     pub truth_obstacles: u64,
     pub calibration_path: Option<PathBuf>,
+    /// The rig file written beside the bag, for an import of several
+    /// sensors.
+    pub rig_path: Option<PathBuf>,
 }
 
 impl ImportSummary {
@@ -104,8 +107,12 @@ impl ImportSummary {
             .calibration_path
             .as_ref()
             .map_or("none".to_owned(), |p| p.display().to_string());
+        let rig = self
+            .rig_path
+            .as_ref()
+            .map_or(String::new(), |p| format!(", rig {}", p.display()));
         format!(
-            "wrote {}: {} lidar scans ({} points), {} camera images, {} ground-truth obstacles, calibration {calibration}",
+            "wrote {}: {} lidar scans ({} points), {} camera images, {} ground-truth obstacles, calibration {calibration}{rig}",
             out.display(),
             self.scans,
             self.points,
@@ -236,6 +243,20 @@ fn write_calibration(out: &Path, calibration: &Calibration) -> Result<PathBuf> {
     })?;
     let path = crate::synth::calibration_path(out);
     std::fs::write(&path, calibration.to_yaml()).map_err(|source| ImportError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(path)
+}
+
+/// Writes `rig` beside the bag (`<bag>.rig.yaml`), checked first.
+fn write_rig(out: &Path, rig: &crate::rig::Rig) -> Result<PathBuf> {
+    rig.validate().map_err(|e| ImportError::Invalid {
+        path: out.to_path_buf(),
+        detail: format!("rig: {e}"),
+    })?;
+    let path = crate::synth::rig_path(out);
+    std::fs::write(&path, rig.to_yaml()).map_err(|source| ImportError::Io {
         path: path.clone(),
         source,
     })?;

@@ -12,7 +12,9 @@
 //! `/<channel>/image_raw/compressed` with `/<channel>/camera_info` (a
 //! camera a sample lacks is skipped), every message at its own
 //! `sample_data` stamp; the truth of each sample in the LIDAR_TOP frame at
-//! the scan's stamp; and CAM_FRONT's calibration beside the bag. Never
+//! the scan's stamp; CAM_FRONT's calibration beside the bag, and the rig
+//! of LIDAR_TOP and every camera of the first sample (`<bag>.rig.yaml`,
+//! base frame LIDAR_TOP; `lookout replay --rig`). Never
 //! reads sweeps (non-keyframes), radar, maps or 2D truth (nuScenes has
 //! none); never decodes an image, never panics on any input.
 
@@ -362,7 +364,7 @@ pub fn import(
     let annotations = annotations_by_sample(&db);
     // LIDAR_TOP sweeps at 20 Hz.
     let mut out = Output::create(out_path, 50_000_000)?;
-    let mut calibration = None;
+    let mut calibrations: Vec<(&str, Calibration)> = Vec::new();
     for scene in scenes {
         for sample in db.samples(scene)? {
             let frames = keyframes.get(sample.token.as_str()).map_or(&[][..], |v| v);
@@ -374,16 +376,65 @@ pub fn import(
                     .map_or(&[][..], |v| v),
             };
             let found = writer.write(&mut out, sample, frames)?;
-            if calibration.is_none() {
-                calibration = found;
+            if calibrations.is_empty() {
+                calibrations = found;
             }
         }
     }
     let mut summary = out.finish()?;
-    if let Some(calibration) = calibration {
-        summary.calibration_path = Some(write_calibration(out_path, &calibration)?);
+    if let Some((_, calibration)) = calibrations.iter().find(|(c, _)| *c == CALIBRATED_CAMERA) {
+        summary.calibration_path = Some(write_calibration(out_path, calibration)?);
+    }
+    if !calibrations.is_empty() {
+        summary.rig_path = Some(super::write_rig(out_path, &rig(&calibrations))?);
     }
     Ok(summary)
+}
+
+/// LIDAR_TOP (the base frame) and the cameras of `calibrations` (channel,
+/// lidar -> camera), as a rig: topics as this import writes them, nominal
+/// rates (cameras 12 Hz, the lidar 20 Hz).
+fn rig(calibrations: &[(&str, Calibration)]) -> crate::rig::Rig {
+    use crate::rig::{LidarMerge, Pose, Rig, RigSensor, SensorKind, Topics};
+    let mut sensors: Vec<RigSensor> = calibrations
+        .iter()
+        .map(|(channel, calibration)| {
+            let to_base = calibration.lidar_to_camera.inverse();
+            RigSensor {
+                name: channel.to_ascii_lowercase(),
+                kind: SensorKind::Camera,
+                topics: Topics {
+                    image: Some(image_topic(channel)),
+                    camera_info: Some(info_topic(channel)),
+                    points: None,
+                },
+                frame_id: (*channel).to_owned(),
+                extrinsics: Pose {
+                    translation: to_base.translation,
+                    rotation_xyzw: to_base.rotation_xyzw,
+                },
+                intrinsics: Some(calibration.camera.clone()),
+                rate_hz: 12.0,
+                schedule: None,
+                faults: None,
+            }
+        })
+        .collect();
+    sensors.push(RigSensor {
+        name: LIDAR_CHANNEL.to_ascii_lowercase(),
+        kind: SensorKind::Lidar,
+        topics: Topics {
+            points: Some(LIDAR_TOPIC.to_owned()),
+            ..Topics::default()
+        },
+        frame_id: LIDAR_CHANNEL.to_owned(),
+        extrinsics: Pose::IDENTITY,
+        intrinsics: None,
+        rate_hz: 20.0,
+        schedule: None,
+        faults: None,
+    });
+    Rig::new(LIDAR_CHANNEL.to_owned(), LidarMerge::default(), sensors)
 }
 
 fn keyframes_by_sample(db: &Database) -> HashMap<&str, Vec<&SampleData>> {
@@ -410,14 +461,14 @@ struct SampleWriter<'a> {
 }
 
 impl SampleWriter<'_> {
-    /// Writes the sample; returns CAM_FRONT's calibration when the sample
-    /// has both LIDAR_TOP and CAM_FRONT.
+    /// Writes the sample; returns each of its cameras' calibrations
+    /// (channel, lidar -> camera), in channel order.
     fn write(
         &self,
         out: &mut Output,
         sample: &Sample,
         frames: &[&SampleData],
-    ) -> Result<Option<Calibration>> {
+    ) -> Result<Vec<(&'static str, Calibration)>> {
         let mut by_channel = Vec::new();
         for data in frames {
             by_channel.push((self.db.channel(data)?, *data));
@@ -434,15 +485,16 @@ impl SampleWriter<'_> {
             .filter(|(c, _)| CAMERA_CHANNELS.contains(c))
             .collect();
         cameras.sort_by_key(|(_, d)| d.timestamp);
-        let mut calibration = None;
+        let mut calibrations = Vec::new();
         for &&(channel, data) in &cameras {
             let size = self.write_camera(out, channel, data)?;
-            if channel == CALIBRATED_CAMERA {
-                calibration = Some(self.calibration(lidar, data, size)?);
+            if let Some(&known) = CAMERA_CHANNELS.iter().find(|&&c| c == channel) {
+                calibrations.push((known, self.calibration(lidar, data, channel, size)?));
             }
         }
+        calibrations.sort_by_key(|(c, _)| CAMERA_CHANNELS.iter().position(|k| k == c));
         self.write_lidar(out, lidar)?;
-        Ok(calibration)
+        Ok(calibrations)
     }
 
     fn path(&self, data: &SampleData) -> PathBuf {
@@ -523,12 +575,13 @@ impl SampleWriter<'_> {
         Ok(k)
     }
 
-    /// CAM_FRONT's calibration: lidar -> ego (lidar time) -> global ->
+    /// A camera's calibration: lidar -> ego (lidar time) -> global ->
     /// ego (camera time) -> camera.
     fn calibration(
         &self,
         lidar: &SampleData,
         camera: &SampleData,
+        channel: &str,
         size: (u32, u32),
     ) -> Result<Calibration> {
         let camera_from_lidar =
@@ -537,13 +590,13 @@ impl SampleWriter<'_> {
         let rotation: Matrix3<f64> = *camera_from_lidar.rotation.to_rotation_matrix().matrix();
         let lidar_to_camera = Extrinsics::from_rotation(
             LIDAR_CHANNEL,
-            CALIBRATED_CAMERA,
+            channel,
             &rotation,
             camera_from_lidar.translation.vector,
         );
         Ok(super::pinhole_calibration(
-            CALIBRATED_CAMERA,
-            "nuscenes_cam_front",
+            channel,
+            &format!("nuscenes_{}", channel.to_ascii_lowercase()),
             size,
             k,
             lidar_to_camera,

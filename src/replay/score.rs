@@ -294,8 +294,8 @@ pub struct RigEvaluation {
     pub all: crate::eval::EvalReport,
     /// Per calibrated camera of the rig (by name): the fused obstacles
     /// whose centre it sees, against the truth it sees (its 2D truth,
-    /// `synth::rig::camera_truth_topic`, at least `min_visible`); empty
-    /// without a camera detector.
+    /// `synth::rig::camera_truth_topic`, at least `min_visible`; without
+    /// any, the truth whose centre it sees); empty without a detector.
     pub cameras: Vec<(String, crate::eval::EvalReport)>,
     /// Scans scored.
     pub scans: u64,
@@ -351,8 +351,11 @@ pub fn evaluate_rig(
                     .range(stamp - tolerance..=stamp + tolerance)
                     .min_by_key(|(t, _)| (*t - stamp).abs())
                     .map(|(_, shares)| shares);
-                let seen_by_camera = |o: &Obstacle| {
-                    nearest.is_some_and(|s| s.get(&o.id).is_some_and(|&v| v >= min_visible))
+                // Without 2D truth for the camera (a real dataset), the
+                // geometry decides what it sees: the truth box's centre.
+                let seen_by_camera = |o: &Obstacle| match nearest {
+                    Some(s) => s.get(&o.id).is_some_and(|&v| v >= min_visible),
+                    None => seen.is_empty() && in_view(o),
                 };
                 evaluator.add_frame_scoped(found, expected, &in_view, &seen_by_camera);
             }
