@@ -385,6 +385,49 @@ impl Rig {
         SensorSet::new(sensors, faults.seed).expect("a validated rig makes a valid sensor set")
     }
 
+    /// Where a camera's live `CameraInfo` (image `size`, `k` row-major,
+    /// distortion `d`) disagrees with the rig's intrinsics, in words that
+    /// name the rig's field; `None` when it agrees (to a part in 10^6, the
+    /// precision YAML round trips keep) or the sensor has no intrinsics.
+    pub fn camera_info_disagreement(
+        &self,
+        camera: Sensor,
+        size: (u32, u32),
+        k: &[f64; 9],
+        d: &[f64],
+    ) -> Option<String> {
+        let s = self.get(camera);
+        let intrinsics = s.intrinsics.as_ref()?;
+        let at = format!("sensors[{}].intrinsics", camera.index());
+        let rig_size = (intrinsics.image_width, intrinsics.image_height);
+        if size != rig_size {
+            return Some(format!(
+                "{}: image {}x{}, the rig's {at} says {}x{}",
+                s.name, size.0, size.1, rig_size.0, rig_size.1
+            ));
+        }
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0);
+        let rig_k = intrinsics.k();
+        if let Some(i) = (0..9).find(|&i| !close(k[i], rig_k[i])) {
+            return Some(format!(
+                "{}: K[{i}] {} where the rig's {at}.camera_matrix has {}",
+                s.name, k[i], rig_k[i]
+            ));
+        }
+        let rig_d = &intrinsics.distortion_coefficients.data;
+        let n = d.len().max(rig_d.len());
+        let at_d = |v: &[f64], i: usize| v.get(i).copied().unwrap_or(0.0);
+        if let Some(i) = (0..n).find(|&i| !close(at_d(d, i), at_d(rig_d, i))) {
+            return Some(format!(
+                "{}: D[{i}] {} where the rig's {at}.distortion_coefficients has {}",
+                s.name,
+                at_d(d, i),
+                at_d(rig_d, i)
+            ));
+        }
+        None
+    }
+
     /// The merge window, ns.
     pub fn merge_window_ns(&self) -> i64 {
         (self.lidar_merge.window_ms * 1e6) as i64
@@ -631,6 +674,37 @@ sensors:
             Rig::from_yaml(&no_intrinsics, "rig.yaml"),
             Err(RigError::Yaml { .. })
         ));
+    }
+
+    #[test]
+    fn a_camera_info_that_disagrees_with_the_rig_is_named_by_field() {
+        let rig = Rig::from_yaml(RIG, "rig.yaml").unwrap();
+        let k = [500.0, 0.0, 320.0, 0.0, 500.0, 240.0, 0.0, 0.0, 1.0];
+        let camera = Sensor::CAMERA;
+        assert_eq!(
+            rig.camera_info_disagreement(camera, (640, 480), &k, &[0.0; 5]),
+            None
+        );
+        let size = rig.camera_info_disagreement(camera, (1280, 720), &k, &[0.0; 5]);
+        assert!(size.unwrap().contains("image 1280x720"));
+        let mut focal = k;
+        focal[0] = 510.0;
+        let e = rig
+            .camera_info_disagreement(camera, (640, 480), &focal, &[])
+            .unwrap();
+        assert!(
+            e.contains("K[0] 510") && e.contains("sensors[0].intrinsics"),
+            "{e}"
+        );
+        let e = rig
+            .camera_info_disagreement(camera, (640, 480), &k, &[-0.1, 0.0, 0.0, 0.0, 0.0])
+            .unwrap();
+        assert!(e.contains("D[0] -0.1"), "{e}");
+        // Trailing zeros and rounding in the last digits are agreement.
+        assert_eq!(
+            rig.camera_info_disagreement(camera, (640, 480), &k, &[0.0; 8]),
+            None
+        );
     }
 
     #[test]

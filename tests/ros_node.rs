@@ -732,7 +732,12 @@ fn a_rig_of_two_cameras_and_two_lidars_is_served_from_its_file() {
     rig.validate().unwrap();
     let scene = dir.path().join("rig.mcap");
     lookout::synth::rig::synthesize_from_rig(&scene, &options, &rig, false).unwrap();
-    let rig_file = lookout::synth::rig_path(&scene);
+    // The node's rig says the rear camera's focal length is 2% longer
+    // than the camera's own CameraInfo does: a disagreement to warn of.
+    let rear = rig.sensors.last_mut().unwrap();
+    rear.intrinsics.as_mut().unwrap().camera_matrix.data[0] *= 1.02;
+    let rig_file = dir.path().join("node.rig.yaml");
+    std::fs::write(&rig_file, rig.to_yaml()).unwrap();
 
     let rig_param = format!("node.rig:={}", rig_file.display());
     let node = RunningNode(Some(
@@ -776,4 +781,21 @@ fn a_rig_of_two_cameras_and_two_lidars_is_served_from_its_file() {
         let s = sensor_status(&last, camera);
         assert!(s["received"].as_u64().unwrap() >= 2, "{camera}: {last}");
     }
+    // The rear camera's CameraInfo disagrees with the rig: counted, named,
+    // a warning; the front camera's agrees.
+    let diagnostics = received["diagnostics"].as_array().unwrap().last().unwrap();
+    let camera_info = diagnostic(diagnostics, "lookout: camera_info");
+    assert_eq!(camera_info["level"], 1, "{camera_info}");
+    let values = &camera_info["values"];
+    let disagreeing: u64 = values["rejected.disagrees_with_rig"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(disagreeing >= 2, "{camera_info}");
+    let last = values["last_rejection"].as_str().unwrap();
+    assert!(
+        last.contains("camera_rear: K[0]") && last.contains("sensors[3].intrinsics"),
+        "{last}"
+    );
 }

@@ -3,7 +3,7 @@
 //! (nothing but the header stamp is read there). With several lidars their
 //! scans go through the merge window ([`crate::merge`]), which the spin
 //! loop also closes on time ([`Inputs::tick`]). `camera_info` messages are
-//! decoded and counted.
+//! decoded, checked against the rig's intrinsics and counted.
 //!
 //! Owns the subscription tasks and the merge window; never runs a stage.
 
@@ -28,8 +28,16 @@ use std::sync::{Arc, Mutex};
 pub struct Input {
     pub topic: String,
     pub type_name: &'static str,
-    /// The sensor its frames feed; `None`: a camera_info topic.
-    pub sensor: Option<(Sensor, InputKind)>,
+    pub role: Role,
+}
+
+/// What a topic's messages are to the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Frames of this sensor.
+    Frames(Sensor, InputKind),
+    /// The camera's `CameraInfo`, checked against the rig's intrinsics.
+    CameraInfo(Sensor),
 }
 
 /// Every topic of `rig`: the calibration file's rig takes the `node.*`
@@ -45,17 +53,17 @@ pub fn inputs(
             Input {
                 topic: image_topic.to_owned(),
                 type_name: image.0,
-                sensor: Some((Sensor::CAMERA, image.1)),
+                role: Role::Frames(Sensor::CAMERA, image.1),
             },
             Input {
                 topic: points_topic.to_owned(),
                 type_name: "sensor_msgs/msg/PointCloud2",
-                sensor: Some((Sensor::LIDAR, InputKind::PointCloud2)),
+                role: Role::Frames(Sensor::LIDAR, InputKind::PointCloud2),
             },
             Input {
                 topic: info_topic.to_owned(),
                 type_name: "sensor_msgs/msg/CameraInfo",
-                sensor: None,
+                role: Role::CameraInfo(Sensor::CAMERA),
             },
         ];
     }
@@ -69,18 +77,33 @@ pub fn inputs(
             inputs.push(Input {
                 topic: topic.to_owned(),
                 type_name,
-                sensor: Some((sensor, kind)),
+                role: Role::Frames(sensor, kind),
             });
         }
         if let Some(topic) = &s.topics.camera_info {
             inputs.push(Input {
                 topic: topic.clone(),
                 type_name: "sensor_msgs/msg/CameraInfo",
-                sensor: None,
+                role: Role::CameraInfo(sensor),
             });
         }
     }
     inputs
+}
+
+/// The reason a `CameraInfo` that disagrees with the rig is counted under.
+pub const DISAGREES_WITH_RIG: &str = "disagrees_with_rig";
+
+/// A `CameraInfo` of `camera`: decoded, and compared with the rig.
+fn check_camera_info(rig: &Rig, camera: Sensor, bytes: &[u8]) -> Result<(), StageError> {
+    let info = CameraInfo::decode(bytes)?;
+    match rig.camera_info_disagreement(camera, (info.width, info.height), &info.k, info.d()) {
+        None => Ok(()),
+        Some(message) => Err(StageError {
+            reason: DISAGREES_WITH_RIG,
+            message,
+        }),
+    }
 }
 
 /// What the subscription tasks share with the spin loop (one thread).
@@ -162,9 +185,14 @@ impl Inputs {
     }
 }
 
-/// Subscribes to every input and spawns its task on `spawner`.
+/// Subscribes to every input and spawns its task on `spawner`. A
+/// `CameraInfo` that does not decode, or disagrees with the rig's
+/// intrinsics of its camera, is counted (by reason) with the camera_info
+/// rejects the diagnostics report, and logged the first time.
+#[allow(clippy::too_many_arguments)]
 pub fn subscribe(
     node: &mut r2r::Node,
+    rig: &Rc<Rig>,
     inputs: &[Input],
     qos: &QosProfile,
     shared: &Rc<Inputs>,
@@ -174,8 +202,8 @@ pub fn subscribe(
 ) -> Result<(), r2r::Error> {
     for input in inputs {
         let mut stream = node.subscribe_raw(&input.topic, input.type_name, qos.clone())?;
-        match input.sensor {
-            Some((sensor, kind)) => {
+        match input.role {
+            Role::Frames(sensor, kind) => {
                 let shared = shared.clone();
                 let receipt_clock = receipt_clock.clone();
                 let _ = spawner.spawn_local(async move {
@@ -185,17 +213,22 @@ pub fn subscribe(
                     }
                 });
             }
-            None => {
+            Role::CameraInfo(camera) => {
                 let counters = camera_info.clone();
+                let (rig, topic) = (rig.clone(), input.topic.clone());
                 let _ = spawner.spawn_local(async move {
+                    let mut told = false;
                     while let Some(bytes) = stream.next().await {
-                        let decoded = CameraInfo::decode(&bytes).map(|_| ());
+                        let verdict = check_camera_info(&rig, camera, &bytes);
                         let mut camera_info = counters.lock().unwrap_or_else(|e| e.into_inner());
-                        match decoded {
-                            Ok(()) => camera_info.accepted(),
-                            Err(e) => {
-                                tracing::warn!("camera_info rejected: {e}");
-                                camera_info.rejected(&StageError::from(e));
+                        match verdict {
+                            Ok(()) => camera_info.accepted_from(camera.index()),
+                            Err(error) => {
+                                if !told {
+                                    tracing::warn!("{topic}: {error}");
+                                    told = true;
+                                }
+                                camera_info.rejected_from(camera.index(), &error);
                             }
                         }
                     }

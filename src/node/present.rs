@@ -25,22 +25,39 @@ pub const STATUS_NS: &str = "status";
 pub const PIPELINE_DIAGNOSTIC: &str = "pipeline";
 pub const CAMERA_INFO_DIAGNOSTIC: &str = "camera_info";
 
-/// Messages the node itself rejects before the pipeline (camera_info).
+/// Messages the node itself rejects before the pipeline (camera_info),
+/// from one or more sources (a camera each).
 #[derive(Debug, Clone, Default)]
 pub struct InputRejects {
     pub rejects: Rejects,
-    /// The latest message was rejected (no good one since).
-    pub failing: bool,
+    /// The sources whose latest message was rejected (no good one since),
+    /// a bit each.
+    failing_sources: u64,
 }
 
 impl InputRejects {
     pub fn accepted(&mut self) {
-        self.failing = false;
+        self.accepted_from(0);
     }
 
     pub fn rejected(&mut self, error: &crate::sched::StageError) {
+        self.rejected_from(0, error);
+    }
+
+    /// A good message from source `source` (0..64).
+    pub fn accepted_from(&mut self, source: usize) {
+        self.failing_sources &= !(1 << (source % 64));
+    }
+
+    /// A rejected one.
+    pub fn rejected_from(&mut self, source: usize, error: &crate::sched::StageError) {
         self.rejects.record(error);
-        self.failing = true;
+        self.failing_sources |= 1 << (source % 64);
+    }
+
+    /// Some source's latest message was rejected.
+    pub fn failing(&self) -> bool {
+        self.failing_sources != 0
     }
 }
 
@@ -297,13 +314,13 @@ pub fn diagnostics(
     let mut values = vec![("rejected".into(), rejected.to_string())];
     reject_values(&camera_info.rejects, &mut values);
     out.push(DiagnosticStatus {
-        level: if camera_info.failing {
+        level: if camera_info.failing() {
             DiagnosticLevel::Warn
         } else {
             DiagnosticLevel::Ok
         },
         name: format!("{node}: {CAMERA_INFO_DIAGNOSTIC}"),
-        message: match (camera_info.failing, rejected) {
+        message: match (camera_info.failing(), rejected) {
             (true, _) => format!("latest rejected: {}", camera_info.rejects.last),
             (false, 0) => "ok".into(),
             (false, n) => format!("ok ({n} rejected before)"),

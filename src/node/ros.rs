@@ -423,6 +423,7 @@ pub fn run() -> Result<Overhead, NodeError> {
     let shared = super::inputs::Inputs::new(runtime.clone(), &side.rig, clock.clone());
     super::inputs::subscribe(
         &mut node,
+        &Rc::new(side.rig.clone()),
         &inputs,
         &qos,
         &shared,
