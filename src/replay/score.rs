@@ -225,26 +225,62 @@ pub fn evaluate_fused(
     let expected = obstacle_arrays(bag, truth.obstacles).map_err(|e| e.to_string())?;
     let seen = seen_shares(bag, truth.camera).map_err(|e| e.to_string())?;
     let tolerance = (fusion.time_tolerance_ms * 1e6) as i64;
-    let in_view = |o: &Obstacle| projector.project(o.bbox.center.map(|v| v as f32)).is_some();
-    let mut evaluator = crate::eval::Evaluator::new(eval);
-    let mut scored = 0;
-    for (stamp, found) in &fused {
-        let Some(expected) = expected.get(stamp) else {
-            continue;
+    let view = CameraView {
+        projector: &projector,
+        seen: &seen,
+        tolerance,
+        min_visible: truth.min_visible,
+    };
+    Ok(view.score(&fused, &expected, eval))
+}
+
+/// What one camera sees of a replay, for scoring it.
+struct CameraView<'a> {
+    projector: &'a crate::fusion::project::Projector,
+    /// Its 2D truth: per stamp, each object's seen share.
+    seen: &'a BTreeMap<i64, BTreeMap<u32, f32>>,
+    /// How far from a scan its frames pair (the fusion time tolerance).
+    tolerance: i64,
+    min_visible: f32,
+}
+
+impl CameraView<'_> {
+    /// The obstacles `found` whose centre the camera sees, scored against
+    /// the truth it sees: its 2D truth nearest each scan says how much
+    /// (at least `min_visible` counts); without 2D truth near a scan (a
+    /// real dataset has none), the geometry decides. Returns the report
+    /// and the scans scored.
+    fn score(
+        &self,
+        found: &BTreeMap<i64, Vec<Obstacle>>,
+        expected: &BTreeMap<i64, Vec<Obstacle>>,
+        eval: crate::eval::EvalConfig,
+    ) -> (crate::eval::EvalReport, u64) {
+        let in_view = |o: &Obstacle| {
+            self.projector
+                .project(o.bbox.center.map(|v| v as f32))
+                .is_some()
         };
-        let nearest = seen
-            .range(stamp - tolerance..=stamp + tolerance)
-            .min_by_key(|(t, _)| (*t - stamp).abs())
-            .map(|(_, shares)| shares);
-        let seen_by_camera = |o: &Obstacle| match nearest {
-            Some(shares) => shares.get(&o.id).is_some_and(|&v| v >= truth.min_visible),
-            // No camera truth near this scan: the geometry decides.
-            None => in_view(o),
-        };
-        evaluator.add_frame_scoped(found, expected, &in_view, &seen_by_camera);
-        scored += 1;
+        let mut evaluator = crate::eval::Evaluator::new(eval);
+        let mut scored = 0;
+        for (stamp, found) in found {
+            let Some(expected) = expected.get(stamp) else {
+                continue;
+            };
+            let nearest = self
+                .seen
+                .range(stamp - self.tolerance..=stamp + self.tolerance)
+                .min_by_key(|(t, _)| (*t - stamp).abs())
+                .map(|(_, shares)| shares);
+            let seen_by_camera = |o: &Obstacle| match nearest {
+                Some(shares) => shares.get(&o.id).is_some_and(|&v| v >= self.min_visible),
+                None => in_view(o),
+            };
+            evaluator.add_frame_scoped(found, expected, &in_view, &seen_by_camera);
+            scored += 1;
+        }
+        (evaluator.report(), scored)
     }
-    Ok((evaluator.report(), scored))
 }
 
 /// Per camera truth stamp: the seen share of each object, by id.
@@ -311,7 +347,6 @@ pub fn evaluate_rig(
     truth: RigTruth<'_>,
     eval: crate::eval::EvalConfig,
 ) -> Result<RigEvaluation, String> {
-    let min_visible = truth.min_visible;
     let (rig, fusion) = options.sensors();
     let mut options = options.clone();
     options.observe.obstacles = true;
@@ -340,26 +375,14 @@ pub fn evaluate_rig(
             let projector = crate::fusion::project::Projector::new(&calibration);
             let topic = crate::synth::rig::camera_truth_topic(name);
             let seen = seen_shares(bag, &topic).map_err(|e| e.to_string())?;
-            let in_view =
-                |o: &Obstacle| projector.project(o.bbox.center.map(|v| v as f32)).is_some();
-            let mut evaluator = crate::eval::Evaluator::new(camera_eval.clone());
-            for (stamp, found) in &report.obstacles {
-                let Some(expected) = expected.get(stamp) else {
-                    continue;
-                };
-                let nearest = seen
-                    .range(stamp - tolerance..=stamp + tolerance)
-                    .min_by_key(|(t, _)| (*t - stamp).abs())
-                    .map(|(_, shares)| shares);
-                // Without 2D truth for the camera (a real dataset), the
-                // geometry decides what it sees: the truth box's centre.
-                let seen_by_camera = |o: &Obstacle| match nearest {
-                    Some(s) => s.get(&o.id).is_some_and(|&v| v >= min_visible),
-                    None => seen.is_empty() && in_view(o),
-                };
-                evaluator.add_frame_scoped(found, expected, &in_view, &seen_by_camera);
-            }
-            cameras.push((name.clone(), evaluator.report()));
+            let view = CameraView {
+                projector: &projector,
+                seen: &seen,
+                tolerance,
+                min_visible: truth.min_visible,
+            };
+            let (report, _) = view.score(&report.obstacles, &expected, camera_eval.clone());
+            cameras.push((name.clone(), report));
         }
     }
     Ok(RigEvaluation {

@@ -3,7 +3,7 @@
 //! errors over a range of frames, and sensor dropout over a span of time.
 //! Deterministic: the jitter is a function of the seed and the frame.
 
-use super::core::Sensor;
+use crate::stage::Sensor;
 use rand::RngExt;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};

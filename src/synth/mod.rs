@@ -378,79 +378,24 @@ fn synthesize_one(
     };
 
     let mut summary = SynthSummary::default();
-    let mut states = Vec::new();
-    let mut parts: Vec<Part> = Vec::new();
-    let mut pixels = vec![0u8; options.camera.width as usize * options.camera.height as usize * 3];
-    let mut actor_ids = vec![0u32; options.camera.width as usize * options.camera.height as usize];
-    let mut encoded = Vec::new();
+    let shot = CameraShot {
+        camera: &camera,
+        calibration: &calibration.camera,
+        frame_id: &options.camera.frame_id,
+        topics: [image_topic, camera_truth_topic, info_topic],
+        format: options.camera_format,
+        mount: V3::from(options.camera.mount),
+        ego_from_optical: camera::ego_from_optical(),
+    };
+    let mut frame = FrameBuffers::default();
     let mut sweep = Sweep::default();
-    let mut cdr = CdrWriter::new();
     for (log_offset, event) in events {
         progress.inc();
         let log_time = (START_NS + log_offset) as u64;
         match event {
             Event::Camera(k) => {
                 let t = options.camera.phase + k as f64 * camera_period;
-                let stamp = Time::from_nanos(START_NS + to_ns(t));
-                scene.actor_states(t, &mut states);
-                scene.parts(&states, &mut parts);
-                let ego = scene.ego(t);
-                let world_from_ego = ego.rotation();
-                let origin = ego.position + world_from_ego * V3::from(options.camera.mount);
-                let world_from_optical = world_from_ego * camera::ego_from_optical();
-                camera.render(
-                    &scene.terrain,
-                    &parts,
-                    &origin,
-                    &world_from_optical,
-                    &mut pixels,
-                    &mut actor_ids,
-                );
-                let header = Header {
-                    stamp,
-                    frame_id: &options.camera.frame_id,
-                };
-                let size = (options.camera.width, options.camera.height);
-                write_image(
-                    options.camera_format,
-                    size,
-                    header,
-                    &pixels,
-                    &mut encoded,
-                    &mut cdr,
-                )?;
-                writer.write_raw(image_topic, log_time, cdr.as_bytes())?;
-                let seen = camera.seen_actors(&actor_ids, &origin, &world_from_optical, |index| {
-                    let state = states.iter().find(|s| s.index == index);
-                    state.map_or([origin; 8], box_corners)
-                });
-                let truth_2d = Detection2DArray {
-                    header: OwnedHeader::from(header),
-                    detections: seen
-                        .iter()
-                        .map(|a| Detection2D {
-                            label: scene.actors[a.index].class.label().to_owned(),
-                            score: 1.0,
-                            bbox: a.visible_box,
-                            visible: a.visible_share(),
-                            id: scene.actors[a.index].id,
-                        })
-                        .collect(),
-                };
-                writer.write(camera_truth_topic, log_time, &truth_2d)?;
-                let c = &calibration.camera;
-                let info = CameraInfo::new(
-                    header,
-                    c.image_width,
-                    c.image_height,
-                    &c.distortion_model,
-                    &c.distortion_coefficients.data,
-                    c.k(),
-                    c.r(),
-                    c.p(),
-                )
-                .map_err(|e| SynthError::Options(e.to_string()))?;
-                writer.write(info_topic, log_time, &info)?;
+                shot.write(&scene, t, log_time, &mut frame, &mut writer)?;
                 summary.camera_frames += 1;
             }
             Event::Lidar(k) => {
@@ -578,6 +523,110 @@ pub fn lidar_scans(options: &SynthOptions, count: usize) -> Result<Vec<Vec<u8>>,
 
 fn to_ns(seconds: f64) -> i64 {
     (seconds * 1e9).round() as i64
+}
+
+/// One camera as the scene is written: where it sits on the vehicle (its
+/// mount in the ego frame, its optical axes there), its topics (image, 2D
+/// truth, CameraInfo) and how images are stored.
+pub(super) struct CameraShot<'a> {
+    pub camera: &'a camera::Camera,
+    pub calibration: &'a CameraCalibration,
+    pub frame_id: &'a str,
+    pub topics: [crate::bag::TopicId; 3],
+    pub format: CameraFormat,
+    pub mount: V3,
+    pub ego_from_optical: nalgebra::Matrix3<f64>,
+}
+
+/// The buffers every camera frame reuses.
+#[derive(Default)]
+pub(super) struct FrameBuffers {
+    states: Vec<ActorState>,
+    parts: Vec<Part>,
+    pixels: Vec<u8>,
+    actors: Vec<u32>,
+    encoded: Vec<u8>,
+    cdr: CdrWriter,
+}
+
+impl CameraShot<'_> {
+    /// Renders the scene at time `t` and writes the image, its 2D truth
+    /// and the CameraInfo at `log_time`.
+    pub(super) fn write(
+        &self,
+        scene: &Scene,
+        t: f64,
+        log_time: u64,
+        b: &mut FrameBuffers,
+        writer: &mut BagWriter,
+    ) -> Result<(), SynthError> {
+        let c = self.calibration;
+        let size = (c.image_width, c.image_height);
+        let pixels = size.0 as usize * size.1 as usize;
+        b.pixels.resize(pixels * 3, 0);
+        b.actors.resize(pixels, 0);
+        let stamp = Time::from_nanos(START_NS + to_ns(t));
+        scene.actor_states(t, &mut b.states);
+        scene.parts(&b.states, &mut b.parts);
+        let ego = scene.ego(t);
+        let origin = ego.position + ego.rotation() * self.mount;
+        let world_from_optical = ego.rotation() * self.ego_from_optical;
+        self.camera.render(
+            &scene.terrain,
+            &b.parts,
+            &origin,
+            &world_from_optical,
+            &mut b.pixels,
+            &mut b.actors,
+        );
+        let header = Header {
+            stamp,
+            frame_id: self.frame_id,
+        };
+        write_image(
+            self.format,
+            size,
+            header,
+            &b.pixels,
+            &mut b.encoded,
+            &mut b.cdr,
+        )?;
+        writer.write_raw(self.topics[0], log_time, b.cdr.as_bytes())?;
+        let states = &b.states;
+        let seen = self
+            .camera
+            .seen_actors(&b.actors, &origin, &world_from_optical, |index| {
+                let state = states.iter().find(|s| s.index == index);
+                state.map_or([origin; 8], box_corners)
+            });
+        let truth_2d = Detection2DArray {
+            header: OwnedHeader::from(header),
+            detections: seen
+                .iter()
+                .map(|a| Detection2D {
+                    label: scene.actors[a.index].class.label().to_owned(),
+                    score: 1.0,
+                    bbox: a.visible_box,
+                    visible: a.visible_share(),
+                    id: scene.actors[a.index].id,
+                })
+                .collect(),
+        };
+        writer.write(self.topics[1], log_time, &truth_2d)?;
+        let info = CameraInfo::new(
+            header,
+            c.image_width,
+            c.image_height,
+            &c.distortion_model,
+            &c.distortion_coefficients.data,
+            c.k(),
+            c.r(),
+            c.p(),
+        )
+        .map_err(|e| SynthError::Options(e.to_string()))?;
+        writer.write(self.topics[2], log_time, &info)?;
+        Ok(())
+    }
 }
 
 /// An image of `(w, h)` pixels as `format` stores it, into `cdr`.

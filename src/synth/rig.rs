@@ -16,13 +16,12 @@ use super::camera::{Camera, CameraSpec};
 use super::lidar::{Lidar, LidarSpec};
 use super::scene::{Scene, V3};
 use super::{
-    CAMERA_LATENCY_NS, CameraFormat, LIDAR_LATENCY_NS, START_NS, Sweep, SynthError, SynthOptions,
-    SynthSummary, TRUTH_TOPIC, box_corners, ground_truth_in, to_ns, validate, write_image,
+    CAMERA_LATENCY_NS, CameraFormat, CameraShot, FrameBuffers, LIDAR_LATENCY_NS, START_NS, Sweep,
+    SynthError, SynthOptions, SynthSummary, TRUTH_TOPIC, ground_truth_in, to_ns, validate,
 };
 use crate::bag::{BagWriter, TopicId, WriterOptions};
 use crate::calibration::CameraCalibration;
-use crate::cdr::CdrWriter;
-use crate::msg::{CameraInfo, Detection2D, Detection2DArray, Header, OwnedHeader, Time};
+use crate::msg::Header;
 use crate::rig::{Rig, RigSensor, SensorKind};
 use nalgebra::Matrix3;
 use std::path::Path;
@@ -46,14 +45,12 @@ struct RigCamera<'r> {
     sensor: &'r RigSensor,
     calibration: &'r CameraCalibration,
     camera: Camera,
-    size: (u32, u32),
     /// Mount in the ego frame and the optical frame's axes in it.
     mount: V3,
     ego_from_optical: Matrix3<f64>,
     phase: f64,
+    /// Image, 2D truth, CameraInfo.
     topics: [TopicId; 3],
-    pixels: Vec<u8>,
-    actors: Vec<u32>,
 }
 
 struct RigLidar<'r> {
@@ -131,34 +128,28 @@ pub fn synthesize_from_rig(
         let (mount, axes) = placement(options, sensor);
         match (sensor.kind, &sensor.intrinsics) {
             (SensorKind::Camera, Some(calibration)) => {
-                let spec = camera_spec(sensor, calibration);
-                let pixels = (spec.width * spec.height) as usize;
-                let topics = [
-                    writer.add_topic(sensor.data_topic().unwrap_or_default(), image_type)?,
-                    writer.add_topic(
-                        sensor
-                            .topics
-                            .camera_info
-                            .as_deref()
-                            .unwrap_or("/camera_info"),
-                        "sensor_msgs/msg/CameraInfo",
-                    )?,
-                    writer.add_topic(
-                        &camera_truth_topic(&sensor.name),
-                        "lookout_msgs/msg/Detection2DArray",
-                    )?,
-                ];
+                let image =
+                    writer.add_topic(sensor.data_topic().unwrap_or_default(), image_type)?;
+                let info = writer.add_topic(
+                    sensor
+                        .topics
+                        .camera_info
+                        .as_deref()
+                        .unwrap_or("/camera_info"),
+                    "sensor_msgs/msg/CameraInfo",
+                )?;
+                let truth = writer.add_topic(
+                    &camera_truth_topic(&sensor.name),
+                    "lookout_msgs/msg/Detection2DArray",
+                )?;
                 cameras.push(RigCamera {
                     sensor,
                     calibration,
-                    size: (spec.width, spec.height),
-                    camera: Camera::new(spec),
+                    camera: Camera::new(camera_spec(sensor, calibration)),
                     mount,
                     ego_from_optical: axes,
                     phase: (cameras.len() + 1) as f64 * CAMERA_STAGGER_S,
-                    topics,
-                    pixels: vec![0; pixels * 3],
-                    actors: vec![0; pixels],
+                    topics: [image, truth, info],
                 });
             }
             (SensorKind::Camera, None) => {}
@@ -191,77 +182,24 @@ pub fn synthesize_from_rig(
         crate::progress::Progress::hidden()
     };
     let mut summary = SynthSummary::default();
-    let (mut states, mut parts) = (Vec::new(), Vec::new());
-    let (mut encoded, mut cdr, mut sweep) = (Vec::new(), CdrWriter::new(), Sweep::default());
+    let (mut frame, mut sweep) = (FrameBuffers::default(), Sweep::default());
     for (log_offset, event) in events {
         progress.inc();
         let log_time = (START_NS + log_offset) as u64;
         match event {
             Event::Camera(c, k) => {
-                let camera = &mut cameras[c];
+                let camera = &cameras[c];
                 let t = camera.phase + k as f64 / camera.sensor.rate_hz;
-                scene.actor_states(t, &mut states);
-                scene.parts(&states, &mut parts);
-                let ego = scene.ego(t);
-                let origin = ego.position + ego.rotation() * camera.mount;
-                let world_from_optical = ego.rotation() * camera.ego_from_optical;
-                camera.camera.render(
-                    &scene.terrain,
-                    &parts,
-                    &origin,
-                    &world_from_optical,
-                    &mut camera.pixels,
-                    &mut camera.actors,
-                );
-                let header = Header {
-                    stamp: Time::from_nanos(START_NS + to_ns(t)),
+                let shot = CameraShot {
+                    camera: &camera.camera,
+                    calibration: camera.calibration,
                     frame_id: &camera.sensor.frame_id,
+                    topics: camera.topics,
+                    format: options.camera_format,
+                    mount: camera.mount,
+                    ego_from_optical: camera.ego_from_optical,
                 };
-                write_image(
-                    options.camera_format,
-                    camera.size,
-                    header,
-                    &camera.pixels,
-                    &mut encoded,
-                    &mut cdr,
-                )?;
-                writer.write_raw(camera.topics[0], log_time, cdr.as_bytes())?;
-                let c = camera.calibration;
-                let info = CameraInfo::new(
-                    header,
-                    c.image_width,
-                    c.image_height,
-                    &c.distortion_model,
-                    &c.distortion_coefficients.data,
-                    c.k(),
-                    c.r(),
-                    c.p(),
-                )
-                .map_err(|e| SynthError::Options(e.to_string()))?;
-                writer.write(camera.topics[1], log_time, &info)?;
-                let seen = camera.camera.seen_actors(
-                    &camera.actors,
-                    &origin,
-                    &world_from_optical,
-                    |index| {
-                        let state = states.iter().find(|s| s.index == index);
-                        state.map_or([origin; 8], box_corners)
-                    },
-                );
-                let truth = Detection2DArray {
-                    header: OwnedHeader::from(header),
-                    detections: seen
-                        .iter()
-                        .map(|a| Detection2D {
-                            label: scene.actors[a.index].class.label().to_owned(),
-                            score: 1.0,
-                            bbox: a.visible_box,
-                            visible: a.visible_share(),
-                            id: scene.actors[a.index].id,
-                        })
-                        .collect(),
-                };
-                writer.write(camera.topics[2], log_time, &truth)?;
+                shot.write(&scene, t, log_time, &mut frame, &mut writer)?;
                 summary.camera_frames += 1;
             }
             Event::Lidar(l, k) => {
