@@ -32,6 +32,9 @@ def generate_launch_description():
         DeclareLaunchArgument("camera_info", default_value="camera_info",
                               description="camera info topic"),
         DeclareLaunchArgument("points", default_value="points", description="lidar point cloud topic"),
+        DeclareLaunchArgument("rig", default_value="",
+                              description="rig file (rig/*.yaml): every camera and lidar with its "
+                                          "topics; empty: one camera and one lidar on the topics above"),
     ]
     node = Node(
         package="lookout",
@@ -44,6 +47,7 @@ def generate_launch_description():
             LaunchConfiguration("params_file"),
             {
                 "node.model": LaunchConfiguration("model"),
+                "node.rig": LaunchConfiguration("rig"),
                 "use_sim_time": LaunchConfiguration("use_sim_time"),
             },
         ],

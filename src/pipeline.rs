@@ -63,7 +63,11 @@ impl PipelineWork {
         let to_base = rig
             .all()
             .map(|(sensor, s)| {
-                (s.extrinsics != crate::rig::Pose::IDENTITY).then(|| rigid(&rig, sensor))
+                let moved = s
+                    .extrinsics
+                    .as_ref()
+                    .is_some_and(|p| *p != crate::rig::Pose::IDENTITY);
+                moved.then(|| rigid(&rig, sensor))
             })
             .collect();
         PipelineWork {

@@ -92,8 +92,10 @@ pub struct RigSensor {
     pub topics: Topics,
     /// The `header.frame_id` its messages carry.
     pub frame_id: String,
-    /// Sensor to base frame.
-    pub extrinsics: Pose,
+    /// Sensor to base frame; may be left out with `extrinsics_from:
+    /// tf_static`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extrinsics: Option<Pose>,
     /// A camera's intrinsics, in the ROS `camera_calibration` layout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<serde_json::Value>")]
@@ -124,12 +126,31 @@ impl Default for LidarMerge {
     }
 }
 
+/// Where the sensors' extrinsics come from.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ExtrinsicsFrom {
+    /// Every sensor's `extrinsics` in the rig file.
+    #[default]
+    Rig,
+    /// The bag's `/tf_static` (`tf2_msgs/TFMessage`) for every sensor the
+    /// file gives none: the chain from its `frame_id` to `base_frame`.
+    TfStatic,
+}
+
+/// The topic static transforms come on.
+pub const TF_STATIC_TOPIC: &str = "/tf_static";
+
 /// The whole rig.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rig {
     /// The frame obstacles are published in.
     pub base_frame: String,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub extrinsics_from: ExtrinsicsFrom,
     #[serde(default)]
     pub lidar_merge: LidarMerge,
     pub sensors: Vec<RigSensor>,
@@ -187,7 +208,7 @@ impl Rig {
                     kind: SensorKind::Camera,
                     topics: Topics::default(),
                     frame_id: camera_frame,
-                    extrinsics: to_base,
+                    extrinsics: Some(to_base),
                     intrinsics,
                     rate_hz: 10.0,
                     schedule: None,
@@ -198,13 +219,14 @@ impl Rig {
                     kind: SensorKind::Lidar,
                     topics: Topics::default(),
                     frame_id: base,
-                    extrinsics: Pose::IDENTITY,
+                    extrinsics: Some(Pose::IDENTITY),
                     intrinsics: None,
                     rate_hz: 10.0,
                     schedule: None,
                     faults: None,
                 },
             ],
+            extrinsics_from: ExtrinsicsFrom::Rig,
             by_type: true,
             calibration: calibration.cloned(),
         }
@@ -215,6 +237,7 @@ impl Rig {
     pub fn new(base_frame: String, lidar_merge: LidarMerge, sensors: Vec<RigSensor>) -> Rig {
         Rig {
             base_frame,
+            extrinsics_from: ExtrinsicsFrom::Rig,
             lidar_merge,
             sensors,
             by_type: false,
@@ -268,6 +291,12 @@ impl Rig {
         for (i, sensor) in self.sensors.iter().enumerate() {
             let at = format!("sensors[{i}]");
             sensor.validate().map_err(|e| e.within(&at))?;
+            if sensor.extrinsics.is_none() && self.extrinsics_from == ExtrinsicsFrom::Rig {
+                return Err(ConfigError::new(
+                    format!("{at}.extrinsics"),
+                    "missing (or set extrinsics_from: tf_static to take it from /tf_static)",
+                ));
+            }
             if let Some(j) = self.sensors[..i].iter().position(|s| s.name == sensor.name) {
                 return Err(ConfigError::new(
                     format!("{at}.name"),
@@ -331,15 +360,91 @@ impl Rig {
         self.by_type
     }
 
-    /// Sensor to base frame, as an [`Extrinsics`].
+    /// Sensor to base frame, as an [`Extrinsics`] (identity for a sensor
+    /// whose extrinsics are still to come from `/tf_static`).
     pub fn to_base(&self, sensor: Sensor) -> Extrinsics {
         let s = self.get(sensor);
+        let pose = s.extrinsics.as_ref().unwrap_or(&Pose::IDENTITY);
         Extrinsics {
             parent_frame: s.frame_id.clone(),
             child_frame: self.base_frame.clone(),
-            translation: s.extrinsics.translation,
-            rotation_xyzw: s.extrinsics.rotation_xyzw,
+            translation: pose.translation,
+            rotation_xyzw: pose.rotation_xyzw,
         }
+    }
+
+    /// Whether some sensor's extrinsics are to come from `/tf_static`.
+    pub fn needs_tf_static(&self) -> bool {
+        self.extrinsics_from == ExtrinsicsFrom::TfStatic
+            && self.sensors.iter().any(|s| s.extrinsics.is_none())
+    }
+
+    /// Fills the extrinsics the rig leaves out from `transforms` (as on
+    /// `/tf_static`: each the pose of a child frame in its parent): the
+    /// chain from each sensor's frame and from the base frame up to a
+    /// common root. A sensor with no chain to the base frame is an error
+    /// naming it.
+    pub fn resolve_tf_static(
+        &mut self,
+        transforms: &[crate::msg::tf::TransformStamped<'_>],
+    ) -> Result<(), ConfigError> {
+        use nalgebra::{Isometry3, Quaternion, Translation3, UnitQuaternion};
+        let parent_of = |frame: &str| {
+            transforms
+                .iter()
+                .rev()
+                .find(|t| t.child_frame_id == frame)
+                .map(|t| {
+                    let [x, y, z, w] = t.rotation_xyzw;
+                    let rotation = UnitQuaternion::from_quaternion(Quaternion::new(w, x, y, z));
+                    let [tx, ty, tz] = t.translation;
+                    (
+                        t.header.frame_id,
+                        Isometry3::from_parts(Translation3::new(tx, ty, tz), rotation),
+                    )
+                })
+        };
+        // A frame's pose in the root of its tree, and that root.
+        let to_root = |frame: &str| {
+            let mut pose = Isometry3::<f64>::identity();
+            let mut at = frame.to_owned();
+            for _ in 0..64 {
+                match parent_of(&at) {
+                    Some((parent, step)) => {
+                        pose = step * pose;
+                        at = parent.to_owned();
+                    }
+                    None => break,
+                }
+            }
+            (at, pose)
+        };
+        let (base_root, root_from_base) = to_root(&self.base_frame);
+        for (i, sensor) in self.sensors.iter_mut().enumerate() {
+            if sensor.extrinsics.is_some() {
+                continue;
+            }
+            let (root, root_from_sensor) = to_root(&sensor.frame_id);
+            if root != base_root {
+                return Err(ConfigError::new(
+                    format!("sensors[{i}].frame_id"),
+                    format!(
+                        "no {TF_STATIC_TOPIC} chain from `{}` to the base frame `{}` ({} transforms)",
+                        sensor.frame_id,
+                        self.base_frame,
+                        transforms.len()
+                    ),
+                ));
+            }
+            let base_from_sensor = root_from_base.inverse() * root_from_sensor;
+            let q = base_from_sensor.rotation.quaternion();
+            let t = base_from_sensor.translation.vector;
+            sensor.extrinsics = Some(Pose {
+                translation: [t.x, t.y, t.z],
+                rotation_xyzw: [q.i, q.j, q.k, q.w],
+            });
+        }
+        Ok(())
     }
 
     /// A camera's calibration for points in the base frame: its intrinsics
@@ -498,7 +603,9 @@ impl RigSensor {
                 ));
             }
         }
-        validate_pose(&self.extrinsics).map_err(|e| e.within("extrinsics"))?;
+        if let Some(pose) = &self.extrinsics {
+            validate_pose(pose).map_err(|e| e.within("extrinsics"))?;
+        }
         match (self.kind, &self.intrinsics) {
             (SensorKind::Camera, None) => {
                 return Err(err("intrinsics", "a camera needs its intrinsics".into()));
@@ -533,6 +640,10 @@ impl RigSensor {
         }
         Ok(())
     }
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 fn validate_pose(pose: &Pose) -> Result<(), ConfigError> {

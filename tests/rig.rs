@@ -166,3 +166,34 @@ fn a_silent_lidar_holds_the_merge_back_no_longer_than_the_window() {
     assert_eq!(frames.len(), 40, "{}", report.table());
     assert!(frames.iter().all(|(_, l, _)| l.len() == 1));
 }
+
+/// `extrinsics_from: tf_static`: a rig file without the sensors'
+/// extrinsics takes them from the bag's `/tf_static` (which `synth --rig`
+/// writes, as a vehicle publishes it), and replays byte for byte as the
+/// rig that states them; a sensor with no chain to the base frame is an
+/// error naming it.
+#[test]
+fn extrinsics_come_from_tf_static_when_the_rig_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bag, rig) = two_lidar_scene(dir.path());
+    let mut from_tf = rig.clone();
+    from_tf.extrinsics_from = lookout::rig::ExtrinsicsFrom::TfStatic;
+    for sensor in &mut from_tf.sensors {
+        sensor.extrinsics = None;
+    }
+    let text = from_tf.to_yaml();
+    assert!(!text.contains("extrinsics:"), "{text}");
+    let from_tf = Rig::from_yaml(&text, "tf.rig.yaml").unwrap();
+    let (a, b) = (dir.path().join("a.mcap"), dir.path().join("b.mcap"));
+    replay(&bag, &rig, 2, Some(&a));
+    replay(&bag, &from_tf, 2, Some(&b));
+    assert_eq!(common::sha256_file(&a), common::sha256_file(&b));
+
+    let mut lost = from_tf.clone();
+    lost.sensors[2].frame_id = "lidar_rear".into();
+    let e = lookout::replay::resolve_tf_static(&Bag::open(&bag).unwrap(), &lost).unwrap_err();
+    assert!(
+        e.contains("sensors[2].frame_id") && e.contains("lidar_rear"),
+        "{e}"
+    );
+}

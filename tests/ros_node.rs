@@ -721,10 +721,10 @@ fn a_rig_of_two_cameras_and_two_lidars_is_served_from_its_file() {
     };
     // Looking backwards: the front camera's optical axes turned 180
     // degrees about the vertical.
-    rear.extrinsics = Pose {
+    rear.extrinsics = Some(Pose {
         translation: [-1.0, 0.0, -0.4],
         rotation_xyzw: [-0.5, -0.5, 0.5, 0.5],
-    };
+    });
     if let Some(intrinsics) = rear.intrinsics.as_mut() {
         intrinsics.frame_id = "camera_rear".into();
     }

@@ -153,7 +153,7 @@ fn eight_sensor_rig() -> crate::rig::Rig {
         kind,
         topics: Topics::default(),
         frame_id: format!("s{i}"),
-        extrinsics: Pose::IDENTITY,
+        extrinsics: Some(Pose::IDENTITY),
         intrinsics: None,
         rate_hz: 10.0,
         schedule: None,

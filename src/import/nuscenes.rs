@@ -409,10 +409,10 @@ fn rig(calibrations: &[(&str, Calibration)]) -> crate::rig::Rig {
                     points: None,
                 },
                 frame_id: (*channel).to_owned(),
-                extrinsics: Pose {
+                extrinsics: Some(Pose {
                     translation: to_base.translation,
                     rotation_xyzw: to_base.rotation_xyzw,
-                },
+                }),
                 intrinsics: Some(calibration.camera.clone()),
                 rate_hz: 12.0,
                 schedule: None,
@@ -428,7 +428,7 @@ fn rig(calibrations: &[(&str, Calibration)]) -> crate::rig::Rig {
             ..Topics::default()
         },
         frame_id: LIDAR_CHANNEL.to_owned(),
-        extrinsics: Pose::IDENTITY,
+        extrinsics: Some(Pose::IDENTITY),
         intrinsics: None,
         rate_hz: 20.0,
         schedule: None,

@@ -16,6 +16,22 @@ const DEFINITIONS: &[(&str, &str)] = &[
     ("geometry_msgs/Point", "float64 x\nfloat64 y\nfloat64 z\n"),
     ("geometry_msgs/Vector3", "float64 x\nfloat64 y\nfloat64 z\n"),
     (
+        "geometry_msgs/Quaternion",
+        "float64 x 0\nfloat64 y 0\nfloat64 z 0\nfloat64 w 1\n",
+    ),
+    (
+        "geometry_msgs/Transform",
+        "geometry_msgs/Vector3 translation\ngeometry_msgs/Quaternion rotation\n",
+    ),
+    (
+        "geometry_msgs/TransformStamped",
+        "std_msgs/Header header\nstring child_frame_id\ngeometry_msgs/Transform transform\n",
+    ),
+    (
+        "tf2_msgs/TFMessage",
+        "geometry_msgs/TransformStamped[] transforms\n",
+    ),
+    (
         "sensor_msgs/Image",
         "std_msgs/Header header\nuint32 height\nuint32 width\nstring encoding\nuint8 is_bigendian\nuint32 step\nuint8[] data\n",
     ),

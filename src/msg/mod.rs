@@ -9,6 +9,7 @@
 pub mod defs;
 mod lookout;
 mod sensor;
+pub mod tf;
 pub mod viz;
 
 pub use lookout::{

@@ -40,6 +40,10 @@ pub enum NodeError {
     Lidar(#[from] crate::validate::ConfigError),
     #[error("node.rig: {0}")]
     Rig(#[from] crate::rig::RigError),
+    #[error(
+        "node.rig {0}: extrinsics_from: tf_static leaves sensors without extrinsics, and the node takes them from the rig file only (replay takes them from a bag's /tf_static)"
+    )]
+    TfStatic(String),
 }
 
 const NODE_NAME: &str = "lookout";
@@ -196,6 +200,14 @@ fn camera_side(settings: &NodeSettings) -> Result<crate::pipeline::CameraSide, N
         .map_err(|e| match e {
             crate::pipeline::SetupError::Rig(e) => NodeError::Rig(e),
             e => model_error(e.to_string()),
+        })
+        .and_then(|side| {
+            // The lanes are built before the first message: the node cannot
+            // wait for /tf_static yet. Said at start, not found out later.
+            if side.rig.needs_tf_static() {
+                return Err(NodeError::TfStatic(settings.node.rig.clone()));
+            }
+            Ok(side)
         });
     }
     super::camera_side(

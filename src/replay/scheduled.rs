@@ -141,6 +141,17 @@ pub fn replay_scheduled(
     bag: &Bag,
     options: &ScheduledReplayOptions,
 ) -> Result<ScheduledReport, ScheduledReplayError> {
+    let resolved;
+    let options = match &options.rig {
+        Some((rig, fusion)) if rig.needs_tf_static() => {
+            let mut with_extrinsics = options.clone();
+            let rig = resolve_tf_static(bag, rig).map_err(ScheduledReplayError::Setup)?;
+            with_extrinsics.rig = Some((rig, fusion.clone()));
+            resolved = with_extrinsics;
+            &resolved
+        }
+        _ => options,
+    };
     let mut replayer = Replayer::start(options)?;
     let mut read = Ok(Default::default());
     for _ in 0..options.loops.max(1) {
@@ -157,6 +168,31 @@ pub fn replay_scheduled(
     let report = replayer.finish()?;
     read?;
     Ok(report)
+}
+
+/// `rig` with the extrinsics it leaves to `/tf_static` taken from the
+/// bag's (every `tf2_msgs/TFMessage` on it, the last transform of a frame
+/// winning). The error names the bag's problem or the sensor without a
+/// chain to the base frame.
+pub fn resolve_tf_static(bag: &Bag, rig: &Rig) -> Result<Rig, String> {
+    use crate::msg::tf::TfMessage;
+    use crate::rig::TF_STATIC_TOPIC;
+    let mut messages: Vec<Vec<u8>> = Vec::new();
+    bag.read_messages(Some(&[TF_STATIC_TOPIC.to_owned()]), |m| {
+        messages.push(m.data.to_vec());
+        ControlFlow::Continue(())
+    })
+    .map_err(|e| format!("reading {TF_STATIC_TOPIC}: {e}"))?;
+    let mut transforms = Vec::new();
+    for (i, data) in messages.iter().enumerate() {
+        let message =
+            TfMessage::decode(data).map_err(|e| format!("{TF_STATIC_TOPIC} message {i}: {e}"))?;
+        transforms.extend(message.transforms);
+    }
+    let mut rig = rig.clone();
+    rig.resolve_tf_static(&transforms)
+        .map_err(|e| format!("rig: {e}"))?;
+    Ok(rig)
 }
 
 /// Everything after the lanes, on the replay's thread: the output chain,

@@ -203,10 +203,10 @@ pub fn lidars_rig(options: &SynthOptions, extra: &[ExtraLidar]) -> crate::rig::R
                 ..Topics::default()
             },
             frame_id: frame_id.to_owned(),
-            extrinsics: Pose {
+            extrinsics: Some(Pose {
                 translation: offset.map(|v| (v * 1e9).round() / 1e9 + 0.0).into(),
                 rotation_xyzw: [0.0, 0.0, 0.0, 1.0],
-            },
+            }),
             intrinsics: None,
             rate_hz,
             schedule: None,
@@ -227,10 +227,10 @@ pub fn lidars_rig(options: &SynthOptions, extra: &[ExtraLidar]) -> crate::rig::R
                 points: None,
             },
             frame_id: options.camera.frame_id.clone(),
-            extrinsics: Pose {
+            extrinsics: Some(Pose {
                 translation: to_base.translation.map(|v| (v * 1e9).round() / 1e9 + 0.0),
                 rotation_xyzw: to_base.rotation_xyzw.map(|v| (v * 1e9).round() / 1e9 + 0.0),
-            },
+            }),
             intrinsics: Some(calibration.camera.clone()),
             rate_hz: options.camera.rate_hz,
             schedule: None,

@@ -21,7 +21,7 @@ use super::{
 };
 use crate::bag::{BagWriter, TopicId, WriterOptions};
 use crate::calibration::CameraCalibration;
-use crate::msg::Header;
+use crate::msg::{Header, Time};
 use crate::rig::{Rig, RigSensor, SensorKind};
 use nalgebra::Matrix3;
 use std::path::Path;
@@ -71,11 +71,15 @@ enum Event {
 
 /// Where a sensor sits in the ego frame, and its axes there.
 fn placement(options: &SynthOptions, sensor: &RigSensor) -> (V3, Matrix3<f64>) {
+    let pose = sensor
+        .extrinsics
+        .as_ref()
+        .unwrap_or(&crate::rig::Pose::IDENTITY);
     let extrinsics = crate::calibration::Extrinsics {
         parent_frame: String::new(),
         child_frame: String::new(),
-        translation: sensor.extrinsics.translation,
-        rotation_xyzw: sensor.extrinsics.rotation_xyzw,
+        translation: pose.translation,
+        rotation_xyzw: pose.rotation_xyzw,
     };
     let base = V3::from(options.lidar.mount);
     (
@@ -110,6 +114,11 @@ pub fn synthesize_from_rig(
     validate(options)?;
     rig.validate()
         .map_err(|e| SynthError::Options(format!("rig: {e}")))?;
+    if let Some(i) = rig.sensors.iter().position(|s| s.extrinsics.is_none()) {
+        return Err(SynthError::Options(format!(
+            "rig: sensors[{i}].extrinsics: synth places every sensor by its extrinsics"
+        )));
+    }
     let scene = Scene::generate(options.scene, options.seed);
     let mut writer = BagWriter::create(
         out,
@@ -175,6 +184,7 @@ pub fn synthesize_from_rig(
         }
     }
     let truth_topic = writer.add_topic(TRUTH_TOPIC, "lookout_msgs/msg/ObstacleArray")?;
+    write_tf_static(&mut writer, rig)?;
     let events = schedule(options, &cameras, &lidars);
     let progress = if show_progress {
         crate::progress::Progress::bar("synth", events.len() as u64, "frames")
@@ -242,6 +252,33 @@ pub fn synthesize_from_rig(
     })?;
     summary.calibration_path = path;
     Ok(summary)
+}
+
+/// The rig's extrinsics as the vehicle publishes them: one `/tf_static`
+/// message before anything else, each sensor's frame a child of the base
+/// frame.
+fn write_tf_static(writer: &mut BagWriter, rig: &Rig) -> Result<(), SynthError> {
+    use crate::msg::tf::{TfMessage, TransformStamped};
+    let topic = writer.add_topic(crate::rig::TF_STATIC_TOPIC, "tf2_msgs/msg/TFMessage")?;
+    let transforms = rig
+        .sensors
+        .iter()
+        .filter(|s| s.frame_id != rig.base_frame)
+        .filter_map(|s| {
+            let pose = s.extrinsics.as_ref()?;
+            Some(TransformStamped {
+                header: Header {
+                    stamp: Time::from_nanos(START_NS),
+                    frame_id: &rig.base_frame,
+                },
+                child_frame_id: &s.frame_id,
+                translation: pose.translation,
+                rotation_xyzw: pose.rotation_xyzw,
+            })
+        })
+        .collect();
+    writer.write(topic, START_NS as u64, &TfMessage { transforms })?;
+    Ok(())
 }
 
 /// Every frame of every sensor, by arrival (log time offset).
