@@ -96,7 +96,8 @@ pub struct RigSensor {
     /// tf_static`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extrinsics: Option<Pose>,
-    /// A camera's intrinsics, in the ROS `camera_calibration` layout.
+    /// A camera's intrinsics, in the ROS `camera_calibration` layout; left
+    /// out, they come from the first message on its `camera_info` topic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<serde_json::Value>")]
     pub intrinsics: Option<CameraCalibration>,
@@ -373,6 +374,54 @@ impl Rig {
         }
     }
 
+    /// The cameras whose intrinsics are to come from their `CameraInfo`,
+    /// with its topic.
+    pub fn awaiting_camera_info(&self) -> Vec<(Sensor, &str)> {
+        self.all()
+            .filter(|(_, s)| s.kind == SensorKind::Camera && s.intrinsics.is_none())
+            .filter_map(|(k, s)| Some((k, s.topics.camera_info.as_deref()?)))
+            .collect()
+    }
+
+    /// Takes camera `camera`'s intrinsics from its `CameraInfo`; an
+    /// unusable one (a singular K, an unknown distortion model) is an
+    /// error naming the sensor.
+    pub fn set_intrinsics(
+        &mut self,
+        camera: Sensor,
+        info: &crate::msg::CameraInfo<'_>,
+    ) -> Result<(), ConfigError> {
+        let at = format!("sensors[{}].intrinsics", camera.index());
+        let s = &mut self.sensors[camera.index()];
+        let mut intrinsics = CameraCalibration::pinhole(
+            &s.frame_id,
+            &s.name,
+            (info.width, info.height),
+            (info.k[0], info.k[4]),
+            (info.k[2], info.k[5]),
+        );
+        intrinsics.camera_matrix.data = info.k.to_vec();
+        intrinsics.distortion_model = info.distortion_model.to_owned();
+        intrinsics.distortion_coefficients.cols = info.d().len();
+        intrinsics.distortion_coefficients.data = info.d().to_vec();
+        intrinsics.rectification_matrix.data = info.r.to_vec();
+        intrinsics.projection_matrix.data = info.p.to_vec();
+        let probe = Calibration {
+            camera: intrinsics.clone(),
+            lidar_to_camera: Extrinsics {
+                parent_frame: "base".into(),
+                child_frame: s.frame_id.clone(),
+                translation: [0.0; 3],
+                rotation_xyzw: [0.0, 0.0, 0.0, 1.0],
+            },
+        };
+        probe
+            .validate()
+            .map_err(|e| ConfigError::new(at, format!("from CameraInfo: {e}")))?;
+        s.intrinsics = Some(intrinsics);
+        Ok(())
+    }
+
     /// Whether some sensor's extrinsics are to come from `/tf_static`.
     pub fn needs_tf_static(&self) -> bool {
         self.extrinsics_from == ExtrinsicsFrom::TfStatic
@@ -607,9 +656,13 @@ impl RigSensor {
             validate_pose(pose).map_err(|e| e.within("extrinsics"))?;
         }
         match (self.kind, &self.intrinsics) {
-            (SensorKind::Camera, None) => {
-                return Err(err("intrinsics", "a camera needs its intrinsics".into()));
+            (SensorKind::Camera, None) if self.topics.camera_info.is_none() => {
+                return Err(err(
+                    "intrinsics",
+                    "missing, and no topics.camera_info to take them from".into(),
+                ));
             }
+            (SensorKind::Camera, None) => {}
             (SensorKind::Lidar, Some(_)) => {
                 return Err(err("intrinsics", "a lidar has none".into()));
             }

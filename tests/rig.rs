@@ -170,8 +170,9 @@ fn a_silent_lidar_holds_the_merge_back_no_longer_than_the_window() {
 /// `extrinsics_from: tf_static`: a rig file without the sensors'
 /// extrinsics takes them from the bag's `/tf_static` (which `synth --rig`
 /// writes, as a vehicle publishes it), and replays byte for byte as the
-/// rig that states them; a sensor with no chain to the base frame is an
-/// error naming it.
+/// rig that states them; a camera without intrinsics takes its
+/// CameraInfo's; a sensor with no chain to the base frame is an error
+/// naming it.
 #[test]
 fn extrinsics_come_from_tf_static_when_the_rig_says_so() {
     let dir = tempfile::tempdir().unwrap();
@@ -189,11 +190,114 @@ fn extrinsics_come_from_tf_static_when_the_rig_says_so() {
     replay(&bag, &from_tf, 2, Some(&b));
     assert_eq!(common::sha256_file(&a), common::sha256_file(&b));
 
+    // A camera without intrinsics takes them from its first CameraInfo.
+    let mut from_info = from_tf.clone();
+    from_info.sensors[0].intrinsics = None;
+    let text = from_info.to_yaml();
+    let from_info = Rig::from_yaml(&text, "info.rig.yaml").unwrap();
+    let resolved = lookout::replay::resolve_rig(&Bag::open(&bag).unwrap(), &from_info).unwrap();
+    let (got, want) = (
+        resolved.sensors[0].intrinsics.as_ref().unwrap(),
+        rig.sensors[0].intrinsics.as_ref().unwrap(),
+    );
+    assert_eq!(got.k(), want.k());
+    assert_eq!(
+        (got.image_width, got.image_height),
+        (want.image_width, want.image_height)
+    );
+    assert_eq!(
+        got.distortion_coefficients.data,
+        want.distortion_coefficients.data
+    );
+    assert_eq!(resolved.sensors[2].extrinsics, rig.sensors[2].extrinsics);
+
     let mut lost = from_tf.clone();
     lost.sensors[2].frame_id = "lidar_rear".into();
     let e = lookout::replay::resolve_tf_static(&Bag::open(&bag).unwrap(), &lost).unwrap_err();
     assert!(
         e.contains("sensors[2].frame_id") && e.contains("lidar_rear"),
         "{e}"
+    );
+}
+
+/// Two cameras (front and rear) and two lidars, the detector on every
+/// camera and fusion through both: lockstep outputs are byte-identical
+/// across runs and worker counts, and both cameras class obstacles.
+#[test]
+fn a_rig_with_two_cameras_replays_identically_and_fuses_through_both() {
+    use lookout::rig::{Pose, Topics};
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = common::small_scene_options(1.0, 11);
+    options.camera.rate_hz = 10.0;
+    let mut rig = lookout::synth::lidars_rig(&options, &[ExtraLidar::front()]);
+    let mut rear = rig.sensors[0].clone();
+    rear.name = "camera_rear".into();
+    rear.frame_id = "camera_rear".into();
+    rear.topics = Topics {
+        image: Some("/camera_rear/image_raw".into()),
+        camera_info: Some("/camera_rear/camera_info".into()),
+        points: None,
+    };
+    // The front camera's optical axes turned half a turn about the vertical.
+    rear.extrinsics = Some(Pose {
+        translation: [-1.0, 0.0, -0.4],
+        rotation_xyzw: [-0.5, -0.5, 0.5, 0.5],
+    });
+    if let Some(intrinsics) = rear.intrinsics.as_mut() {
+        intrinsics.frame_id = "camera_rear".into();
+    }
+    rig.sensors.push(rear);
+    let bag = dir.path().join("two-cameras.mcap");
+    lookout::synth::rig::synthesize_from_rig(&bag, &options, &rig, false).unwrap();
+    let spec = lookout::camera::spec::ModelSpec::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("models/synthetic-det.yaml"),
+    )
+    .unwrap();
+    let run = |workers: usize, out: &Path| {
+        let options = ScheduledReplayOptions {
+            mode: Mode::Lockstep,
+            scheduler: SchedulerConfig {
+                workers,
+                ..SchedulerConfig::default()
+            },
+            lidar: LidarConfig::default(),
+            camera: Some((spec.clone(), Default::default())),
+            fusion: None,
+            rig: Some((rig.clone(), Default::default())),
+            faults: FaultConfig::default(),
+            out: Some(out.to_path_buf()),
+            writer: WriterOptions::default(),
+            loops: 1,
+            observe: Observe {
+                obstacles: true,
+                ..Default::default()
+            },
+        };
+        replay_scheduled(&Bag::open(&bag).unwrap(), &options).unwrap()
+    };
+    let (a, b) = (dir.path().join("a.mcap"), dir.path().join("b.mcap"));
+    let report = run(2, &a);
+    run(1, &b);
+    assert_eq!(common::sha256_file(&a), common::sha256_file(&b));
+    for camera in ["camera", "camera_rear"] {
+        let s = sensor(&report, camera);
+        assert_eq!(s.received, 10, "{}", report.table());
+        assert_eq!(s.errors, 0, "{}", report.table());
+    }
+    // Fused obstacles ahead and behind: each camera classed some.
+    let fused = |ahead: bool| {
+        report
+            .obstacles
+            .values()
+            .flatten()
+            .filter(|o| o.source == lookout::msg::ObstacleSource::Fused)
+            .filter(|o| (o.bbox.center[0] > 0.0) == ahead)
+            .count()
+    };
+    assert!(
+        fused(true) > 0 && fused(false) > 0,
+        "ahead {} behind {}",
+        fused(true),
+        fused(false)
     );
 }

@@ -41,9 +41,9 @@ pub enum NodeError {
     #[error("node.rig: {0}")]
     Rig(#[from] crate::rig::RigError),
     #[error(
-        "node.rig {0}: extrinsics_from: tf_static leaves sensors without extrinsics, and the node takes them from the rig file only (replay takes them from a bag's /tf_static)"
+        "node.rig {0}: sensors without extrinsics (extrinsics_from: tf_static) or cameras without intrinsics: the node takes both from the rig file only (replay takes them from a bag's /tf_static and CameraInfo)"
     )]
-    TfStatic(String),
+    Incomplete(String),
 }
 
 const NODE_NAME: &str = "lookout";
@@ -204,8 +204,8 @@ fn camera_side(settings: &NodeSettings) -> Result<crate::pipeline::CameraSide, N
         .and_then(|side| {
             // The lanes are built before the first message: the node cannot
             // wait for /tf_static yet. Said at start, not found out later.
-            if side.rig.needs_tf_static() {
-                return Err(NodeError::TfStatic(settings.node.rig.clone()));
+            if side.rig.needs_tf_static() || !side.rig.awaiting_camera_info().is_empty() {
+                return Err(NodeError::Incomplete(settings.node.rig.clone()));
             }
             Ok(side)
         });

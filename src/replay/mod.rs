@@ -29,7 +29,7 @@ pub use check::{
 pub use observer::Observe;
 pub use scheduled::{
     Mode, ScheduledReplayError, ScheduledReplayOptions, replay_scheduled, resident_bytes,
-    resolve_tf_static,
+    resolve_rig, resolve_tf_static,
 };
 pub use score::{
     FusedTruth, LidarEvaluation, RigEvaluation, RigTruth, evaluate_camera, evaluate_fused,

@@ -143,9 +143,9 @@ pub fn replay_scheduled(
 ) -> Result<ScheduledReport, ScheduledReplayError> {
     let resolved;
     let options = match &options.rig {
-        Some((rig, fusion)) if rig.needs_tf_static() => {
+        Some((rig, fusion)) if rig.needs_tf_static() || !rig.awaiting_camera_info().is_empty() => {
             let mut with_extrinsics = options.clone();
-            let rig = resolve_tf_static(bag, rig).map_err(ScheduledReplayError::Setup)?;
+            let rig = resolve_rig(bag, rig).map_err(ScheduledReplayError::Setup)?;
             with_extrinsics.rig = Some((rig, fusion.clone()));
             resolved = with_extrinsics;
             &resolved
@@ -168,6 +168,41 @@ pub fn replay_scheduled(
     let report = replayer.finish()?;
     read?;
     Ok(report)
+}
+
+/// `rig` completed from the bag: the extrinsics it leaves to `/tf_static`
+/// ([`resolve_tf_static`]) and the intrinsics it leaves to each camera's
+/// first `CameraInfo`. The error names the topic or the sensor.
+pub fn resolve_rig(bag: &Bag, rig: &Rig) -> Result<Rig, String> {
+    let mut rig = if rig.needs_tf_static() {
+        resolve_tf_static(bag, rig)?
+    } else {
+        rig.clone()
+    };
+    let awaiting: Vec<(Sensor, String)> = rig
+        .awaiting_camera_info()
+        .into_iter()
+        .map(|(camera, topic)| (camera, topic.to_owned()))
+        .collect();
+    for (camera, topic) in awaiting {
+        let mut first: Option<Vec<u8>> = None;
+        bag.read_messages(Some(std::slice::from_ref(&topic)), |m| {
+            first = Some(m.data.to_vec());
+            ControlFlow::Break(())
+        })
+        .map_err(|e| format!("reading {topic}: {e}"))?;
+        let data = first.ok_or_else(|| {
+            format!(
+                "rig: sensors[{}] ({}) takes its intrinsics from {topic}, which the bag does not have",
+                camera.index(),
+                rig.get(camera).name
+            )
+        })?;
+        let info = crate::msg::CameraInfo::decode(&data).map_err(|e| format!("{topic}: {e}"))?;
+        rig.set_intrinsics(camera, &info)
+            .map_err(|e| format!("rig: {e} ({topic})"))?;
+    }
+    Ok(rig)
 }
 
 /// `rig` with the extrinsics it leaves to `/tf_static` taken from the

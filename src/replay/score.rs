@@ -348,10 +348,7 @@ pub fn evaluate_rig(
     eval: crate::eval::EvalConfig,
 ) -> Result<RigEvaluation, String> {
     let (rig, fusion) = options.sensors();
-    let rig = match rig.needs_tf_static() {
-        true => super::scheduled::resolve_tf_static(bag, &rig)?,
-        false => rig,
-    };
+    let rig = super::scheduled::resolve_rig(bag, &rig)?;
     let mut options = options.clone();
     options.observe.obstacles = true;
     let report = super::scheduled::replay_scheduled(bag, &options).map_err(|e| e.to_string())?;
