@@ -4,6 +4,8 @@
 //! - [`present`]: RViz markers, the latency overlay and `/diagnostics`.
 //! - [`overhead`]: the node's own cost per result.
 //! - `inputs` (feature `ros2`): a subscription per topic of the rig.
+//! - `startup` (feature `ros2`): a rig completed from `/tf_static` and
+//!   `CameraInfo` before the lanes are built.
 //! - `ros` (feature `ros2`): the r2r node, publishers and time.
 //!
 //! Only `ros` touches r2r, so the rest is built and tested without ROS.
@@ -15,6 +17,8 @@ pub mod params;
 pub mod present;
 #[cfg(feature = "ros2")]
 mod ros;
+#[cfg(feature = "ros2")]
+mod startup;
 
 #[cfg(feature = "ros2")]
 pub use ros::{NodeError, run};

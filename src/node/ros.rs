@@ -40,10 +40,8 @@ pub enum NodeError {
     Lidar(#[from] crate::validate::ConfigError),
     #[error("node.rig: {0}")]
     Rig(#[from] crate::rig::RigError),
-    #[error(
-        "node.rig {0}: sensors without extrinsics (extrinsics_from: tf_static) or cameras without intrinsics: the node takes both from the rig file only (replay takes them from a bag's /tf_static and CameraInfo)"
-    )]
-    Incomplete(String),
+    #[error("node.rig {rig}: {detail}")]
+    Incomplete { rig: String, detail: String },
 }
 
 const NODE_NAME: &str = "lookout";
@@ -200,14 +198,6 @@ fn camera_side(settings: &NodeSettings) -> Result<crate::pipeline::CameraSide, N
         .map_err(|e| match e {
             crate::pipeline::SetupError::Rig(e) => NodeError::Rig(e),
             e => model_error(e.to_string()),
-        })
-        .and_then(|side| {
-            // The lanes are built before the first message: the node cannot
-            // wait for /tf_static yet. Said at start, not found out later.
-            if side.rig.needs_tf_static() || !side.rig.awaiting_camera_info().is_empty() {
-                return Err(NodeError::Incomplete(settings.node.rig.clone()));
-            }
-            Ok(side)
         });
     }
     super::camera_side(
@@ -364,7 +354,13 @@ pub fn run() -> Result<Overhead, NodeError> {
         reliable,
     )?;
 
-    let side = camera_side(&settings)?;
+    let mut side = camera_side(&settings)?;
+    super::startup::complete(&mut node, &mut side.rig, &qos).map_err(|detail| {
+        NodeError::Incomplete {
+            rig: settings.node.rig.clone(),
+            detail,
+        }
+    })?;
     let config = &settings.pipeline;
     let lanes = build_lanes(&side.lane_setup(config.scheduler.workers, &config.lidar, false))
         .map_err(|detail| NodeError::Model {
