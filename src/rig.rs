@@ -406,17 +406,7 @@ impl Rig {
         intrinsics.distortion_coefficients.data = info.d().to_vec();
         intrinsics.rectification_matrix.data = info.r.to_vec();
         intrinsics.projection_matrix.data = info.p.to_vec();
-        let probe = Calibration {
-            camera: intrinsics.clone(),
-            lidar_to_camera: Extrinsics {
-                parent_frame: "base".into(),
-                child_frame: s.frame_id.clone(),
-                translation: [0.0; 3],
-                rotation_xyzw: [0.0, 0.0, 0.0, 1.0],
-            },
-        };
-        probe
-            .validate()
+        check_intrinsics(&intrinsics, &s.frame_id)
             .map_err(|e| ConfigError::new(at, format!("from CameraInfo: {e}")))?;
         s.intrinsics = Some(intrinsics);
         Ok(())
@@ -667,17 +657,7 @@ impl RigSensor {
                 return Err(err("intrinsics", "a lidar has none".into()));
             }
             (SensorKind::Camera, Some(intrinsics)) => {
-                let probe = Calibration {
-                    camera: intrinsics.clone(),
-                    lidar_to_camera: Extrinsics {
-                        parent_frame: "base".into(),
-                        child_frame: self.frame_id.clone(),
-                        translation: [0.0; 3],
-                        rotation_xyzw: [0.0, 0.0, 0.0, 1.0],
-                    },
-                };
-                probe
-                    .validate()
+                check_intrinsics(intrinsics, &self.frame_id)
                     .map_err(|e| err("intrinsics", e.to_string()))?;
             }
             (SensorKind::Lidar, None) => {}
@@ -693,6 +673,24 @@ impl RigSensor {
         }
         Ok(())
     }
+}
+
+/// The calibration file's checks of a camera's intrinsics (the camera in
+/// frame `frame_id`).
+fn check_intrinsics(
+    intrinsics: &CameraCalibration,
+    frame_id: &str,
+) -> Result<(), crate::calibration::CalibrationError> {
+    Calibration {
+        camera: intrinsics.clone(),
+        lidar_to_camera: Extrinsics {
+            parent_frame: "base".into(),
+            child_frame: frame_id.to_owned(),
+            translation: [0.0; 3],
+            rotation_xyzw: [0.0, 0.0, 0.0, 1.0],
+        },
+    }
+    .validate()
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {

@@ -225,28 +225,10 @@ fn extrinsics_come_from_tf_static_when_the_rig_says_so() {
 /// across runs and worker counts, and both cameras class obstacles.
 #[test]
 fn a_rig_with_two_cameras_replays_identically_and_fuses_through_both() {
-    use lookout::rig::{Pose, Topics};
     let dir = tempfile::tempdir().unwrap();
     let mut options = common::small_scene_options(1.0, 11);
     options.camera.rate_hz = 10.0;
-    let mut rig = lookout::synth::lidars_rig(&options, &[ExtraLidar::front()]);
-    let mut rear = rig.sensors[0].clone();
-    rear.name = "camera_rear".into();
-    rear.frame_id = "camera_rear".into();
-    rear.topics = Topics {
-        image: Some("/camera_rear/image_raw".into()),
-        camera_info: Some("/camera_rear/camera_info".into()),
-        points: None,
-    };
-    // The front camera's optical axes turned half a turn about the vertical.
-    rear.extrinsics = Some(Pose {
-        translation: [-1.0, 0.0, -0.4],
-        rotation_xyzw: [-0.5, -0.5, 0.5, 0.5],
-    });
-    if let Some(intrinsics) = rear.intrinsics.as_mut() {
-        intrinsics.frame_id = "camera_rear".into();
-    }
-    rig.sensors.push(rear);
+    let rig = common::two_camera_rig(&options);
     let bag = dir.path().join("two-cameras.mcap");
     lookout::synth::rig::synthesize_from_rig(&bag, &options, &rig, false).unwrap();
     let spec = lookout::camera::spec::ModelSpec::load(

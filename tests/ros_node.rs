@@ -704,32 +704,11 @@ fn the_launch_files_node_runs_in_a_namespace() {
 /// sensors in its status.
 #[test]
 fn a_rig_of_two_cameras_and_two_lidars_is_served_from_its_file() {
-    use lookout::rig::{Pose, Topics};
-    use lookout::synth::ExtraLidar;
     let ros = Ros::new();
     let dir = tempfile::tempdir().unwrap();
     let mut options = common::small_scene_options(3.0, 29);
     options.camera = common::tiny_camera();
-    let mut rig = lookout::synth::lidars_rig(&options, &[ExtraLidar::front()]);
-    let mut rear = rig.sensors[0].clone();
-    rear.name = "camera_rear".into();
-    rear.frame_id = "camera_rear".into();
-    rear.topics = Topics {
-        image: Some("/camera_rear/image_raw".into()),
-        camera_info: Some("/camera_rear/camera_info".into()),
-        points: None,
-    };
-    // Looking backwards: the front camera's optical axes turned 180
-    // degrees about the vertical.
-    rear.extrinsics = Some(Pose {
-        translation: [-1.0, 0.0, -0.4],
-        rotation_xyzw: [-0.5, -0.5, 0.5, 0.5],
-    });
-    if let Some(intrinsics) = rear.intrinsics.as_mut() {
-        intrinsics.frame_id = "camera_rear".into();
-    }
-    rig.sensors.push(rear);
-    rig.validate().unwrap();
+    let mut rig = common::two_camera_rig(&options);
     let scene = dir.path().join("rig.mcap");
     lookout::synth::rig::synthesize_from_rig(&scene, &options, &rig, false).unwrap();
     // The node's rig says the rear camera's focal length is 2% longer

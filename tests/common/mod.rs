@@ -92,3 +92,30 @@ pub fn python(test: &str, imports: &str) -> Option<PathBuf> {
     );
     None
 }
+
+/// The scene's camera and lidar, a front lidar, and a second camera
+/// looking backwards (`camera_rear`, on its own topics): a rig of two
+/// cameras and two lidars.
+pub fn two_camera_rig(options: &SynthOptions) -> lookout::rig::Rig {
+    use lookout::rig::{Pose, Topics};
+    let mut rig = lookout::synth::lidars_rig(options, &[lookout::synth::ExtraLidar::front()]);
+    let mut rear = rig.sensors[0].clone();
+    rear.name = "camera_rear".into();
+    rear.frame_id = "camera_rear".into();
+    rear.topics = Topics {
+        image: Some("/camera_rear/image_raw".into()),
+        camera_info: Some("/camera_rear/camera_info".into()),
+        points: None,
+    };
+    // The front camera's optical axes turned half a turn about the vertical.
+    rear.extrinsics = Some(Pose {
+        translation: [-1.0, 0.0, -0.4],
+        rotation_xyzw: [-0.5, -0.5, 0.5, 0.5],
+    });
+    if let Some(intrinsics) = rear.intrinsics.as_mut() {
+        intrinsics.frame_id = "camera_rear".into();
+    }
+    rig.sensors.push(rear);
+    rig.validate().expect("a valid rig");
+    rig
+}
