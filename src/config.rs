@@ -39,6 +39,8 @@ pub struct LookoutConfig {
     pub fusion: crate::fusion::FusionConfig,
     /// What `lookout eval` counts and matches (range, points, bearings).
     pub eval: crate::eval::EvalConfig,
+    /// Multi-object tracking in the output chain (stable ids, velocities).
+    pub tracking: crate::track::TrackingConfig,
 }
 
 impl LookoutConfig {
@@ -46,6 +48,7 @@ impl LookoutConfig {
         self.lidar.validate()?;
         self.scheduler.validate()?;
         self.fusion.validate()?;
+        self.tracking.validate()?;
         self.eval.validate()
     }
 

@@ -33,4 +33,5 @@ pub mod sched;
 pub mod stage;
 pub mod synth;
 pub mod trace;
+pub mod track;
 pub mod validate;

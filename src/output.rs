@@ -3,8 +3,9 @@
 //! reports them. Today: stamp each obstacle's end-to-end latency, encode
 //! the `ObstacleArray`, hand it to the sink (the node's publisher or the
 //! replay's output bag) and record the moment it was handed over, which is
-//! what decides lateness. Tracking, prediction and other output formats
-//! belong here too: this is the one place that sees every output in order.
+//! what decides lateness. Tracking ([`crate::track`]) runs here first,
+//! because this is the one place that sees every output in order;
+//! prediction and other output formats belong here too.
 //!
 //! Owns [`ObstacleBatch`] (a lane's typed, recycled output) and
 //! [`OutputChain`]. Never runs a stage, never blocks except inside the
@@ -15,6 +16,7 @@ use crate::cdr::CdrWriter;
 use crate::clock::Clock;
 use crate::msg::{Encode, Header, ObstacleArrayRef, Time};
 use crate::obstacle::Obstacle;
+use crate::track::{Tracker, TrackingConfig};
 
 /// One lidar scan's obstacles, as a lane hands them on. Recycled: a lane
 /// fills one the chain has handed back, so the vectors keep their capacity.
@@ -50,20 +52,40 @@ pub struct Handoff {
     pub after_deadline: bool,
 }
 
-/// Encodes and hands over outputs; holds the reused encode buffer.
+/// Tracks, encodes and hands over outputs; holds the tracker and the
+/// reused encode buffer.
 #[derive(Debug, Default)]
 pub struct OutputChain {
     writer: Option<CdrWriter>,
+    tracker: Option<Tracker>,
 }
 
 impl OutputChain {
+    /// A chain without tracking: each output's ids are its own.
     pub fn new() -> Self {
         OutputChain {
             writer: Some(CdrWriter::new()),
+            tracker: None,
         }
     }
 
-    /// Stamps every obstacle of `batch` with its end-to-end latency at
+    /// A chain that tracks obstacles across outputs when `tracking` is
+    /// enabled.
+    pub fn with_tracking(tracking: &TrackingConfig) -> Self {
+        OutputChain {
+            writer: Some(CdrWriter::new()),
+            tracker: tracking.enabled.then(|| Tracker::new(tracking.clone())),
+        }
+    }
+
+    /// The tracker's counters, when the chain tracks.
+    pub fn tracker_counters(&self) -> Option<crate::track::TrackerCounters> {
+        self.tracker.as_ref().map(Tracker::counters)
+    }
+
+    /// Tracks the obstacles of `batch` (ids, velocities; no ego pose is
+    /// known to the chain yet, so velocities are relative to the ego),
+    /// stamps every obstacle with its end-to-end latency at
     /// `clock`'s present, encodes the array (flagged late when
     /// `flagged_late`: the scheduler published a late result), reads the
     /// clock again and hands the bytes to `sink` with that moment, the
@@ -77,6 +99,9 @@ impl OutputChain {
         clock: &dyn Clock,
         sink: impl FnOnce(&[u8], i64) -> Result<(), E>,
     ) -> Result<Handoff, E> {
+        if let Some(tracker) = self.tracker.as_mut() {
+            tracker.step(batch.stamp, None, &mut batch.obstacles);
+        }
         let encoding = clock.now_ns();
         // Obstacle stamps are header time; so is `encoding` after this.
         let now_header = encoding + batch.header_offset;

@@ -38,6 +38,7 @@ fn options(mode: Mode, workers: usize, out: Option<&Path>) -> ScheduledReplayOpt
         fusion: None,
         rig: None,
         faults: FaultConfig::default(),
+        tracking: Default::default(),
         out: out.map(Path::to_path_buf),
         writer: WriterOptions::default(),
         loops: 1,

@@ -204,6 +204,7 @@ fn the_pipeline_fuses_with_the_synthetic_detector() {
             lookout::synth::calibration(&options),
         )),
         faults: FaultConfig::default(),
+        tracking: Default::default(),
         rig: None,
         out: Some(dir.path().join("fused.mcap")),
         writer: WriterOptions::default(),

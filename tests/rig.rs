@@ -1,6 +1,7 @@
 //! A rig of several sensors, as data: two lidars in one bag, routed by
 //! topic, merged scan for scan within the window; a silent lidar holds the
-//! merge back no longer than the window; lockstep stays byte-identical.
+//! merge back no longer than the window; lockstep stays byte-identical;
+//! the surround rig's six cameras each class what they see.
 
 mod common;
 
@@ -39,6 +40,7 @@ fn replay(bag: &Path, rig: &Rig, workers: usize, out: Option<&Path>) -> Schedule
         fusion: None,
         rig: Some((rig.clone(), Default::default())),
         faults: FaultConfig::default(),
+        tracking: Default::default(),
         out: out.map(Path::to_path_buf),
         writer: WriterOptions::default(),
         loops: 1,
@@ -247,6 +249,7 @@ fn a_rig_with_two_cameras_replays_identically_and_fuses_through_both() {
             fusion: None,
             rig: Some((rig.clone(), Default::default())),
             faults: FaultConfig::default(),
+            tracking: Default::default(),
             out: Some(out.to_path_buf()),
             writer: WriterOptions::default(),
             loops: 1,
@@ -282,4 +285,64 @@ fn a_rig_with_two_cameras_replays_identically_and_fuses_through_both() {
         fused(true),
         fused(false)
     );
+}
+
+/// The surround rig (`rig/surround.yaml`: six cameras in a ring, a roof and
+/// a front lidar), 4 s of seed 7 with the synthetic detector: every camera
+/// classes the fused obstacles it sees at 0.9 or better (issue 23's bar;
+/// measured 0.93-0.98), and the merged lidars find the truth all around.
+#[test]
+fn every_camera_of_the_surround_rig_classes_what_it_sees() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let rig = Rig::load(&root.join("rig/surround.yaml")).unwrap();
+    let bag = dir.path().join("surround.mcap");
+    let options = lookout::synth::SynthOptions {
+        seconds: 4.0,
+        seed: 7,
+        ..Default::default()
+    };
+    lookout::synth::rig::synthesize_from_rig(&bag, &options, &rig, false).unwrap();
+    let spec =
+        lookout::camera::spec::ModelSpec::load(&root.join("models/synthetic-det.yaml")).unwrap();
+    let replay = ScheduledReplayOptions {
+        mode: Mode::Lockstep,
+        scheduler: SchedulerConfig::default(),
+        lidar: LidarConfig::default(),
+        camera: Some((spec, Default::default())),
+        fusion: None,
+        rig: Some((rig, Default::default())),
+        faults: FaultConfig::default(),
+        tracking: Default::default(),
+        out: None,
+        writer: WriterOptions::default(),
+        loops: 1,
+        observe: Observe::default(),
+    };
+    let evaluation = lookout::replay::evaluate_rig(
+        &Bag::open(&bag).unwrap(),
+        &replay,
+        lookout::replay::RigTruth {
+            obstacles: "/ground_truth/obstacles",
+            min_visible: 0.3,
+            camera_range: 40.0,
+        },
+        Default::default(),
+    )
+    .unwrap();
+    assert!(
+        evaluation.all.overall.recall >= 0.9,
+        "{}",
+        evaluation.all.table()
+    );
+    assert_eq!(evaluation.cameras.len(), 6);
+    for (camera, report) in &evaluation.cameras {
+        let overall = &report.overall;
+        assert!(overall.true_positives >= 50, "{camera}: {}", report.table());
+        assert!(
+            overall.class_accuracy >= 0.9,
+            "{camera}: {}",
+            report.table()
+        );
+    }
 }

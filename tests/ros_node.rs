@@ -124,6 +124,7 @@ fn replay_obstacles(scene: &Path, out: &Path) -> HashMap<i64, ObstacleArray> {
         fusion: None,
         rig: None,
         faults: FaultConfig::default(),
+        tracking: Default::default(),
         out: Some(out.to_path_buf()),
         writer: WriterOptions::default(),
         loops: 1,

@@ -7,8 +7,9 @@ README.md beside this file for the whole procedure.
 
     python models/train/train.py --scenes DIR --out models/synthetic-det.onnx
 
-Reads every `*.mcap` in DIR (written by `lookout synth`): the camera frames
-(raw or JPEG) and the 2D ground truth on /ground_truth/detections. Trains on
+Reads every `*.mcap` in DIR (written by `lookout synth`, with or without
+`--rig`): every camera's frames (raw or JPEG) and its 2D ground truth
+(/ground_truth/detections, or /ground_truth/<camera>/detections in a rig). Trains on
 the CPU, reproducibly from --seed, and writes the ONNX model and its model
 spec (`<out>.yaml` minus `.onnx`).
 
@@ -39,6 +40,8 @@ STRIDES = [8, 16, 32]
 WIDTH, HEIGHT = 512, 288
 MEAN = [123.675, 116.28, 103.53]
 STD = [58.395, 57.12, 57.375]
+# The single-camera scenes' topics; a rig scene (`synth --rig`) has
+# /<camera>/image_raw with its truth on /ground_truth/<camera>/detections.
 CAMERA_TOPICS = ("/camera/image_raw", "/camera/image_raw/compressed")
 TRUTH_TOPIC = "/ground_truth/detections"
 # Truth seen less than this, or smaller than this (input pixels), is neither
@@ -51,35 +54,56 @@ def stamp_ns(stamp):
     return stamp.sec * 1_000_000_000 + stamp.nanosec
 
 
+def camera_of(topic):
+    """The camera an image topic belongs to, or None for other topics."""
+    if topic in CAMERA_TOPICS:
+        return "camera"
+    parts = topic.strip("/").split("/")
+    if len(parts) in (2, 3) and parts[1] == "image_raw":
+        return parts[0]
+    return None
+
+
+def truth_topic(camera):
+    return TRUTH_TOPIC if camera == "camera" else f"/ground_truth/{camera}/detections"
+
+
 def read_scene(path):
-    """[(image uint8 HxWx3 at input size, [(x0, y0, x1, y1, class, ignore)])]."""
+    """Per camera: [(image uint8 HxWx3 at input size, [(x0, y0, x1, y1, class, ignore)])],
+    frames in stamp order."""
     images, truths = {}, {}
     with AnyReader([path]) as reader:
+        cameras = {c.topic: camera_of(c.topic) for c in reader.connections
+                   if c.msgtype.startswith("sensor_msgs/msg/") and "Image" in c.msgtype}
+        cameras = {topic: camera for topic, camera in cameras.items() if camera}
+        truth_topics = {truth_topic(camera): camera for camera in cameras.values()}
         connections = [c for c in reader.connections
-                       if c.topic in CAMERA_TOPICS or c.topic == TRUTH_TOPIC]
+                       if c.topic in cameras or c.topic in truth_topics]
         for connection, _, raw in reader.messages(connections=connections):
             msg = reader.deserialize(raw, connection.msgtype)
             stamp = stamp_ns(msg.header.stamp)
-            if connection.topic == TRUTH_TOPIC:
-                truths[stamp] = msg.detections
+            if connection.topic in truth_topics:
+                truths[(truth_topics[connection.topic], stamp)] = msg.detections
             elif connection.msgtype.endswith("CompressedImage"):
-                images[stamp] = Image.open(io.BytesIO(bytes(msg.data))).convert("RGB")
+                image = Image.open(io.BytesIO(bytes(msg.data))).convert("RGB")
+                images[(cameras[connection.topic], stamp)] = image
             else:
                 array = np.frombuffer(bytes(msg.data), np.uint8)
-                images[stamp] = Image.fromarray(array.reshape(msg.height, msg.width, 3))
-    samples = []
-    for stamp in sorted(images):
-        image = images[stamp]
+                image = Image.fromarray(array.reshape(msg.height, msg.width, 3))
+                images[(cameras[connection.topic], stamp)] = image
+    samples = {}
+    for key in sorted(images):
+        image = images[key]
         sx, sy = WIDTH / image.width, HEIGHT / image.height
         boxes = []
-        for d in truths.get(stamp, []):
+        for d in truths.get(key, []):
             if d.label not in CLASSES:
                 continue
             box = (d.x0 * sx, d.y0 * sy, d.x1 * sx, d.y1 * sy)
             small = min(box[2] - box[0], box[3] - box[1]) < MIN_SIZE
             boxes.append((*box, CLASSES.index(d.label), d.visible < MIN_VISIBLE or small))
         resized = np.asarray(image.resize((WIDTH, HEIGHT), Image.BILINEAR), dtype=np.uint8)
-        samples.append((resized, boxes))
+        samples.setdefault(key[0], []).append((resized, boxes))
     return samples
 
 
@@ -259,7 +283,7 @@ def main():
     parser.add_argument("--width", type=int, default=800, help="input width (multiple of 32)")
     parser.add_argument("--height", type=int, default=448, help="input height (multiple of 32)")
     parser.add_argument("--every", type=int, default=2,
-                        help="use every n-th camera frame (neighbours at 15 Hz look alike)")
+                        help="use every n-th frame of each camera (neighbours look alike)")
     args = parser.parse_args()
     if args.width % 32 or args.height % 32:
         sys.exit("--width and --height must be multiples of 32 (the coarsest stride)")
@@ -278,7 +302,8 @@ def main():
         sys.exit(f"no .mcap scenes in {args.scenes}")
     samples = []
     for bag in bags:
-        samples += read_scene(bag)[::args.every]
+        for frames in read_scene(bag).values():
+            samples += frames[::args.every]
     positives = sum(1 for _, boxes in samples for b in boxes if not b[5])
     print(f"{len(samples)} frames from {len(bags)} scenes, {positives} training boxes", flush=True)
 

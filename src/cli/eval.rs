@@ -124,6 +124,7 @@ fn evaluate_rig_cli(
         fusion: None,
         rig: Some((rig, config.fusion.clone())),
         faults: config.faults.clone(),
+        tracking: config.tracking.clone(),
         loops: 1,
         observe: crate::replay::Observe {
             progress: Progress::messages("eval rig", bag, 1),
@@ -185,6 +186,7 @@ pub fn evaluate_fused_cli(
                 .with_context(|| format!("loading {}", calibration.display()))?,
         )),
         faults: config.faults.clone(),
+        tracking: config.tracking.clone(),
         rig: None,
         loops: 1,
         observe: crate::replay::Observe {

@@ -98,6 +98,7 @@ pub fn run_scheduled_replay(
         rig: side.rig_fusion(&config.fusion),
         camera: side.camera,
         faults: config.faults.clone(),
+        tracking: config.tracking.clone(),
         out: out.clone(),
         writer: WriterOptions::default(),
         loops: args.loops,

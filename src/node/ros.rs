@@ -388,6 +388,7 @@ pub fn run() -> Result<Overhead, NodeError> {
     realtime.enter(RealtimeLevels::PUBLISHER);
     let output = {
         let presenter = Presenter::new(&settings.node.base_frame);
+        let chain = OutputChain::with_tracking(&settings.pipeline.tracking);
         let clock = clock.clone();
         let receipt_clock = receipt_clock.clone();
         let node_name = node_name.clone();
@@ -398,6 +399,7 @@ pub fn run() -> Result<Overhead, NodeError> {
                 publish_loop(
                     &names,
                     events,
+                    chain,
                     recycler,
                     presenter,
                     Publishers {
@@ -477,6 +479,7 @@ struct Publishers {
 fn publish_loop(
     names: &[String],
     events: crossbeam_channel::Receiver<Event<ObstacleBatch>>,
+    mut chain: OutputChain,
     recycler: Recycler<ObstacleBatch>,
     mut presenter: Presenter,
     publishers: Publishers,
@@ -486,7 +489,6 @@ fn publish_loop(
     counters: &NodeCounters,
 ) -> Overhead {
     let mut overhead = Overhead::new();
-    let mut chain = OutputChain::new();
     for event in events.iter() {
         match event {
             Event::Frame {

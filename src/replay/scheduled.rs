@@ -62,6 +62,8 @@ pub struct ScheduledReplayOptions {
     /// the calibration's rig (one camera, one lidar, routed by type).
     pub rig: Option<(Rig, FusionConfig)>,
     pub faults: FaultConfig,
+    /// Tracking in the output chain (ids and velocities of the outputs).
+    pub tracking: crate::track::TrackingConfig,
     pub out: Option<PathBuf>,
     pub writer: WriterOptions,
     /// Replay the bag this many times in a row (at least once): a bag loop,
@@ -317,7 +319,7 @@ impl<'a> Replayer<'a> {
             runtime,
             outputs: Outputs {
                 names,
-                chain: OutputChain::new(),
+                chain: OutputChain::with_tracking(&options.tracking),
                 clock: clock.clone(),
                 writer,
                 tally,

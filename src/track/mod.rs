@@ -1,0 +1,600 @@
+//! Multi-object tracking: gives the obstacles of successive outputs stable
+//! ids and a velocity, from a Kalman filter per track.
+//!
+//! Runs in the output chain ([`crate::output`]), the one place that sees
+//! every output in order; it must never run in a lane (lanes run in
+//! parallel and finish out of order). Each step: predict every track to the
+//! output's stamp, pair tracks with obstacles by an optimal assignment
+//! ([`assign`]) on the squared Mahalanobis distance of the position, gated
+//! (and never across the vehicle / person divide), update the paired
+//! tracks, start a track for every unpaired obstacle, and drop tracks that
+//! missed too often or too long.
+//!
+//! Tracks live in a fixed frame when the ego pose is known (the caller
+//! passes odom ← base at the output's stamp), so the ego's motion is not
+//! read as the objects'; without it they live in the output frame and the
+//! velocities are relative to the ego. Only the stamps it is given are
+//! read as time (no clock), and containers are ordered vectors, so a
+//! lockstep replay stays byte-identical. Nothing allocates after the
+//! track table and the solver's buffers have reached their size.
+//!
+//! Owns [`Tracker`], [`TrackingConfig`] and [`EgoPose2`].
+
+pub mod assign;
+pub mod kalman;
+
+use serde::{Deserialize, Serialize};
+
+use crate::obstacle::{Obstacle, ObstacleClass};
+use crate::validate::ConfigError;
+use assign::Assigner;
+use kalman::ConstantVelocity;
+
+/// The `tracking` section of the configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrackingConfig {
+    /// Track obstacles (stable ids, velocities); off: every output's ids
+    /// are its own and velocities are zero.
+    pub enabled: bool,
+    /// A track's velocity is published once it has had this many updates.
+    pub birth_hits: u32,
+    /// A track missed in more consecutive outputs than this is dropped.
+    pub max_misses: u32,
+    /// A track without an update for longer than this is dropped, s.
+    pub max_coast_s: f64,
+    /// Gate on the squared Mahalanobis distance of a pairing (chi-square,
+    /// 2 degrees of freedom: 9.21 keeps 99 % of true pairings).
+    pub gate: f64,
+    /// Standard deviation of a measured obstacle centre, m.
+    pub position_sd_m: f64,
+    /// Standard deviation of the unknown acceleration (the process noise), m/s².
+    pub accel_sd: f64,
+    /// A new track's velocity uncertainty, m/s.
+    pub initial_velocity_sd: f64,
+    /// Most tracks kept at once (the table's size: no allocation beyond it).
+    pub max_tracks: usize,
+}
+
+impl Default for TrackingConfig {
+    fn default() -> Self {
+        TrackingConfig {
+            enabled: true,
+            birth_hits: 3,
+            max_misses: 3,
+            max_coast_s: 0.5,
+            gate: 9.21,
+            position_sd_m: 0.25,
+            accel_sd: 3.0,
+            initial_velocity_sd: 10.0,
+            max_tracks: 512,
+        }
+    }
+}
+
+impl TrackingConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = |field: &str, value: f64| {
+            if value > 0.0 && value.is_finite() {
+                Ok(())
+            } else {
+                Err(ConfigError::new(
+                    format!("tracking.{field}"),
+                    "must be a positive number",
+                ))
+            }
+        };
+        positive("max_coast_s", self.max_coast_s)?;
+        positive("gate", self.gate)?;
+        positive("position_sd_m", self.position_sd_m)?;
+        positive("accel_sd", self.accel_sd)?;
+        positive("initial_velocity_sd", self.initial_velocity_sd)?;
+        if self.birth_hits == 0 {
+            return Err(ConfigError::new(
+                "tracking.birth_hits",
+                "must be at least 1",
+            ));
+        }
+        if self.max_tracks == 0 {
+            return Err(ConfigError::new(
+                "tracking.max_tracks",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The ego's pose in a fixed frame (odom ← base) at one instant: position
+/// (m) and heading (rad).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct EgoPose2 {
+    pub x: f64,
+    pub y: f64,
+    pub yaw: f64,
+}
+
+impl EgoPose2 {
+    fn to_fixed(self, p: [f64; 2]) -> [f64; 2] {
+        let (s, c) = self.yaw.sin_cos();
+        [self.x + c * p[0] - s * p[1], self.y + s * p[0] + c * p[1]]
+    }
+
+    fn vector_to_local(self, v: [f64; 2]) -> [f64; 2] {
+        let (s, c) = self.yaw.sin_cos();
+        [c * v[0] + s * v[1], -s * v[0] + c * v[1]]
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Track {
+    id: u32,
+    filter: ConstantVelocity,
+    class: ObstacleClass,
+    hits: u32,
+    misses: u32,
+    updated: i64,
+    /// Stamp the filter has been predicted to.
+    at: i64,
+}
+
+/// What one step did, for the counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StepCounts {
+    pub paired: u32,
+    pub born: u32,
+    pub dropped: u32,
+    /// Obstacles left without a track because the table was full.
+    pub untracked: u32,
+}
+
+/// Counters over a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TrackerCounters {
+    pub steps: u64,
+    pub tracks_born: u64,
+    pub tracks_dropped: u64,
+    /// Outputs older than one already tracked: their obstacles were named
+    /// after the tracks they pair with, but no track was updated.
+    pub out_of_order: u64,
+    /// Obstacles left untracked because `max_tracks` was reached.
+    pub untracked: u64,
+    /// Steps without an ego pose (velocities relative to the ego).
+    pub without_ego: u64,
+    /// Outputs further back in time than `max_coast_s`: every track was
+    /// dropped and tracking began anew.
+    pub time_resets: u64,
+}
+
+/// The tracks and the reused buffers of the association.
+#[derive(Debug)]
+pub struct Tracker {
+    config: TrackingConfig,
+    tracks: Vec<Track>,
+    assigner: Assigner,
+    /// Obstacle centres in the tracking frame, this step.
+    measured: Vec<[f64; 2]>,
+    /// Per obstacle: paired with a track.
+    paired: Vec<bool>,
+    /// Per track: the obstacle it is paired with this step.
+    pairs: Vec<Option<usize>>,
+    next_id: u32,
+    last_stamp: Option<i64>,
+    counters: TrackerCounters,
+}
+
+/// Classes that may share a track: a car may be read as a truck and a
+/// pedestrian as a cyclist from one output to the next (and anything as
+/// unknown), but never a vehicle as a person.
+fn compatible(a: ObstacleClass, b: ObstacleClass) -> bool {
+    use ObstacleClass::*;
+    let vehicle = |c| matches!(c, Car | Truck);
+    let person = |c| matches!(c, Pedestrian | Cyclist);
+    a == Unknown || b == Unknown || (vehicle(a) && vehicle(b)) || (person(a) && person(b))
+}
+
+const NS: f64 = 1e-9;
+
+impl Tracker {
+    pub fn new(config: TrackingConfig) -> Self {
+        let capacity = config.max_tracks;
+        Tracker {
+            config,
+            tracks: Vec::with_capacity(capacity),
+            assigner: Assigner::new(),
+            measured: Vec::new(),
+            paired: Vec::new(),
+            pairs: Vec::new(),
+            next_id: 1,
+            last_stamp: None,
+            counters: TrackerCounters::default(),
+        }
+    }
+
+    pub fn config(&self) -> &TrackingConfig {
+        &self.config
+    }
+
+    pub fn counters(&self) -> TrackerCounters {
+        self.counters
+    }
+
+    /// Live tracks (confirmed or not).
+    pub fn len(&self) -> usize {
+        self.tracks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tracks.is_empty()
+    }
+
+    /// Tracks `obstacles` (one output, header time `stamp`, in the output
+    /// frame) and writes each one's track id into `id` and its velocity
+    /// (in the output frame; zero until the track has `birth_hits`
+    /// updates) into `velocity`. `ego`: odom ← base at `stamp`, when known.
+    pub fn step(
+        &mut self,
+        stamp: i64,
+        ego: Option<EgoPose2>,
+        obstacles: &mut [Obstacle],
+    ) -> StepCounts {
+        self.counters.steps += 1;
+        if ego.is_none() {
+            self.counters.without_ego += 1;
+        }
+        let ego = ego.unwrap_or_default();
+        self.measured.clear();
+        self.measured.extend(
+            obstacles
+                .iter()
+                .map(|o| ego.to_fixed([o.bbox.center[0], o.bbox.center[1]])),
+        );
+        if let Some(last) = self.last_stamp
+            && (last - stamp) as f64 * NS > self.config.max_coast_s
+        {
+            // Time went back further than any track could coast (a bag
+            // loop, a sim-time reset): a new run, with new tracks.
+            self.counters.time_resets += 1;
+            self.tracks.clear();
+            self.last_stamp = None;
+        }
+        if self.last_stamp.is_some_and(|last| stamp < last) {
+            self.counters.out_of_order += 1;
+            self.name_only(stamp, ego, obstacles);
+            return StepCounts::default();
+        }
+        self.last_stamp = Some(stamp);
+        for track in &mut self.tracks {
+            track
+                .filter
+                .predict((stamp - track.at) as f64 * NS, self.config.accel_sd);
+            track.at = stamp;
+        }
+        let mut counts = self.associate_and_update(stamp, ego, obstacles);
+        counts.born = self.birth(stamp, ego, obstacles, &mut counts.untracked);
+        counts.dropped = self.drop_stale(stamp);
+        self.counters.tracks_born += u64::from(counts.born);
+        self.counters.tracks_dropped += u64::from(counts.dropped);
+        self.counters.untracked += u64::from(counts.untracked);
+        counts
+    }
+
+    /// Pairs tracks with `obstacles` into `pairs`; the tracks are taken
+    /// `shift_s` seconds along their velocity (to name an older output).
+    fn solve(&mut self, obstacles: &[Obstacle], shift_s: f64) {
+        let (tracks, measured, config) = (&self.tracks, &self.measured, &self.config);
+        let rows = self
+            .assigner
+            .solve(tracks.len(), obstacles.len(), config.gate, |t, o| {
+                if !compatible(tracks[t].class, obstacles[o].class) {
+                    return f64::INFINITY;
+                }
+                let mut filter = tracks[t].filter;
+                filter.state.x += filter.state.z * shift_s;
+                filter.state.y += filter.state.w * shift_s;
+                filter.mahalanobis2(measured[o], config.position_sd_m)
+            });
+        self.pairs.clear();
+        self.pairs.extend_from_slice(rows);
+    }
+
+    fn associate_and_update(
+        &mut self,
+        stamp: i64,
+        ego: EgoPose2,
+        obstacles: &mut [Obstacle],
+    ) -> StepCounts {
+        let mut counts = StepCounts::default();
+        self.paired.clear();
+        self.paired.resize(obstacles.len(), false);
+        self.solve(obstacles, 0.0);
+        for (t, track) in self.tracks.iter_mut().enumerate() {
+            let Some(o) = self.pairs[t] else {
+                track.misses += 1;
+                continue;
+            };
+            track
+                .filter
+                .update(self.measured[o], self.config.position_sd_m);
+            track.hits += 1;
+            track.misses = 0;
+            track.updated = stamp;
+            if obstacles[o].class != ObstacleClass::Unknown {
+                track.class = obstacles[o].class;
+            }
+            self.paired[o] = true;
+            counts.paired += 1;
+            publish(track, &self.config, ego, &mut obstacles[o]);
+        }
+        counts
+    }
+
+    fn birth(
+        &mut self,
+        stamp: i64,
+        ego: EgoPose2,
+        obstacles: &mut [Obstacle],
+        untracked: &mut u32,
+    ) -> u32 {
+        let mut born = 0;
+        for (o, obstacle) in obstacles.iter_mut().enumerate() {
+            if self.paired[o] {
+                continue;
+            }
+            if self.tracks.len() >= self.config.max_tracks {
+                *untracked += 1;
+                obstacle.id = 0;
+                obstacle.velocity = [0.0; 3];
+                continue;
+            }
+            let track = Track {
+                id: self.take_id(),
+                filter: ConstantVelocity::new(
+                    self.measured[o],
+                    self.config.position_sd_m,
+                    self.config.initial_velocity_sd,
+                ),
+                class: obstacle.class,
+                hits: 1,
+                misses: 0,
+                updated: stamp,
+                at: stamp,
+            };
+            publish(&track, &self.config, ego, obstacle);
+            self.tracks.push(track);
+            born += 1;
+        }
+        born
+    }
+
+    fn drop_stale(&mut self, stamp: i64) -> u32 {
+        let before = self.tracks.len();
+        let (max_misses, max_coast) = (self.config.max_misses, self.config.max_coast_s);
+        self.tracks
+            .retain(|t| t.misses <= max_misses && ((stamp - t.updated) as f64 * NS) <= max_coast);
+        (before - self.tracks.len()) as u32
+    }
+
+    fn take_id(&mut self) -> u32 {
+        let id = self.next_id;
+        self.next_id = self.next_id.checked_add(1).unwrap_or(1);
+        id
+    }
+
+    /// An output older than the tracks: name its obstacles after the tracks
+    /// they pair with (as the tracks were predicted back to its stamp),
+    /// without changing any track.
+    fn name_only(&mut self, stamp: i64, ego: EgoPose2, obstacles: &mut [Obstacle]) {
+        let Some(last) = self.last_stamp else {
+            return;
+        };
+        // Every track stands at `last`; a constant-velocity state runs
+        // back exactly along its velocity.
+        self.solve(obstacles, (stamp - last) as f64 * NS);
+        for obstacle in obstacles.iter_mut() {
+            obstacle.id = 0;
+            obstacle.velocity = [0.0; 3];
+        }
+        for (t, pair) in self.pairs.iter().enumerate() {
+            if let Some(o) = *pair {
+                publish(&self.tracks[t], &self.config, ego, &mut obstacles[o]);
+            }
+        }
+    }
+}
+
+/// Writes the track's id and (once confirmed) velocity into `obstacle`.
+fn publish(track: &Track, config: &TrackingConfig, ego: EgoPose2, obstacle: &mut Obstacle) {
+    obstacle.id = track.id;
+    obstacle.velocity = if track.hits >= config.birth_hits {
+        let [vx, vy] = ego.vector_to_local(track.filter.velocity());
+        [vx, vy, 0.0]
+    } else {
+        [0.0; 3]
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::obstacle::{Box3, Footprint, ObstacleSource};
+
+    const MS: i64 = 1_000_000;
+
+    fn obstacle(class: ObstacleClass, x: f64, y: f64) -> Obstacle {
+        Obstacle {
+            id: 0,
+            class,
+            score: 0.9,
+            source: ObstacleSource::Lidar,
+            bbox: Box3 {
+                center: [x, y, 0.8],
+                size: [4.5, 1.9, 1.6],
+                yaw: 0.0,
+            },
+            velocity: [0.0; 3],
+            point_count: 100,
+            nearest_distance: 5.0,
+            lidar_stamp: 0,
+            camera_stamp: 0,
+            latency: f32::NAN,
+            footprint: Footprint::default(),
+        }
+    }
+
+    /// Two cars pass each other on neighbouring lanes (3.5 m apart) at
+    /// 15 m/s each way, listed in a different order every output: each keeps
+    /// its id and gets its velocity.
+    #[test]
+    fn ids_hold_and_velocities_converge() {
+        let mut tracker = Tracker::new(TrackingConfig::default());
+        let (mut first, mut second) = (0, 0);
+        for k in 0..30 {
+            let t = k as f64 * 0.1;
+            let mut out = vec![
+                obstacle(ObstacleClass::Car, -20.0 + 15.0 * t, 1.75),
+                obstacle(ObstacleClass::Car, 20.0 - 15.0 * t, -1.75),
+            ];
+            if k % 2 == 1 {
+                out.reverse();
+            }
+            tracker.step(k * 100 * MS, None, &mut out);
+            if k % 2 == 1 {
+                out.reverse();
+            }
+            if k == 0 {
+                (first, second) = (out[0].id, out[1].id);
+                assert_ne!(first, second);
+            }
+            assert_eq!((out[0].id, out[1].id), (first, second), "step {k}");
+            if k < 2 {
+                assert_eq!(out[0].velocity, [0.0; 3], "not confirmed before birth_hits");
+            }
+            if k >= 10 {
+                assert!(
+                    (out[0].velocity[0] - 15.0).abs() < 0.3,
+                    "{:?}",
+                    out[0].velocity
+                );
+                assert!((out[1].velocity[0] + 15.0).abs() < 0.3);
+            }
+        }
+        assert_eq!(tracker.counters().tracks_born, 2);
+    }
+
+    /// A parked car seen from an ego driving at 10 m/s: in the output frame
+    /// it comes towards the ego; with the ego pose its velocity is zero,
+    /// without it the velocity is the ego's, reversed.
+    #[test]
+    fn the_ego_motion_is_not_read_as_the_objects() {
+        let mut with_pose = Tracker::new(TrackingConfig::default());
+        let mut without = Tracker::new(TrackingConfig::default());
+        let (mut moving, mut still) = (vec![], vec![]);
+        for k in 0..20 {
+            let t = k as f64 * 0.1;
+            let ego = EgoPose2 {
+                x: 10.0 * t,
+                y: 0.0,
+                yaw: 0.2,
+            };
+            // The car stands at (30, 8) in the fixed frame.
+            let (s, c) = ego.yaw.sin_cos();
+            let (dx, dy) = (30.0 - ego.x, 8.0 - ego.y);
+            let local = [c * dx + s * dy, -s * dx + c * dy];
+            let mut out = vec![obstacle(ObstacleClass::Car, local[0], local[1])];
+            let mut out2 = out.clone();
+            with_pose.step(k * 100 * MS, Some(ego), &mut out);
+            without.step(k * 100 * MS, None, &mut out2);
+            still = out[0].velocity.to_vec();
+            moving = out2[0].velocity.to_vec();
+        }
+        assert!(still[0].abs() < 0.1 && still[1].abs() < 0.1, "{still:?}");
+        let speed = (moving[0] * moving[0] + moving[1] * moving[1]).sqrt();
+        assert!((speed - 10.0).abs() < 0.2, "{moving:?}");
+        assert_eq!(without.counters().without_ego, 20);
+        assert_eq!(with_pose.counters().without_ego, 0);
+    }
+
+    #[test]
+    fn missed_tracks_are_dropped_and_a_person_never_takes_a_cars_track() {
+        let config = TrackingConfig::default();
+        let mut tracker = Tracker::new(config.clone());
+        let mut out = vec![obstacle(ObstacleClass::Car, 10.0, 0.0)];
+        tracker.step(0, None, &mut out);
+        let car = out[0].id;
+        // A pedestrian where the car was: a track of its own.
+        let mut out = vec![obstacle(ObstacleClass::Pedestrian, 10.0, 0.0)];
+        tracker.step(100 * MS, None, &mut out);
+        assert_ne!(out[0].id, car);
+        assert_eq!(tracker.len(), 2);
+        for k in 2..=(2 + config.max_misses as i64) {
+            tracker.step(k * 100 * MS, None, &mut []);
+        }
+        assert!(tracker.is_empty());
+        assert_eq!(tracker.counters().tracks_dropped, 2);
+    }
+
+    #[test]
+    fn an_older_output_is_named_without_moving_the_tracks() {
+        let mut tracker = Tracker::new(TrackingConfig::default());
+        for k in 0..5 {
+            let mut out = vec![obstacle(ObstacleClass::Car, 10.0 + k as f64, 0.0)];
+            tracker.step(k * 100 * MS, None, &mut out);
+        }
+        let before = tracker.tracks[0];
+        // The output of 250 ms arrives after that of 400 ms.
+        let mut late = vec![
+            obstacle(ObstacleClass::Car, 12.5, 0.0),
+            obstacle(ObstacleClass::Truck, 40.0, 0.0),
+        ];
+        tracker.step(250 * MS, None, &mut late);
+        assert_eq!(late[0].id, before.id);
+        assert_eq!(late[1].id, 0, "no track: unnamed, and none is born");
+        assert_eq!(tracker.tracks.len(), 1);
+        assert_eq!(tracker.tracks[0].filter, before.filter);
+        assert_eq!(tracker.counters().out_of_order, 1);
+    }
+
+    #[test]
+    fn time_going_far_back_starts_anew() {
+        let mut tracker = Tracker::new(TrackingConfig::default());
+        let mut out = vec![obstacle(ObstacleClass::Car, 10.0, 0.0)];
+        tracker.step(5_000 * MS, None, &mut out);
+        let mut again = vec![obstacle(ObstacleClass::Car, 10.0, 0.0)];
+        tracker.step(0, None, &mut again);
+        assert_ne!(again[0].id, out[0].id);
+        assert_eq!(tracker.len(), 1);
+        assert_eq!(tracker.counters().time_resets, 1);
+        assert_eq!(tracker.counters().out_of_order, 0);
+    }
+
+    #[test]
+    fn a_full_table_leaves_obstacles_untracked() {
+        let config = TrackingConfig {
+            max_tracks: 2,
+            ..TrackingConfig::default()
+        };
+        let mut tracker = Tracker::new(config);
+        let mut out: Vec<Obstacle> = (0..3)
+            .map(|i| obstacle(ObstacleClass::Car, 10.0 * i as f64, 0.0))
+            .collect();
+        let counts = tracker.step(0, None, &mut out);
+        assert_eq!((counts.born, counts.untracked), (2, 1));
+        assert_eq!(out[2].id, 0);
+    }
+
+    #[test]
+    fn config_errors_name_the_field() {
+        let bad = TrackingConfig {
+            gate: 0.0,
+            ..TrackingConfig::default()
+        };
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("tracking.gate")
+        );
+        assert!(TrackingConfig::default().validate().is_ok());
+    }
+}
