@@ -16,6 +16,7 @@ use crate::cdr::CdrWriter;
 use crate::clock::Clock;
 use crate::msg::{Encode, Header, ObstacleArrayRef, Time};
 use crate::obstacle::Obstacle;
+use crate::track::ego::EgoPoses;
 use crate::track::{Tracker, TrackingConfig};
 
 /// One lidar scan's obstacles, as a lane hands them on. Recycled: a lane
@@ -58,6 +59,8 @@ pub struct Handoff {
 pub struct OutputChain {
     writer: Option<CdrWriter>,
     tracker: Option<Tracker>,
+    /// The ego's poses (from `/tf`), for the tracker's fixed frame.
+    ego: Option<EgoPoses>,
 }
 
 impl OutputChain {
@@ -66,15 +69,27 @@ impl OutputChain {
         OutputChain {
             writer: Some(CdrWriter::new()),
             tracker: None,
+            ego: None,
         }
     }
 
     /// A chain that tracks obstacles across outputs when `tracking` is
-    /// enabled.
+    /// enabled; the output frame's pose in the tracking's fixed frame, when
+    /// [`OutputChain::observe_tf`] is given it, is the ego's.
     pub fn with_tracking(tracking: &TrackingConfig) -> Self {
         OutputChain {
             writer: Some(CdrWriter::new()),
             tracker: tracking.enabled.then(|| Tracker::new(tracking.clone())),
+            ego: tracking
+                .enabled
+                .then(|| EgoPoses::new(&tracking.fixed_frame)),
+        }
+    }
+
+    /// Takes the ego's pose from a `/tf` message, if it holds it.
+    pub fn observe_tf(&mut self, message: &crate::msg::tf::TfMessage<'_>) {
+        if let Some(ego) = self.ego.as_mut() {
+            ego.observe(message);
         }
     }
 
@@ -83,8 +98,9 @@ impl OutputChain {
         self.tracker.as_ref().map(Tracker::counters)
     }
 
-    /// Tracks the obstacles of `batch` (ids, velocities; no ego pose is
-    /// known to the chain yet, so velocities are relative to the ego),
+    /// Tracks the obstacles of `batch` (ids, velocities; over the ground
+    /// when the ego's pose at the batch's stamp is known, else relative to
+    /// the ego),
     /// stamps every obstacle with its end-to-end latency at
     /// `clock`'s present, encodes the array (flagged late when
     /// `flagged_late`: the scheduler published a late result), reads the
@@ -100,7 +116,11 @@ impl OutputChain {
         sink: impl FnOnce(&[u8], i64) -> Result<(), E>,
     ) -> Result<Handoff, E> {
         if let Some(tracker) = self.tracker.as_mut() {
-            tracker.step(batch.stamp, None, &mut batch.obstacles);
+            let ego = self
+                .ego
+                .as_ref()
+                .and_then(|e| e.at(batch.stamp, &batch.frame_id));
+            tracker.step(batch.stamp, ego, &mut batch.obstacles);
         }
         let encoding = clock.now_ns();
         // Obstacle stamps are header time; so is `encoding` after this.

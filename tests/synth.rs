@@ -67,6 +67,7 @@ fn default_scene_has_the_documented_sensors() {
     let mut camera_stamps = Vec::new();
     let mut truth_2d_stamps = Vec::new();
     let mut lidar_stamps = Vec::new();
+    let mut tf_stamps = Vec::new();
     bag.read_messages(None, |m| {
         match m.topic {
             synth::CAMERA_TOPIC => {
@@ -112,11 +113,22 @@ fn default_scene_has_the_documented_sensors() {
                 }
                 truth_2d_stamps.push(truth.header.stamp.as_nanos());
             }
+            synth::TF_TOPIC => {
+                // The ego's pose at each scan, before the scan.
+                let tf = lookout::msg::tf::TfMessage::decode(m.data).unwrap();
+                let pose = &tf.transforms[0];
+                assert_eq!(
+                    (pose.header.frame_id, pose.child_frame_id),
+                    ("odom", "lidar")
+                );
+                tf_stamps.push(pose.header.stamp.as_nanos());
+            }
             other => panic!("unexpected topic {other}"),
         }
         ControlFlow::Continue(())
     })
     .unwrap();
+    assert_eq!(tf_stamps, lidar_stamps);
     // One 2D truth per camera frame, at its stamp.
     assert_eq!(truth_2d_stamps, camera_stamps);
     // Camera and lidar are never triggered at the same instant.
@@ -327,7 +339,8 @@ fn hdl32_scans_have_32_rings() {
 }
 
 /// The town with the default lidar is pinned: the demo, the tests and the
-/// trained camera detector depend on these exact bytes.
+/// trained camera detector depend on these exact bytes. (Re-pinned when
+/// the ego's pose on `/tf` was added; the sensors' bytes did not change.)
 #[test]
 fn default_town_bytes_are_pinned() {
     let dir = tempfile::tempdir().unwrap();
@@ -335,6 +348,6 @@ fn default_town_bytes_are_pinned() {
     common::write_small_scene(&path, 0.1, 7);
     assert_eq!(
         common::sha256_file(&path),
-        "75d0a071bf372c1dd0ac61756192648e192832eab88db221be03427e71f92e19"
+        "70197b184901a978d323ec25b3065d56d39adeed11c9b6c997427eebdc125bbc"
     );
 }

@@ -348,6 +348,11 @@ impl<'a> Replayer<'a> {
             return ControlFlow::Break(());
         }
         self.options.observe.progress.inc();
+        if message.topic == crate::synth::TF_TOPIC
+            && let Ok(tf) = crate::msg::tf::TfMessage::decode(message.data)
+        {
+            self.outputs.chain.observe_tf(&tf);
+        }
         let routed = InputKind::from_type_name(message.type_name)
             .and_then(|kind| Some((kind, self.rig.route(message.topic, kind)?)));
         let Some((kind, sensor)) = routed else {
@@ -598,7 +603,9 @@ impl<'a> Replayer<'a> {
             scheduler: &options.scheduler,
             wall_s,
         };
+        let tracking = outputs.chain.tracker_counters();
         let mut report = report(run, shared, outputs.tally);
+        report.tracking = tracking;
         if let Some(window) = &merge {
             report.merge = window
                 .counters()

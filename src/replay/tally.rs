@@ -100,6 +100,7 @@ pub(super) fn report(run: RunFacts<'_>, shared: Shared, tally: Tally) -> Schedul
             .map(|t| describe(t, &shared))
             .collect(),
         merge: Vec::new(),
+        tracking: None,
         statuses: tally.statuses,
         time_jumps: shared.time_jumps,
         resident_bytes: Vec::new(),

@@ -86,6 +86,9 @@ pub struct ScheduledReport {
     /// Several lidars: what became of each one's scans in the merge.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub merge: Vec<MergeReport>,
+    /// Tracking in the output chain (absent when it is off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracking: Option<crate::track::TrackerCounters>,
     pub statuses: Vec<StatusRecord>,
     /// Times time went back (bag loops): each started a new run.
     pub time_jumps: u64,
@@ -212,6 +215,20 @@ impl ScheduledReport {
                 })
                 .collect();
             out.push_str(&format!("lidar merge: {}\n", lidars.join("; ")));
+        }
+        if let Some(t) = &self.tracking {
+            let ego = if t.without_ego == 0 {
+                "over the ground (ego pose from /tf)".to_owned()
+            } else {
+                format!(
+                    "relative to the ego in {} of {} outputs (no ego pose on /tf)",
+                    t.without_ego, t.steps
+                )
+            };
+            out.push_str(&format!(
+                "tracking: {} tracks born, {} dropped, {} outputs out of order, {} untracked obstacles; velocities {ego}\n",
+                t.tracks_born, t.tracks_dropped, t.out_of_order, t.untracked
+            ));
         }
         for change in &self.health_changes {
             out.push_str(&format!("health {change}\n"));

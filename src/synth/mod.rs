@@ -41,6 +41,10 @@ pub const COMPRESSED_TOPIC: &str = "/camera/image_raw/compressed";
 pub const CAMERA_INFO_TOPIC: &str = "/camera/camera_info";
 pub const LIDAR_TOPIC: &str = "/lidar/points";
 pub const TRUTH_TOPIC: &str = "/ground_truth/obstacles";
+/// The ego's pose as a vehicle's odometry publishes it: `odom` → the
+/// output frame, on `/tf` at every scan of the (first) lidar.
+pub const TF_TOPIC: &str = "/tf";
+pub const ODOM_FRAME: &str = "odom";
 /// 2D ground truth per camera frame: the visible extent of each actor.
 pub const CAMERA_TRUTH_TOPIC: &str = "/ground_truth/detections";
 
@@ -350,6 +354,7 @@ fn synthesize_one(
     let info_topic = writer.add_topic(CAMERA_INFO_TOPIC, "sensor_msgs/msg/CameraInfo")?;
     let lidar_topic = writer.add_topic(LIDAR_TOPIC, "sensor_msgs/msg/PointCloud2")?;
     let truth_topic = writer.add_topic(TRUTH_TOPIC, "lookout_msgs/msg/ObstacleArray")?;
+    let tf_topic = writer.add_topic(TF_TOPIC, "tf2_msgs/msg/TFMessage")?;
     let camera_truth_topic =
         writer.add_topic(CAMERA_TRUTH_TOPIC, "lookout_msgs/msg/Detection2DArray")?;
 
@@ -402,6 +407,9 @@ fn synthesize_one(
                 sweep.cast(&scene, &lidar, options, k);
                 let cloud = sweep.cloud(options)?;
                 let header = cloud.header;
+                // Before the scan, so the pose is there when its output is.
+                let pose = ego_transform(header, &sweep.origin, &sweep.world_from_lidar);
+                writer.write(tf_topic, log_time, &pose)?;
                 writer.write(lidar_topic, log_time, &cloud)?;
                 let truth = ground_truth(&scene, &sweep, header);
                 summary.truth_obstacles += truth.obstacles.len() as u64;
@@ -685,6 +693,27 @@ fn write_image(
 }
 
 /// Ground truth in the lidar frame at the scan stamp.
+/// The pose of `header.frame_id` (at `origin`, turned by `rotation`) in
+/// the odometry frame, at `header.stamp`, as one `/tf` message.
+pub(crate) fn ego_transform<'a>(
+    header: Header<'a>,
+    origin: &V3,
+    rotation: &nalgebra::Matrix3<f64>,
+) -> crate::msg::tf::TfMessage<'a> {
+    let q = nalgebra::UnitQuaternion::from_matrix(rotation);
+    crate::msg::tf::TfMessage {
+        transforms: vec![crate::msg::tf::TransformStamped {
+            header: Header {
+                stamp: header.stamp,
+                frame_id: ODOM_FRAME,
+            },
+            child_frame_id: header.frame_id,
+            translation: [origin.x, origin.y, origin.z],
+            rotation_xyzw: [q.i, q.j, q.k, q.w],
+        }],
+    }
+}
+
 fn ground_truth(scene: &Scene, sweep: &Sweep, header: Header<'_>) -> ObstacleArray {
     ground_truth_in(scene, sweep, &sweep.origin, &sweep.world_from_lidar, header)
 }

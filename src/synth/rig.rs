@@ -184,6 +184,7 @@ pub fn synthesize_from_rig(
         }
     }
     let truth_topic = writer.add_topic(TRUTH_TOPIC, "lookout_msgs/msg/ObstacleArray")?;
+    let tf_topic = writer.add_topic(super::TF_TOPIC, "tf2_msgs/msg/TFMessage")?;
     write_tf_static(&mut writer, rig)?;
     let events = schedule(options, &cameras, &lidars);
     let progress = if show_progress {
@@ -224,6 +225,17 @@ pub fn synthesize_from_rig(
                     &lidar.ego_from_lidar,
                 );
                 let cloud = sweep.cloud_of(&lidar.sensor.frame_id)?;
+                if l == 0 {
+                    // The base frame's pose, before the scan it goes with.
+                    let ego = scene.ego(t);
+                    let base = ego.position + ego.rotation() * V3::from(options.lidar.mount);
+                    let header = Header {
+                        stamp: sweep.stamp,
+                        frame_id: &rig.base_frame,
+                    };
+                    let pose = super::ego_transform(header, &base, &ego.rotation());
+                    writer.write(tf_topic, log_time, &pose)?;
+                }
                 writer.write(lidar.topic, log_time, &cloud)?;
                 summary.lidar_scans += 1;
                 summary.lidar_points += sweep.count as u64;

@@ -18,9 +18,11 @@
 //! lockstep replay stays byte-identical. Nothing allocates after the
 //! track table and the solver's buffers have reached their size.
 //!
-//! Owns [`Tracker`], [`TrackingConfig`] and [`EgoPose2`].
+//! Owns [`Tracker`], [`TrackingConfig`] and [`EgoPose2`]; [`ego`] keeps
+//! the ego's poses from `/tf`.
 
 pub mod assign;
+pub mod ego;
 pub mod kalman;
 
 use serde::{Deserialize, Serialize};
@@ -54,6 +56,11 @@ pub struct TrackingConfig {
     pub initial_velocity_sd: f64,
     /// Most tracks kept at once (the table's size: no allocation beyond it).
     pub max_tracks: usize,
+    /// The fixed frame tracks live in: its transform to the output frame on
+    /// `/tf` (as odometry publishes it, `lookout synth` too) is the ego's
+    /// pose. Without it, tracks live in the output frame and velocities are
+    /// relative to the ego (counted as `without_ego`).
+    pub fixed_frame: String,
 }
 
 impl Default for TrackingConfig {
@@ -68,6 +75,7 @@ impl Default for TrackingConfig {
             accel_sd: 3.0,
             initial_velocity_sd: 10.0,
             max_tracks: 512,
+            fixed_frame: "odom".into(),
         }
     }
 }
@@ -149,7 +157,7 @@ pub struct StepCounts {
 }
 
 /// Counters over a run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackerCounters {
     pub steps: u64,
     pub tracks_born: u64,

@@ -1,0 +1,129 @@
+//! Tracking in the output chain, end to end on a synthetic scene: the
+//! ego's pose comes from the bag's `/tf`, obstacles keep their ids from
+//! scan to scan and carry velocities over the ground.
+
+mod common;
+
+use lookout::bag::{Bag, WriterOptions};
+use lookout::lidar::LidarConfig;
+use lookout::replay::{Mode, Observe, ScheduledReplayOptions, replay_scheduled};
+use lookout::sched::SchedulerConfig;
+use lookout::sched::faults::FaultConfig;
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+
+/// Truth per stamp: (id, label, centre x/y, velocity x/y).
+type Truth = BTreeMap<i64, Vec<(u32, String, [f64; 2], [f64; 2])>>;
+
+fn truth(bag: &Bag) -> Truth {
+    let mut out = Truth::new();
+    bag.read_messages(None, |m| {
+        if m.topic == lookout::synth::TRUTH_TOPIC {
+            let array = lookout::msg::ObstacleArray::decode(m.data).unwrap();
+            let rows = array
+                .obstacles
+                .iter()
+                .map(|o| {
+                    let (c, v) = (o.center, o.velocity);
+                    (o.id, o.label.clone(), [c[0], c[1]], [v[0], v[1]])
+                })
+                .collect();
+            out.insert(array.header.stamp.as_nanos(), rows);
+        }
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    out
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// 4 s of seed 21 in lockstep: every vehicle within 30 m that the output
+/// has followed for 1 s or more has its ground velocity (the ego drives at
+/// 10 m/s, so without the ego pose the error would be about that), and
+/// truth objects rarely change id.
+#[test]
+fn vehicles_keep_their_ids_and_get_their_ground_velocity() {
+    let dir = tempfile::tempdir().unwrap();
+    let bag_path = dir.path().join("scene.mcap");
+    let mut synth = common::small_scene_options(4.0, 21);
+    synth.camera = common::tiny_camera();
+    lookout::synth::synthesize(&bag_path, &synth).unwrap();
+    let options = ScheduledReplayOptions {
+        mode: Mode::Lockstep,
+        scheduler: SchedulerConfig::default(),
+        lidar: LidarConfig::default(),
+        camera: None,
+        fusion: None,
+        rig: None,
+        faults: FaultConfig::default(),
+        tracking: Default::default(),
+        out: None,
+        writer: WriterOptions::default(),
+        loops: 1,
+        observe: Observe {
+            obstacles: true,
+            ..Default::default()
+        },
+    };
+    let bag = Bag::open(&bag_path).unwrap();
+    let report = replay_scheduled(&bag, &options).unwrap();
+    let truth = truth(&bag);
+    let counters = report.tracking.expect("tracking is on by default");
+    assert_eq!(counters.without_ego, 0, "{}", report.table());
+    assert!(report.table().contains("velocities over the ground"));
+    let mut first_seen: BTreeMap<u32, i64> = BTreeMap::new();
+    let mut last_id: BTreeMap<u32, u32> = BTreeMap::new();
+    let (mut errors, mut pairs, mut switches) = (Vec::new(), 0u32, 0u32);
+    for (stamp, found) in &report.obstacles {
+        let Some(expected) = truth.get(stamp) else {
+            continue;
+        };
+        for o in found {
+            first_seen.entry(o.id).or_insert(*stamp);
+        }
+        for (id, label, centre, velocity) in expected {
+            if centre[0].hypot(centre[1]) > 30.0 {
+                continue;
+            }
+            let nearest = found.iter().min_by(|a, b| {
+                let d = |o: &lookout::obstacle::Obstacle| {
+                    (o.bbox.center[0] - centre[0]).hypot(o.bbox.center[1] - centre[1])
+                };
+                d(a).total_cmp(&d(b))
+            });
+            let Some(o) = nearest.filter(|o| {
+                (o.bbox.center[0] - centre[0]).hypot(o.bbox.center[1] - centre[1]) < 1.0
+            }) else {
+                continue;
+            };
+            pairs += 1;
+            if last_id
+                .insert(*id, o.id)
+                .is_some_and(|previous| previous != o.id)
+            {
+                switches += 1;
+            }
+            let followed_s = (stamp - first_seen[&o.id]) as f64 * 1e-9;
+            if matches!(label.as_str(), "car" | "truck") && followed_s >= 1.0 {
+                let (dx, dy) = (o.velocity[0] - velocity[0], o.velocity[1] - velocity[1]);
+                errors.push(dx.hypot(dy));
+            }
+        }
+    }
+    assert!(
+        errors.len() >= 40,
+        "{} vehicle pairs followed for 1 s",
+        errors.len()
+    );
+    let (med, switch_rate) = (median(errors.clone()), switches as f64 / pairs as f64);
+    println!(
+        "{pairs} pairs, {switches} id switches, vehicle velocity error median {med:.2} m/s over {}",
+        errors.len()
+    );
+    assert!(med <= 0.5, "median vehicle velocity error {med} m/s");
+    assert!(switch_rate <= 0.02, "{switches} switches in {pairs} pairs");
+}
