@@ -220,6 +220,25 @@ fn xyz_json(v: [f64; 3]) -> Value {
     json!({"x": jfloat(v[0]), "y": jfloat(v[1]), "z": jfloat(v[2])})
 }
 
+fn tf_json(m: &lookout::msg::tf::TfMessage<'_>) -> Value {
+    let transforms: Vec<Value> = m
+        .transforms
+        .iter()
+        .map(|t| {
+            let [x, y, z, w] = t.rotation_xyzw;
+            json!({
+                "header": header_json(&t.header),
+                "child_frame_id": t.child_frame_id,
+                "transform": {
+                    "translation": xyz_json(t.translation),
+                    "rotation": {"x": jfloat(x), "y": jfloat(y), "z": jfloat(z), "w": jfloat(w)},
+                },
+            })
+        })
+        .collect();
+    json!({ "transforms": transforms })
+}
+
 fn image_json(m: &Image<'_>) -> Value {
     json!({
         "header": header_json(&m.header),
@@ -413,6 +432,9 @@ fn lookout_json(type_name: &str, data: &[u8]) -> Value {
         }
         "lookout_msgs/msg/PipelineStatus" => {
             pipeline_status_json(&ok(type_name, PipelineStatus::decode(data)))
+        }
+        "tf2_msgs/msg/TFMessage" => {
+            tf_json(&ok(type_name, lookout::msg::tf::TfMessage::decode(data)))
         }
         other => panic!("no JSON form for {other}"),
     }
