@@ -5,13 +5,12 @@
 
 mod common;
 
-use lookout::bag::{Bag, WriterOptions};
-use lookout::lidar::LidarConfig;
-use lookout::replay::{Mode, Observe, ScheduledReplayOptions, replay_scheduled};
+use lookout::bag::Bag;
+use lookout::replay::{Observe, ScheduledReplayOptions, replay_scheduled};
 use lookout::report::run::ScheduledReport;
 use lookout::rig::Rig;
 use lookout::sched::SchedulerConfig;
-use lookout::sched::faults::{FaultConfig, StageFaults};
+use lookout::sched::faults::StageFaults;
 use lookout::synth::{ExtraLidar, synthesize_rig};
 use std::path::Path;
 
@@ -30,24 +29,17 @@ fn two_lidar_scene(dir: &Path) -> (std::path::PathBuf, Rig) {
 
 fn replay(bag: &Path, rig: &Rig, workers: usize, out: Option<&Path>) -> ScheduledReport {
     let options = ScheduledReplayOptions {
-        mode: Mode::Lockstep,
         scheduler: SchedulerConfig {
             workers,
             ..SchedulerConfig::default()
         },
-        lidar: LidarConfig::default(),
-        camera: None,
-        fusion: None,
         rig: Some((rig.clone(), Default::default())),
-        faults: FaultConfig::default(),
-        tracking: Default::default(),
         out: out.map(Path::to_path_buf),
-        writer: WriterOptions::default(),
-        loops: 1,
         observe: Observe {
             frames: true,
             ..Default::default()
         },
+        ..common::lockstep_options()
     };
     replay_scheduled(&Bag::open(bag).unwrap(), &options).unwrap()
 }
@@ -239,24 +231,18 @@ fn a_rig_with_two_cameras_replays_identically_and_fuses_through_both() {
     .unwrap();
     let run = |workers: usize, out: &Path| {
         let options = ScheduledReplayOptions {
-            mode: Mode::Lockstep,
             scheduler: SchedulerConfig {
                 workers,
                 ..SchedulerConfig::default()
             },
-            lidar: LidarConfig::default(),
             camera: Some((spec.clone(), Default::default())),
-            fusion: None,
             rig: Some((rig.clone(), Default::default())),
-            faults: FaultConfig::default(),
-            tracking: Default::default(),
             out: Some(out.to_path_buf()),
-            writer: WriterOptions::default(),
-            loops: 1,
             observe: Observe {
                 obstacles: true,
                 ..Default::default()
             },
+            ..common::lockstep_options()
         };
         replay_scheduled(&Bag::open(&bag).unwrap(), &options).unwrap()
     };
@@ -306,18 +292,9 @@ fn every_camera_of_the_surround_rig_classes_what_it_sees() {
     let spec =
         lookout::camera::spec::ModelSpec::load(&root.join("models/synthetic-det.yaml")).unwrap();
     let replay = ScheduledReplayOptions {
-        mode: Mode::Lockstep,
-        scheduler: SchedulerConfig::default(),
-        lidar: LidarConfig::default(),
         camera: Some((spec, Default::default())),
-        fusion: None,
         rig: Some((rig, Default::default())),
-        faults: FaultConfig::default(),
-        tracking: Default::default(),
-        out: None,
-        writer: WriterOptions::default(),
-        loops: 1,
-        observe: Observe::default(),
+        ..common::lockstep_options()
     };
     let evaluation = lookout::replay::evaluate_rig(
         &Bag::open(&bag).unwrap(),

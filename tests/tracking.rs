@@ -4,11 +4,8 @@
 
 mod common;
 
-use lookout::bag::{Bag, WriterOptions};
-use lookout::lidar::LidarConfig;
-use lookout::replay::{Mode, Observe, ScheduledReplayOptions, replay_scheduled};
-use lookout::sched::SchedulerConfig;
-use lookout::sched::faults::FaultConfig;
+use lookout::bag::Bag;
+use lookout::replay::{Observe, ScheduledReplayOptions, replay_scheduled};
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
@@ -53,21 +50,11 @@ fn vehicles_keep_their_ids_and_get_their_ground_velocity() {
     synth.camera = common::tiny_camera();
     lookout::synth::synthesize(&bag_path, &synth).unwrap();
     let options = ScheduledReplayOptions {
-        mode: Mode::Lockstep,
-        scheduler: SchedulerConfig::default(),
-        lidar: LidarConfig::default(),
-        camera: None,
-        fusion: None,
-        rig: None,
-        faults: FaultConfig::default(),
-        tracking: Default::default(),
-        out: None,
-        writer: WriterOptions::default(),
-        loops: 1,
         observe: Observe {
             obstacles: true,
             ..Default::default()
         },
+        ..common::lockstep_options()
     };
     let bag = Bag::open(&bag_path).unwrap();
     let report = replay_scheduled(&bag, &options).unwrap();

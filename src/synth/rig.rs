@@ -225,14 +225,16 @@ pub fn synthesize_from_rig(
                     &lidar.ego_from_lidar,
                 );
                 let cloud = sweep.cloud_of(&lidar.sensor.frame_id)?;
+                // The first lidar's scans carry the base frame's pose (on
+                // /tf, before the scan) and the truth in the base frame,
+                // with its returns as the evidence.
+                let ego = scene.ego(t);
+                let base = ego.position + ego.rotation() * V3::from(options.lidar.mount);
+                let header = Header {
+                    stamp: sweep.stamp,
+                    frame_id: &rig.base_frame,
+                };
                 if l == 0 {
-                    // The base frame's pose, before the scan it goes with.
-                    let ego = scene.ego(t);
-                    let base = ego.position + ego.rotation() * V3::from(options.lidar.mount);
-                    let header = Header {
-                        stamp: sweep.stamp,
-                        frame_id: &rig.base_frame,
-                    };
                     let pose = super::ego_transform(header, &base, &ego.rotation());
                     writer.write(tf_topic, log_time, &pose)?;
                 }
@@ -240,14 +242,6 @@ pub fn synthesize_from_rig(
                 summary.lidar_scans += 1;
                 summary.lidar_points += sweep.count as u64;
                 if l == 0 {
-                    // The truth, in the base frame, at the first lidar's
-                    // scans, its returns as the evidence.
-                    let ego = scene.ego(t);
-                    let base = ego.position + ego.rotation() * V3::from(options.lidar.mount);
-                    let header = Header {
-                        stamp: sweep.stamp,
-                        frame_id: &rig.base_frame,
-                    };
                     let truth = ground_truth_in(&scene, &sweep, &base, &ego.rotation(), header);
                     summary.truth_obstacles += truth.obstacles.len() as u64;
                     writer.write(truth_topic, log_time, &truth)?;

@@ -142,8 +142,6 @@ struct Track {
     hits: u32,
     misses: u32,
     updated: i64,
-    /// Stamp the filter has been predicted to.
-    at: i64,
 }
 
 /// What one step did, for the counters.
@@ -271,12 +269,13 @@ impl Tracker {
             self.name_only(stamp, ego, obstacles);
             return StepCounts::default();
         }
+        // Every track stands at the last stamp (born or updated there).
+        let dt = self
+            .last_stamp
+            .map_or(0.0, |last| (stamp - last) as f64 * NS);
         self.last_stamp = Some(stamp);
         for track in &mut self.tracks {
-            track
-                .filter
-                .predict((stamp - track.at) as f64 * NS, self.config.accel_sd);
-            track.at = stamp;
+            track.filter.predict(dt, self.config.accel_sd);
         }
         let mut counts = self.associate_and_update(stamp, ego, obstacles);
         counts.born = self.birth(stamp, ego, obstacles, &mut counts.untracked);
@@ -366,7 +365,6 @@ impl Tracker {
                 hits: 1,
                 misses: 0,
                 updated: stamp,
-                at: stamp,
             };
             publish(&track, &self.config, ego, obstacle);
             self.tracks.push(track);

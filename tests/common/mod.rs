@@ -119,3 +119,22 @@ pub fn two_camera_rig(options: &SynthOptions) -> lookout::rig::Rig {
     rig.validate().expect("a valid rig");
     rig
 }
+
+/// Lockstep replay with every setting at its default, no camera, no output
+/// bag and nothing observed: tests override the fields they are about.
+pub fn lockstep_options() -> lookout::replay::ScheduledReplayOptions {
+    lookout::replay::ScheduledReplayOptions {
+        mode: lookout::replay::Mode::Lockstep,
+        scheduler: Default::default(),
+        lidar: Default::default(),
+        camera: None,
+        fusion: None,
+        rig: None,
+        faults: Default::default(),
+        tracking: Default::default(),
+        out: None,
+        writer: Default::default(),
+        loops: 1,
+        observe: Default::default(),
+    }
+}
