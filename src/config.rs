@@ -41,6 +41,9 @@ pub struct LookoutConfig {
     pub eval: crate::eval::EvalConfig,
     /// Multi-object tracking in the output chain (stable ids, velocities).
     pub tracking: crate::track::TrackingConfig,
+    /// What the published obstacles' header stamp says (latency
+    /// compensation).
+    pub output: crate::output::OutputConfig,
 }
 
 impl LookoutConfig {
@@ -49,6 +52,12 @@ impl LookoutConfig {
         self.scheduler.validate()?;
         self.fusion.validate()?;
         self.tracking.validate()?;
+        if self.output.stamp == crate::output::StampMode::Publish && !self.tracking.enabled {
+            return Err(ConfigError::new(
+                "output.stamp",
+                "publish predicts tracks to the moment of publication: it needs tracking.enabled",
+            ));
+        }
         self.eval.validate()
     }
 

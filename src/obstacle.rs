@@ -100,6 +100,10 @@ impl Footprint {
     pub fn vertices(&self) -> &[[f32; 2]] {
         &self.vertices[..self.len as usize]
     }
+
+    pub fn vertices_mut(&mut self) -> &mut [[f32; 2]] {
+        &mut self.vertices[..self.len as usize]
+    }
 }
 
 /// A 3D obstacle, in the frame of the scan or truth record that carries it.

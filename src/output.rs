@@ -18,6 +18,32 @@ use crate::msg::{Encode, Header, ObstacleArrayRef, Time};
 use crate::obstacle::Obstacle;
 use crate::track::ego::EgoPoses;
 use crate::track::{Tracker, TrackingConfig};
+use serde::{Deserialize, Serialize};
+
+/// What the header stamp of an output says.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum StampMode {
+    /// The scan's stamp: the obstacles as the sensors saw them.
+    #[default]
+    Sensor,
+    /// The moment of publication: every tracked obstacle predicted to it
+    /// by its track's filter (the rest moved with the ego's motion only).
+    /// The sensor stamps stay in each obstacle (`lidar_stamp`,
+    /// `camera_stamp`). Needs tracking.
+    Publish,
+}
+
+/// The `output` section of the configuration.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutputConfig {
+    /// `sensor` (default: what was seen, when) or `publish` (where it is
+    /// when the message goes out: latency compensated).
+    pub stamp: StampMode,
+}
 
 /// One lidar scan's obstacles, as a lane hands them on. Recycled: a lane
 /// fills one the chain has handed back, so the vectors keep their capacity.
@@ -38,6 +64,9 @@ pub struct ObstacleBatch {
     pub points_y: Vec<f32>,
     /// The lidars whose scans made this output, a bit per sensor index.
     pub lidars: u64,
+    /// Set by the chain: the moment of publication, header time (what the
+    /// header says with `output.stamp: publish`).
+    pub published: i64,
 }
 
 /// When an output was handed over, on the pipeline clock, and whether that
@@ -61,6 +90,9 @@ pub struct OutputChain {
     tracker: Option<Tracker>,
     /// The ego's poses (from `/tf`), for the tracker's fixed frame.
     ego: Option<EgoPoses>,
+    stamp: StampMode,
+    /// Header time per pipeline-clock time: the replay's rate (1 live).
+    time_scale: f64,
 }
 
 impl OutputChain {
@@ -70,20 +102,33 @@ impl OutputChain {
             writer: Some(CdrWriter::new()),
             tracker: None,
             ego: None,
+            stamp: StampMode::Sensor,
+            time_scale: 1.0,
         }
     }
 
     /// A chain that tracks obstacles across outputs when `tracking` is
     /// enabled; the output frame's pose in the tracking's fixed frame, when
-    /// [`OutputChain::observe_tf`] is given it, is the ego's.
-    pub fn with_tracking(tracking: &TrackingConfig) -> Self {
+    /// [`OutputChain::observe_tf`] is given it, is the ego's. With
+    /// `output.stamp: publish` (and tracking) the obstacles are predicted
+    /// to the moment of publication.
+    pub fn with_tracking(tracking: &TrackingConfig, output: &OutputConfig) -> Self {
         OutputChain {
             writer: Some(CdrWriter::new()),
             tracker: tracking.enabled.then(|| Tracker::new(tracking.clone())),
             ego: tracking
                 .enabled
                 .then(|| EgoPoses::new(&tracking.fixed_frame)),
+            stamp: output.stamp,
+            time_scale: 1.0,
         }
+    }
+
+    /// Header time runs `rate` times as fast as the pipeline clock (a
+    /// replay paced at `rate`): the moment of publication in header time
+    /// is scaled alike.
+    pub fn set_time_scale(&mut self, rate: f64) {
+        self.time_scale = rate;
     }
 
     /// Takes the ego's pose from a `/tf` message, if it holds it.
@@ -115,22 +160,42 @@ impl OutputChain {
         clock: &dyn Clock,
         sink: impl FnOnce(&[u8], i64) -> Result<(), E>,
     ) -> Result<Handoff, E> {
+        let ego = self
+            .ego
+            .as_ref()
+            .and_then(|e| e.at(batch.stamp, &batch.frame_id));
         if let Some(tracker) = self.tracker.as_mut() {
-            let ego = self
-                .ego
-                .as_ref()
-                .and_then(|e| e.at(batch.stamp, &batch.frame_id));
             tracker.step(batch.stamp, ego, &mut batch.obstacles);
         }
         let encoding = clock.now_ns();
         // Obstacle stamps are header time; so is `encoding` after this.
         let now_header = encoding + batch.header_offset;
+        let scan_on_clock = batch.stamp - batch.header_offset;
+        batch.published =
+            batch.stamp + ((encoding - scan_on_clock) as f64 * self.time_scale) as i64;
+        let header_stamp = match (self.stamp, self.tracker.as_ref()) {
+            (StampMode::Publish, Some(tracker)) => {
+                let ego_then = self
+                    .ego
+                    .as_ref()
+                    .and_then(|e| e.predicted(batch.published, &batch.frame_id));
+                tracker.predict_to(
+                    batch.stamp,
+                    batch.published,
+                    ego,
+                    ego_then,
+                    &mut batch.obstacles,
+                );
+                batch.published
+            }
+            _ => batch.stamp,
+        };
         for obstacle in &mut batch.obstacles {
             obstacle.latency = end_to_end_latency(obstacle, now_header);
         }
         let array = ObstacleArrayRef {
             header: Header {
-                stamp: Time::from_nanos(batch.stamp),
+                stamp: Time::from_nanos(header_stamp),
                 frame_id: &batch.frame_id,
             },
             obstacles: &batch.obstacles,

@@ -39,6 +39,7 @@ fn options(mode: Mode, workers: usize, out: Option<&Path>) -> ScheduledReplayOpt
         rig: None,
         faults: FaultConfig::default(),
         tracking: Default::default(),
+        output: Default::default(),
         out: out.map(Path::to_path_buf),
         writer: WriterOptions::default(),
         loops: 1,

@@ -205,6 +205,7 @@ fn the_pipeline_fuses_with_the_synthetic_detector() {
         )),
         faults: FaultConfig::default(),
         tracking: Default::default(),
+        output: Default::default(),
         rig: None,
         out: Some(dir.path().join("fused.mcap")),
         writer: WriterOptions::default(),

@@ -125,6 +125,7 @@ fn replay_obstacles(scene: &Path, out: &Path) -> HashMap<i64, ObstacleArray> {
         rig: None,
         faults: FaultConfig::default(),
         tracking: Default::default(),
+        output: Default::default(),
         out: Some(out.to_path_buf()),
         writer: WriterOptions::default(),
         loops: 1,

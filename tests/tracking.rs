@@ -114,3 +114,30 @@ fn vehicles_keep_their_ids_and_get_their_ground_velocity() {
     assert!(med <= 0.5, "median vehicle velocity error {med} m/s");
     assert!(switch_rate <= 0.02, "{switches} switches in {pairs} pairs");
 }
+
+/// `lookout eval --tracking`'s figures on a held-out seed: vehicles are
+/// tracked with MOTA >= 0.8, and the figures hang together.
+#[test]
+fn tracking_metrics_on_a_held_out_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let bag_path = dir.path().join("scene.mcap");
+    let mut synth = common::small_scene_options(4.0, 33);
+    synth.camera = common::tiny_camera();
+    lookout::synth::synthesize(&bag_path, &synth).unwrap();
+    let bag = Bag::open(&bag_path).unwrap();
+    let evaluation = lookout::replay::evaluate_tracking(
+        &bag,
+        &common::lockstep_options(),
+        lookout::synth::TRUTH_TOPIC,
+        Default::default(),
+    )
+    .unwrap();
+    let table = evaluation.report.table();
+    println!("{table}");
+    let vehicle = evaluation.report.group("vehicle").unwrap();
+    let m = vehicle.mot;
+    assert!(m.mota >= 0.8, "{table}");
+    assert_eq!(m.matches + m.misses, m.objects, "{table}");
+    assert!(m.idtp <= m.matches && m.idf1 <= 1.0, "{table}");
+    assert!(vehicle.velocity_error_median <= 0.5, "{table}");
+}

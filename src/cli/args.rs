@@ -145,6 +145,24 @@ pub enum Command {
         rig: Option<PathBuf>,
         #[arg(long, default_value_t = 40.0)]
         fused_range: f64,
+        /// Also replay in lockstep with tracking and score the published
+        /// ids and velocities against the truth's: MOTA, IDF1, ID switches
+        /// and velocity error per class group.
+        #[arg(long)]
+        tracking: bool,
+        /// Also replay in realtime at each of --rates, with `output.stamp`
+        /// sensor and publish, and score each streaming: at every truth
+        /// instant, the latest output published by then against the truth
+        /// at that instant.
+        #[arg(long)]
+        streaming: bool,
+        /// Replay paces for --streaming, times the recorded speed.
+        #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+        rates: Vec<f64>,
+        /// With --tracking: write each class group's MOT frames (truth ids,
+        /// output ids, distances) as JSON here, for other tools.
+        #[arg(long, requires = "tracking")]
+        mot_frames: Option<PathBuf>,
         #[command(flatten)]
         engine: EngineArgs,
     },

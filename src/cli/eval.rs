@@ -18,6 +18,12 @@ pub struct EvalArgs {
     pub calibration: Option<PathBuf>,
     pub rig: Option<PathBuf>,
     pub fused_range: f64,
+    /// Score tracking on a lockstep replay.
+    pub tracking: bool,
+    /// Score streaming on realtime replays at these rates.
+    pub streaming: Option<Vec<f64>>,
+    /// Write the tracking's MOT frames here.
+    pub mot_frames: Option<PathBuf>,
     pub engine: EngineOptions,
 }
 
@@ -93,6 +99,12 @@ pub fn run_eval(
     } else if args.calibration.is_some() {
         bail!("--calibration needs --camera-model");
     }
+    if args.tracking {
+        reports["tracking"] = tracking_cli(bag_path, &bag, args, config)?;
+    }
+    if let Some(rates) = &args.streaming {
+        reports["streaming"] = serde_json::to_value(streaming_cli(&bag, args, config, rates)?)?;
+    }
     if let Some(path) = json {
         std::fs::write(path, serde_json::to_string_pretty(&reports)?)
             .with_context(|| format!("writing {}", path.display()))?;
@@ -125,6 +137,7 @@ fn evaluate_rig_cli(
         rig: Some((rig, config.fusion.clone())),
         faults: config.faults.clone(),
         tracking: config.tracking.clone(),
+        output: config.output.clone(),
         loops: 1,
         observe: crate::replay::Observe {
             progress: Progress::messages("eval rig", bag, 1),
@@ -151,11 +164,6 @@ the rig's published obstacles, all around ({} scans):",
         evaluation.scans
     );
     print!("{}", evaluation.all.table());
-    let eval = EvalConfig {
-        max_range: args.fused_range,
-        ..config.eval.clone()
-    };
-    let _ = eval;
     for (camera, report) in &evaluation.cameras {
         println!(
             "
@@ -187,6 +195,7 @@ pub fn evaluate_fused_cli(
         )),
         faults: config.faults.clone(),
         tracking: config.tracking.clone(),
+        output: config.output.clone(),
         rig: None,
         loops: 1,
         observe: crate::replay::Observe {
@@ -206,4 +215,164 @@ pub fn evaluate_fused_cli(
         min_visible: crate::eval::image::ImageEvalConfig::default().min_visible,
     };
     crate::replay::evaluate_fused(bag, &options, truth, eval).map_err(|e| anyhow::anyhow!(e))
+}
+
+/// The pipeline `eval` replays for tracking and streaming: the lidar
+/// stage, with the camera detector and fusion (through the calibration or
+/// the rig) when they are given.
+fn pipeline_options(
+    bag: &Bag,
+    args: &EvalArgs,
+    config: &LookoutConfig,
+    label: &'static str,
+) -> Result<crate::replay::ScheduledReplayOptions> {
+    use crate::replay::{Mode, ScheduledReplayOptions};
+    let camera = match &args.camera_model {
+        Some(model) => Some((
+            crate::camera::spec::ModelSpec::load(model)?,
+            args.engine.clone(),
+        )),
+        None => None,
+    };
+    let fusion = match (&args.calibration, &camera) {
+        (Some(calibration), Some(_)) => Some((
+            config.fusion.clone(),
+            crate::calibration::Calibration::load(calibration)
+                .with_context(|| format!("loading {}", calibration.display()))?,
+        )),
+        _ => None,
+    };
+    let rig = match &args.rig {
+        Some(rig) => Some((crate::rig::Rig::load(rig)?, config.fusion.clone())),
+        None => None,
+    };
+    Ok(ScheduledReplayOptions {
+        mode: Mode::Lockstep,
+        scheduler: config.scheduler.clone(),
+        lidar: config.lidar.clone(),
+        camera,
+        fusion,
+        rig,
+        faults: config.faults.clone(),
+        tracking: config.tracking.clone(),
+        output: config.output.clone(),
+        loops: 1,
+        observe: crate::replay::Observe {
+            progress: Progress::messages(label, bag, 1),
+            ..Default::default()
+        },
+        out: None,
+        writer: WriterOptions::default(),
+    })
+}
+
+/// Tracking scored on a lockstep replay, printed; the MOT frames written
+/// when asked.
+fn tracking_cli(
+    bag_path: &Path,
+    bag: &Bag,
+    args: &EvalArgs,
+    config: &LookoutConfig,
+) -> Result<serde_json::Value> {
+    let options = pipeline_options(bag, args, config, "eval tracking")?;
+    let tracking = crate::eval::tracking::TrackingEvalConfig {
+        max_range: config.eval.max_range,
+        min_truth_points: config.eval.min_truth_points,
+        ..Default::default()
+    };
+    let evaluation = crate::replay::evaluate_tracking(bag, &options, &args.truth, tracking)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", bag_path.display()))?;
+    println!();
+    print!("{}", evaluation.report.table());
+    if let Some(path) = &args.mot_frames {
+        std::fs::write(path, serde_json::to_string(&evaluation.evaluator.frames())?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(serde_json::to_value(&evaluation.report)?)
+}
+
+/// Streaming scored on realtime replays at each rate, with the sensor
+/// stamp and with the publish stamp, printed as one table.
+fn streaming_cli(
+    bag: &Bag,
+    args: &EvalArgs,
+    config: &LookoutConfig,
+    rates: &[f64],
+) -> Result<Vec<crate::replay::StreamingScore>> {
+    use crate::output::StampMode;
+    let streaming = crate::replay::StreamingConfig::default();
+    let mut scores = Vec::new();
+    for &rate in rates {
+        if !(rate > 0.0 && rate.is_finite()) {
+            bail!("--rates: {rate} is not a positive number");
+        }
+        for stamp in [StampMode::Sensor, StampMode::Publish] {
+            let mut options = pipeline_options(bag, args, config, "eval streaming")?;
+            options.mode = crate::replay::Mode::Realtime { rate };
+            options.output.stamp = stamp;
+            let score = crate::replay::evaluate_streaming(bag, &options, &args.truth, &streaming)
+                .map_err(|e| anyhow::anyhow!(e))?;
+            scores.push(score);
+        }
+    }
+    println!();
+    print!("{}", streaming_table(&streaming, &scores));
+    Ok(scores)
+}
+
+/// One row per replay: offline and streaming recall, precision and centre
+/// error, and the centre error of the fast truth.
+pub fn streaming_table(
+    config: &crate::replay::StreamingConfig,
+    scores: &[crate::replay::StreamingScore],
+) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "streaming: the latest output published at each truth instant, against the truth then \
+         (match <= {} m; fast: >= {} m/s relative to the ego)",
+        config.eval.match_distance, config.fast_mps
+    );
+    let _ = writeln!(
+        out,
+        "{:>5} {:<8} {:>7} {:>5} {:>8} | {:>7} {:>7} {:>7} | {:>7} {:>7} {:>7} | {:>9} {:>9}",
+        "rate",
+        "stamp",
+        "outputs",
+        "late",
+        "lat p50",
+        "off rec",
+        "off prc",
+        "off ctr",
+        "str rec",
+        "str prc",
+        "str ctr",
+        "fast off",
+        "fast str"
+    );
+    for s in scores {
+        let stamp = match s.stamp {
+            crate::output::StampMode::Sensor => "sensor",
+            crate::output::StampMode::Publish => "publish",
+        };
+        let _ = writeln!(
+            out,
+            "{:>4}x {:<8} {:>7} {:>5} {:>6.0}ms | {:>7.3} {:>7.3} {:>6.2}m | {:>7.3} {:>7.3} {:>6.2}m | {:>8.2}m {:>8.2}m",
+            s.rate,
+            stamp,
+            s.outputs,
+            s.late,
+            s.publish_latency_p50_ms,
+            s.offline.recall,
+            s.offline.precision,
+            s.offline.center_error_median,
+            s.streaming.recall,
+            s.streaming.precision,
+            s.streaming.center_error_median,
+            s.offline_fast.center_error_median,
+            s.streaming_fast.center_error_median,
+        );
+    }
+    out
 }

@@ -99,6 +99,7 @@ pub fn run_scheduled_replay(
         camera: side.camera,
         faults: config.faults.clone(),
         tracking: config.tracking.clone(),
+        output: config.output.clone(),
         out: out.clone(),
         writer: WriterOptions::default(),
         loops: args.loops,
@@ -177,6 +178,9 @@ pub fn demo(bag: &Path, seconds: f64) -> Result<()> {
             camera_model: Some(model),
             calibration: Some(calibration),
             fused_range: 40.0,
+            tracking: false,
+            streaming: None,
+            mot_frames: None,
             engine: EngineOptions {
                 backend: crate::camera::engine::Backend::Tract,
                 threads: 1,

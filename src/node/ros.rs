@@ -388,7 +388,8 @@ pub fn run() -> Result<Overhead, NodeError> {
     realtime.enter(RealtimeLevels::PUBLISHER);
     let output = {
         let presenter = Presenter::new(&settings.node.base_frame);
-        let chain = OutputChain::with_tracking(&settings.pipeline.tracking);
+        let chain =
+            OutputChain::with_tracking(&settings.pipeline.tracking, &settings.pipeline.output);
         let clock = clock.clone();
         let receipt_clock = receipt_clock.clone();
         let node_name = node_name.clone();

@@ -10,6 +10,8 @@
 //!   report itself is [`crate::report::run`]'s).
 //! - [`score`]: replays that score the lidar stage, the camera detector and
 //!   the fused pipeline against the bag's truth.
+//! - [`streaming`]: replays scored over time: tracking (MOTA, IDF1,
+//!   velocity) and streaming accuracy (the latest output at each instant).
 //!
 //! Drivers: they sit above the stages, the scheduler and the metrics, and
 //! nothing below depends on them.
@@ -18,6 +20,7 @@ pub mod check;
 pub mod observer;
 pub mod scheduled;
 pub mod score;
+pub mod streaming;
 pub mod tally;
 
 pub use crate::report::run::{
@@ -34,6 +37,9 @@ pub use scheduled::{
 pub use score::{
     FusedTruth, LidarEvaluation, RigEvaluation, RigTruth, evaluate_camera, evaluate_fused,
     evaluate_lidar, evaluate_rig,
+};
+pub use streaming::{
+    StreamingConfig, StreamingScore, TrackingEvaluation, evaluate_streaming, evaluate_tracking,
 };
 
 /// Topic on which replay writes one `lookout_msgs/FrameReport` per input

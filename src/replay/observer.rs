@@ -52,6 +52,9 @@ pub(super) struct Observer {
     /// Ground truth and published lidar obstacles by header stamp.
     truth: BTreeMap<i64, Vec<Obstacle>>,
     pub detections: BTreeMap<i64, Vec<Obstacle>>,
+    /// The moment each of `detections` was published (header time), by
+    /// scan stamp.
+    pub published: BTreeMap<i64, i64>,
     pub bev: Option<crate::report::bev::BevWriter>,
 }
 
@@ -74,6 +77,7 @@ impl Observer {
             truth_topic: observe.truth_topic.clone(),
             truth: BTreeMap::new(),
             detections: BTreeMap::new(),
+            published: BTreeMap::new(),
             bev,
         }))
     }
@@ -140,6 +144,7 @@ impl Observer {
         }
         if self.truth_topic.is_some() || self.keep_obstacles {
             self.detections.insert(batch.stamp, batch.obstacles.clone());
+            self.published.insert(batch.stamp, batch.published);
         }
     }
 

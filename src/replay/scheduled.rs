@@ -64,6 +64,8 @@ pub struct ScheduledReplayOptions {
     pub faults: FaultConfig,
     /// Tracking in the output chain (ids and velocities of the outputs).
     pub tracking: crate::track::TrackingConfig,
+    /// What the outputs' header stamp says (`output.stamp`).
+    pub output: crate::output::OutputConfig,
     pub out: Option<PathBuf>,
     pub writer: WriterOptions,
     /// Replay the bag this many times in a row (at least once): a bag loop,
@@ -319,7 +321,11 @@ impl<'a> Replayer<'a> {
             runtime,
             outputs: Outputs {
                 names,
-                chain: OutputChain::with_tracking(&options.tracking),
+                chain: {
+                    let mut chain = OutputChain::with_tracking(&options.tracking, &options.output);
+                    chain.set_time_scale(rate);
+                    chain
+                },
                 clock: clock.clone(),
                 writer,
                 tally,
@@ -624,6 +630,7 @@ impl<'a> Replayer<'a> {
             report.clock_origin_ns = observer.origin.unwrap_or(0);
             report.frames = observer.frames;
             report.obstacles = observer.detections;
+            report.published = observer.published;
             if let Some(bev) = observer.bev {
                 let written = bev
                     .finish()

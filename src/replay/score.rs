@@ -298,7 +298,10 @@ fn seen_shares(bag: &Bag, topic: &str) -> Result<BTreeMap<i64, BTreeMap<u32, f32
 
 /// Every `lookout_msgs/ObstacleArray` on `topic`, by header stamp (arrays
 /// that do not decode are left out).
-fn obstacle_arrays(bag: &Bag, topic: &str) -> Result<BTreeMap<i64, Vec<Obstacle>>, BagError> {
+pub(super) fn obstacle_arrays(
+    bag: &Bag,
+    topic: &str,
+) -> Result<BTreeMap<i64, Vec<Obstacle>>, BagError> {
     let mut arrays = BTreeMap::new();
     bag.read_messages(Some(&[topic.to_owned()]), |m| {
         if let Ok(array) = crate::msg::ObstacleArray::decode(m.data) {

@@ -106,6 +106,7 @@ pub(super) fn report(run: RunFacts<'_>, shared: Shared, tally: Tally) -> Schedul
         resident_bytes: Vec::new(),
         heap_bytes: Vec::new(),
         obstacles: Default::default(),
+        published: Default::default(),
         accuracy: None,
         bev_pictures: None,
         frames: Vec::new(),

@@ -102,6 +102,10 @@ pub struct ScheduledReport {
     /// asks for them; not in the JSON report.
     #[serde(skip)]
     pub obstacles: std::collections::BTreeMap<i64, Vec<crate::obstacle::Obstacle>>,
+    /// The moment each of `obstacles` was published (header time: the
+    /// bag's time in a replay), by scan stamp; not in the JSON report.
+    #[serde(skip)]
+    pub published: std::collections::BTreeMap<i64, i64>,
     /// The published lidar obstacles scored against the bag's ground truth
     /// ([`crate::replay::Observe::truth_topic`]), when it has any.
     #[serde(skip_serializing_if = "Option::is_none")]

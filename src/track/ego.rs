@@ -80,6 +80,36 @@ impl EgoPoses {
     pub fn at(&self, stamp: i64, frame: &str) -> Option<EgoPose2> {
         self.frames.iter().find(|f| f.frame == frame)?.at(stamp)
     }
+
+    /// The pose of `frame` at `stamp`, which may be after the last pose
+    /// (the moment an output is published, before odometry has reported
+    /// it): extrapolated at the motion between the last two poses, for at
+    /// most `MAX_EXTRAPOLATION_NS`; otherwise as [`EgoPoses::at`].
+    pub fn predicted(&self, stamp: i64, frame: &str) -> Option<EgoPose2> {
+        let poses = &self.frames.iter().find(|f| f.frame == frame)?.poses;
+        let n = poses.len();
+        let &(t1, b) = poses.back()?;
+        if stamp <= t1 || n < 2 || stamp - t1 > MAX_EXTRAPOLATION_NS {
+            return self.at(stamp, frame);
+        }
+        let (t0, a) = poses[n - 2];
+        if t1 - t0 > 2 * MAX_GAP_NS {
+            return self.at(stamp, frame);
+        }
+        let f = (stamp - t1) as f64 / (t1 - t0) as f64;
+        Some(EgoPose2 {
+            x: b.x + f * (b.x - a.x),
+            y: b.y + f * (b.y - a.y),
+            yaw: b.yaw + f * wrap_angle(b.yaw - a.yaw),
+        })
+    }
+}
+
+/// Extrapolation of the ego's motion reaches this far past its last pose.
+const MAX_EXTRAPOLATION_NS: i64 = 500_000_000;
+
+fn wrap_angle(a: f64) -> f64 {
+    (a + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU) - std::f64::consts::PI
 }
 
 impl FramePoses {
@@ -108,8 +138,7 @@ impl FramePoses {
                 } else {
                     0.0
                 };
-                let turn = (b.yaw - a.yaw + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU)
-                    - std::f64::consts::PI;
+                let turn = wrap_angle(b.yaw - a.yaw);
                 Some(EgoPose2 {
                     x: a.x + f * (b.x - a.x),
                     y: a.y + f * (b.y - a.y),
@@ -170,6 +199,14 @@ mod tests {
         assert_eq!(poses.at(150 * MS, "lidar").unwrap().x, 1.0);
         assert!(poses.at(400 * MS, "lidar").is_none());
         assert!(poses.at(25 * MS, "base_link").is_none(), "no such frame");
+        // Predicted past the last pose at the last motion.
+        let ahead = poses.predicted(300 * MS, "lidar").unwrap();
+        assert!((ahead.x - 3.0).abs() < 1e-9 && (ahead.yaw - 0.7).abs() < 1e-9);
+        assert_eq!(
+            poses.predicted(50 * MS, "lidar"),
+            poses.at(50 * MS, "lidar")
+        );
+        assert!(poses.predicted(700 * MS, "lidar").is_none());
         // A loop back in time starts anew.
         poses.push("lidar", -5_000 * MS, EgoPose2::default());
         assert!(poses.at(50 * MS, "lidar").is_none());

@@ -71,8 +71,8 @@ impl Default for TrackingConfig {
             max_misses: 3,
             max_coast_s: 0.5,
             gate: 9.21,
-            position_sd_m: 0.25,
-            accel_sd: 3.0,
+            position_sd_m: 0.5,
+            accel_sd: 6.0,
             initial_velocity_sd: 10.0,
             max_tracks: 512,
             fixed_frame: "odom".into(),
@@ -126,6 +126,10 @@ impl EgoPose2 {
     fn to_fixed(self, p: [f64; 2]) -> [f64; 2] {
         let (s, c) = self.yaw.sin_cos();
         [self.x + c * p[0] - s * p[1], self.y + s * p[0] + c * p[1]]
+    }
+
+    fn to_local(self, p: [f64; 2]) -> [f64; 2] {
+        self.vector_to_local([p[0] - self.x, p[1] - self.y])
     }
 
     fn vector_to_local(self, v: [f64; 2]) -> [f64; 2] {
@@ -381,6 +385,60 @@ impl Tracker {
         (before - self.tracks.len()) as u32
     }
 
+    /// Moves the obstacles of the output just tracked (header time
+    /// `stamp`, the ego at `ego` then) to the instant `to` (the ego at
+    /// `ego_to` then), in the output frame as it stands at `to`: a
+    /// confirmed track's obstacle to where its filter predicts it, any
+    /// other as standing still over the ground. Headings and velocities
+    /// turn with the ego. Returns the obstacles moved by a track.
+    pub fn predict_to(
+        &self,
+        stamp: i64,
+        to: i64,
+        ego: Option<EgoPose2>,
+        ego_to: Option<EgoPose2>,
+        obstacles: &mut [Obstacle],
+    ) -> u32 {
+        let ego = ego.unwrap_or_default();
+        let ego_to = ego_to.unwrap_or(ego);
+        let turn = ego.yaw - ego_to.yaw;
+        let dt = self.last_stamp.map_or(0.0, |last| (to - last) as f64 * NS);
+        let mut predicted = 0;
+        for obstacle in obstacles.iter_mut() {
+            let centre = [obstacle.bbox.center[0], obstacle.bbox.center[1]];
+            let track = (obstacle.id != 0)
+                .then(|| self.tracks.iter().find(|t| t.id == obstacle.id))
+                .flatten()
+                .filter(|t| t.hits >= self.config.birth_hits && to >= stamp);
+            let seen = ego.to_fixed(centre);
+            let fixed = match track {
+                Some(track) => {
+                    let mut filter = track.filter;
+                    filter.predict(dt, self.config.accel_sd);
+                    predicted += 1;
+                    [filter.state.x, filter.state.y]
+                }
+                None => seen,
+            };
+            let [x, y] = ego_to.to_local(fixed);
+            obstacle.bbox.center[0] = x;
+            obstacle.bbox.center[1] = y;
+            obstacle.bbox.yaw += turn;
+            let (s, c) = turn.sin_cos();
+            let [vx, vy] = [obstacle.velocity[0], obstacle.velocity[1]];
+            obstacle.velocity[0] = c * vx - s * vy;
+            obstacle.velocity[1] = s * vx + c * vy;
+            // The footprint moves with the box, over the ground.
+            let shift = [fixed[0] - seen[0], fixed[1] - seen[1]];
+            for corner in obstacle.footprint.vertices_mut() {
+                let p = ego.to_fixed([f64::from(corner[0]), f64::from(corner[1])]);
+                let p = ego_to.to_local([p[0] + shift[0], p[1] + shift[1]]);
+                *corner = [p[0] as f32, p[1] as f32];
+            }
+        }
+        predicted
+    }
+
     fn take_id(&mut self) -> u32 {
         let id = self.next_id;
         self.next_id = self.next_id.checked_add(1).unwrap_or(1);
@@ -587,6 +645,29 @@ mod tests {
         let counts = tracker.step(0, None, &mut out);
         assert_eq!((counts.born, counts.untracked), (2, 1));
         assert_eq!(out[2].id, 0);
+    }
+
+    /// A car driving at 10 m/s, confirmed: with the publish stamp it is
+    /// moved 0.2 s along by its filter; an unconfirmed one only with the
+    /// ego, which here stands still.
+    #[test]
+    fn predict_to_moves_confirmed_tracks_along_their_filter() {
+        let mut tracker = Tracker::new(TrackingConfig::default());
+        let mut out = Vec::new();
+        for k in 0..10 {
+            out = vec![obstacle(ObstacleClass::Car, 10.0 + k as f64, 0.0)];
+            tracker.step(k * 100 * MS, None, &mut out);
+        }
+        let mut fresh = vec![out[0].clone(), obstacle(ObstacleClass::Car, 40.0, 5.0)];
+        fresh[1].id = 0;
+        let moved = tracker.predict_to(900 * MS, 1100 * MS, None, None, &mut fresh);
+        assert_eq!(moved, 1);
+        assert!(
+            (fresh[0].bbox.center[0] - 21.0).abs() < 0.1,
+            "{:?}",
+            fresh[0].bbox
+        );
+        assert_eq!(fresh[1].bbox.center[0], 40.0);
     }
 
     #[test]

@@ -132,6 +132,7 @@ pub fn lockstep_options() -> lookout::replay::ScheduledReplayOptions {
         rig: None,
         faults: Default::default(),
         tracking: Default::default(),
+        output: Default::default(),
         out: None,
         writer: Default::default(),
         loops: 1,
