@@ -739,14 +739,14 @@ fn ratio(numerator: u64, denominator: u64) -> f64 {
     }
 }
 
-fn finite_sorted(mut values: Vec<f64>) -> Vec<f64> {
+pub(crate) fn finite_sorted(mut values: Vec<f64>) -> Vec<f64> {
     values.retain(|v| v.is_finite());
     values.sort_by(f64::total_cmp);
     values
 }
 
 /// Nearest rank: the value at 1-based rank ceil(p/100 x n) of `sorted`.
-fn percentile(sorted: &[f64], percent: usize) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], percent: usize) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }

@@ -22,6 +22,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::metrics::{finite_sorted, percentile};
 use crate::obstacle::{Obstacle, ObstacleClass};
 use crate::track::assign::Assigner;
 
@@ -438,21 +439,12 @@ impl TrackingEvaluator {
             .iter()
             .zip(self.groups.iter_mut())
             .map(|((name, _), g)| {
-                let mut errors = g.velocity_errors.clone();
-                errors.sort_by(f64::total_cmp);
-                let at = |q: f64| {
-                    if errors.is_empty() {
-                        f64::NAN
-                    } else {
-                        errors
-                            [((q * errors.len() as f64).ceil() as usize).clamp(1, errors.len()) - 1]
-                    }
-                };
+                let errors = finite_sorted(g.velocity_errors.clone());
                 let group = GroupTracking {
                     mot: g.accumulator.summary(),
                     velocity_samples: errors.len() as u64,
-                    velocity_error_median: at(0.5),
-                    velocity_error_p90: at(0.9),
+                    velocity_error_median: percentile(&errors, 50),
+                    velocity_error_p90: percentile(&errors, 90),
                 };
                 ((*name).to_owned(), group)
             })

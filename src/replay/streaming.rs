@@ -14,6 +14,7 @@
 use super::score::obstacle_arrays;
 use super::{Mode, ScheduledReplayOptions, replay_scheduled};
 use crate::bag::Bag;
+use crate::eval::metrics::{finite_sorted, percentile};
 use crate::eval::tracking::{TrackingEvalConfig, TrackingEvaluator, TrackingReport};
 use crate::eval::{EvalConfig, Evaluator, Metrics};
 use crate::obstacle::Obstacle;
@@ -153,12 +154,13 @@ pub fn evaluate_streaming(
             "no truth on {truth_topic} came after an output was published"
         ));
     }
-    let mut latencies: Vec<i64> = replay.published.iter().map(|(s, p)| p - s).collect();
-    latencies.sort_unstable();
-    let at = |q: f64| {
-        let i = ((q * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len()) - 1;
-        latencies[i] as f64 / 1e6
-    };
+    let latencies_ms = finite_sorted(
+        replay
+            .published
+            .iter()
+            .map(|(s, p)| (p - s) as f64 / 1e6)
+            .collect(),
+    );
     Ok(StreamingScore {
         rate: match options.mode {
             Mode::Lockstep => 0.0,
@@ -167,8 +169,8 @@ pub fn evaluate_streaming(
         stamp: options.output.stamp,
         outputs: replay.published.len() as u64,
         late: replay.published_after_deadline,
-        publish_latency_p50_ms: at(0.5),
-        publish_latency_p99_ms: at(0.99),
+        publish_latency_p50_ms: percentile(&latencies_ms, 50),
+        publish_latency_p99_ms: percentile(&latencies_ms, 99),
         offline: offline.report().overall,
         streaming: streaming.report().overall,
         offline_fast: offline_fast.report().overall,
