@@ -140,4 +140,63 @@ fn tracking_metrics_on_a_held_out_seed() {
     assert_eq!(m.matches + m.misses, m.objects, "{table}");
     assert!(m.idtp <= m.matches && m.idf1 <= 1.0, "{table}");
     assert!(vehicle.velocity_error_median <= 0.5, "{table}");
+    same_figures_as_motmetrics(&evaluation);
+}
+
+/// py-motmetrics (tests/interop/motmetrics_check.py), fed the very frames
+/// Lookout scored (the same ids and distances), agrees with Lookout's
+/// MOTA, IDF1 and counts to 1e-6 in every class group.
+fn same_figures_as_motmetrics(evaluation: &lookout::replay::TrackingEvaluation) {
+    let Some(python) = common::python("tracking::motmetrics", "motmetrics") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let frames = dir.path().join("frames.json");
+    let json = serde_json::to_string(&evaluation.evaluator.frames()).unwrap();
+    std::fs::write(&frames, &json).unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/motmetrics_check.py"
+    );
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(&frames)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs: BTreeMap<String, BTreeMap<String, f64>> =
+        serde_json::from_slice(&out.stdout).unwrap();
+    assert!(theirs.contains_key("vehicle"), "{theirs:?}");
+    for (group, figures) in &theirs {
+        let m = evaluation.report.group(group).unwrap().mot;
+        let ours = [
+            ("num_frames", m.frames as f64),
+            ("num_objects", m.objects as f64),
+            ("num_predictions", m.predictions as f64),
+            // motmetrics' matches leave the switches out; Lookout's count them.
+            ("num_matches", (m.matches - m.switches) as f64),
+            ("num_misses", m.misses as f64),
+            ("num_false_positives", m.false_positives as f64),
+            ("num_switches", m.switches as f64),
+            ("mota", m.mota),
+            ("motp", m.motp),
+            ("idtp", m.idtp as f64),
+            ("idf1", m.idf1),
+        ];
+        for (name, value) in ours {
+            let expected = figures[name];
+            assert!(
+                (value - expected).abs() <= 1e-6,
+                "{group} {name}: Lookout {value}, motmetrics {expected}"
+            );
+        }
+        println!(
+            "{group}: MOTA {:.6} IDF1 {:.6} as motmetrics",
+            m.mota, m.idf1
+        );
+    }
 }
