@@ -52,6 +52,7 @@ impl LookoutConfig {
         self.scheduler.validate()?;
         self.fusion.validate()?;
         self.tracking.validate()?;
+        self.output.validate().map_err(|e| e.within("output"))?;
         if self.output.stamp == crate::output::StampMode::Publish && !self.tracking.enabled {
             return Err(ConfigError::new(
                 "output.stamp",

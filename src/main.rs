@@ -119,6 +119,7 @@ fn run(cli: Cli) -> Result<()> {
             tracking,
             streaming,
             rates,
+            horizons,
             mot_frames,
             engine,
         } => eval::run_eval(
@@ -132,6 +133,7 @@ fn run(cli: Cli) -> Result<()> {
                 fused_range,
                 tracking,
                 streaming: streaming.then_some(rates),
+                horizons,
                 mot_frames,
                 engine: engine.options(),
             },

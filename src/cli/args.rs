@@ -159,6 +159,11 @@ pub enum Command {
         /// Replay paces for --streaming, times the recorded speed.
         #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
         rates: Vec<f64>,
+        /// Prediction horizons (ms past publication, `output.horizon_ms`)
+        /// of the --streaming replays with `output.stamp: publish`: one
+        /// replay per rate and horizon.
+        #[arg(long, value_delimiter = ',', default_value = "0,50")]
+        horizons: Vec<f64>,
         /// With --tracking: write each class group's MOT frames (truth ids,
         /// output ids, distances) as JSON here, for other tools.
         #[arg(long, requires = "tracking")]

@@ -22,6 +22,8 @@ pub struct EvalArgs {
     pub tracking: bool,
     /// Score streaming on realtime replays at these rates.
     pub streaming: Option<Vec<f64>>,
+    /// The publish replays' `output.horizon_ms`, one replay each.
+    pub horizons: Vec<f64>,
     /// Write the tracking's MOT frames here.
     pub mot_frames: Option<PathBuf>,
     pub engine: EngineOptions,
@@ -292,7 +294,7 @@ fn tracking_cli(
 }
 
 /// Streaming scored on realtime replays at each rate, with the sensor
-/// stamp and with the publish stamp, printed as one table.
+/// stamp and with the publish stamp at each horizon, printed as one table.
 fn streaming_cli(
     bag: &Bag,
     args: &EvalArgs,
@@ -306,10 +308,15 @@ fn streaming_cli(
         if !(rate > 0.0 && rate.is_finite()) {
             bail!("--rates: {rate} is not a positive number");
         }
-        for stamp in [StampMode::Sensor, StampMode::Publish] {
+        let publish = args.horizons.iter().map(|&h| (StampMode::Publish, h));
+        for (stamp, horizon_ms) in std::iter::once((StampMode::Sensor, 0.0)).chain(publish) {
             let mut options = pipeline_options(bag, args, config, "eval streaming")?;
             options.mode = crate::replay::Mode::Realtime { rate };
-            options.output.stamp = stamp;
+            options.output = crate::output::OutputConfig { stamp, horizon_ms };
+            options
+                .output
+                .validate()
+                .map_err(|e| anyhow::anyhow!("--horizons: {e}"))?;
             let score = crate::replay::evaluate_streaming(bag, &options, &args.truth, &streaming)
                 .map_err(|e| anyhow::anyhow!(e))?;
             scores.push(score);
@@ -331,12 +338,12 @@ pub fn streaming_table(
     let _ = writeln!(
         out,
         "streaming: the latest output published at each truth instant, against the truth then \
-         (match <= {} m; fast: >= {} m/s relative to the ego)",
+         (match <= {} m; fast: >= {} m/s relative to the ego; fast use: paired by identity, no gate)",
         config.eval.match_distance, config.fast_mps
     );
     let _ = writeln!(
         out,
-        "{:>5} {:<8} {:>7} {:>5} {:>8} | {:>7} {:>7} {:>7} | {:>7} {:>7} {:>7} | {:>9} {:>9}",
+        "{:>5} {:<12} {:>7} {:>5} {:>8} | {:>7} {:>7} {:>7} | {:>7} {:>7} {:>7} | {:>9} {:>9} {:>9}",
         "rate",
         "stamp",
         "outputs",
@@ -349,16 +356,17 @@ pub fn streaming_table(
         "str prc",
         "str ctr",
         "fast off",
-        "fast str"
+        "fast str",
+        "fast use"
     );
     for s in scores {
         let stamp = match s.stamp {
-            crate::output::StampMode::Sensor => "sensor",
-            crate::output::StampMode::Publish => "publish",
+            crate::output::StampMode::Sensor => "sensor".to_owned(),
+            crate::output::StampMode::Publish => format!("publish+{}", s.horizon_ms),
         };
         let _ = writeln!(
             out,
-            "{:>4}x {:<8} {:>7} {:>5} {:>6.0}ms | {:>7.3} {:>7.3} {:>6.2}m | {:>7.3} {:>7.3} {:>6.2}m | {:>8.2}m {:>8.2}m",
+            "{:>4}x {:<12} {:>7} {:>5} {:>6.0}ms | {:>7.3} {:>7.3} {:>6.2}m | {:>7.3} {:>7.3} {:>6.2}m | {:>8.2}m {:>8.2}m {:>8.2}m",
             s.rate,
             stamp,
             s.outputs,
@@ -372,6 +380,7 @@ pub fn streaming_table(
             s.streaming.center_error_median,
             s.offline_fast.center_error_median,
             s.streaming_fast.center_error_median,
+            s.fast_error_at_use_median,
         );
     }
     out

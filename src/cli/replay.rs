@@ -180,6 +180,7 @@ pub fn demo(bag: &Path, seconds: f64) -> Result<()> {
             fused_range: 40.0,
             tracking: false,
             streaming: None,
+            horizons: Vec::new(),
             mot_frames: None,
             engine: EngineOptions {
                 backend: crate::camera::engine::Backend::Tract,

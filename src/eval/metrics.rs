@@ -639,7 +639,7 @@ fn bev_distance(a: &Obstacle, b: &Obstacle) -> f64 {
 /// pairs within `max_distance` in ascending distance (ties by detection,
 /// then truth index), each taken when both sides are free. Returns
 /// (detection, truth) indices into the full slices.
-fn greedy_match(
+pub(crate) fn greedy_match(
     detections: &[Obstacle],
     dets: &[usize],
     truth: &[Obstacle],

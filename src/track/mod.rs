@@ -203,6 +203,10 @@ fn compatible(a: ObstacleClass, b: ObstacleClass) -> bool {
     a == Unknown || b == Unknown || (vehicle(a) && vehicle(b)) || (person(a) && person(b))
 }
 
+/// Updates a track needs before its filter's velocity moves it in
+/// [`Tracker::predict_to`]: the second measurement gives the first velocity.
+const PREDICT_MIN_HITS: u32 = 2;
+
 const NS: f64 = 1e-9;
 
 impl Tracker {
@@ -387,9 +391,11 @@ impl Tracker {
 
     /// Moves the obstacles of the output just tracked (header time
     /// `stamp`, the ego at `ego` then) to the instant `to` (the ego at
-    /// `ego_to` then), in the output frame as it stands at `to`: a
-    /// confirmed track's obstacle to where its filter predicts it, any
-    /// other as standing still over the ground. Headings and velocities
+    /// `ego_to` then), in the output frame as it stands at `to`: the
+    /// obstacle of a track with a velocity (two updates or more, confirmed
+    /// or not: a car that has just come into range moves as fast as any) to
+    /// where its filter predicts it, any other as standing still over the
+    /// ground. Headings and velocities
     /// turn with the ego. Returns the obstacles moved by a track.
     pub fn predict_to(
         &self,
@@ -409,7 +415,7 @@ impl Tracker {
             let track = (obstacle.id != 0)
                 .then(|| self.tracks.iter().find(|t| t.id == obstacle.id))
                 .flatten()
-                .filter(|t| t.hits >= self.config.birth_hits && to >= stamp);
+                .filter(|t| t.hits >= PREDICT_MIN_HITS && to >= stamp);
             let seen = ego.to_fixed(centre);
             let fixed = match track {
                 Some(track) => {
