@@ -134,8 +134,9 @@ fn held_out_scene() -> &'static std::path::Path {
 }
 
 /// `lookout eval --tracking`'s figures on a held-out seed: vehicles are
-/// tracked with MOTA >= 0.8 and at most 1 id switch per 100 matches, and
-/// the figures hang together and agree with motmetrics'.
+/// tracked with MOTA >= 0.8, there is at most 1 id switch per 100 matches
+/// (vehicles, and all classes together), and the figures hang together
+/// and agree with motmetrics'.
 #[test]
 fn tracking_metrics_on_a_held_out_seed() {
     let bag = Bag::open(held_out_scene()).unwrap();
@@ -155,6 +156,13 @@ fn tracking_metrics_on_a_held_out_seed() {
     assert!(m.idtp <= m.matches && m.idf1 <= 1.0, "{table}");
     assert!(vehicle.velocity_error_median <= 0.5, "{table}");
     assert!(m.switches_per_100 <= 1.0, "{table}");
+    let groups = evaluation.report.groups.values();
+    let (switches, matched) =
+        groups.fold((0, 0), |(s, n), g| (s + g.mot.switches, n + g.mot.matches));
+    assert!(
+        switches * 100 <= matched,
+        "{switches} switches in {matched} matches\n{table}"
+    );
     same_figures_as_motmetrics(&evaluation);
 }
 

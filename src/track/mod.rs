@@ -42,12 +42,20 @@ pub struct TrackingConfig {
     /// A track's velocity is published once it has had this many updates.
     pub birth_hits: u32,
     /// A track missed in more consecutive outputs than this is dropped.
+    /// A coasting track is never published, so keeping it costs no false
+    /// positive; it lets a pedestrian hidden behind a parked car for most
+    /// of a second come back under its own id.
     pub max_misses: u32,
     /// A track without an update for longer than this is dropped, s.
     pub max_coast_s: f64,
     /// Gate on the squared Mahalanobis distance of a pairing (chi-square,
     /// 2 degrees of freedom: 9.21 keeps 99 % of true pairings).
     pub gate: f64,
+    /// Added to a pairing's cost (the squared Mahalanobis distance) when
+    /// the obstacle's class is not the track's (a truck read as a car, a
+    /// fragment of it as unknown): of two obstacles in a track's gate, the
+    /// one of its own class wins unless it is this much further.
+    pub class_change_cost: f64,
     /// Standard deviation of a measured obstacle centre, m.
     pub position_sd_m: f64,
     /// Standard deviation of the unknown acceleration (the process noise), m/s².
@@ -68,9 +76,10 @@ impl Default for TrackingConfig {
         TrackingConfig {
             enabled: true,
             birth_hits: 3,
-            max_misses: 3,
-            max_coast_s: 0.5,
+            max_misses: 9,
+            max_coast_s: 1.0,
             gate: 9.21,
+            class_change_cost: 4.0,
             position_sd_m: 0.5,
             accel_sd: 6.0,
             initial_velocity_sd: 10.0,
@@ -95,6 +104,12 @@ impl TrackingConfig {
         positive("max_coast_s", self.max_coast_s)?;
         positive("gate", self.gate)?;
         positive("position_sd_m", self.position_sd_m)?;
+        if !(self.class_change_cost >= 0.0 && self.class_change_cost.is_finite()) {
+            return Err(ConfigError::new(
+                "tracking.class_change_cost",
+                "must be a number >= 0",
+            ));
+        }
         positive("accel_sd", self.accel_sd)?;
         positive("initial_velocity_sd", self.initial_velocity_sd)?;
         if self.birth_hits == 0 {
@@ -142,10 +157,53 @@ impl EgoPose2 {
 struct Track {
     id: u32,
     filter: ConstantVelocity,
+    /// The class most of its obstacles had ([`ClassVotes`]).
     class: ObstacleClass,
+    votes: ClassVotes,
     hits: u32,
     misses: u32,
     updated: i64,
+}
+
+/// A track's class, by vote: each obstacle it is updated with adds its
+/// score to its class (unknown obstacles, fragments and the like, vote for
+/// none). One frame's misreading (a distant car's cluster read as a
+/// cyclist, a pedestrian's as a cyclist) does not change what the track
+/// publishes.
+#[derive(Debug, Clone, Copy, Default)]
+struct ClassVotes([f32; 4]);
+
+impl ClassVotes {
+    const CLASSES: [ObstacleClass; 4] = [
+        ObstacleClass::Car,
+        ObstacleClass::Truck,
+        ObstacleClass::Pedestrian,
+        ObstacleClass::Cyclist,
+    ];
+
+    fn of(class: ObstacleClass, score: f32) -> Self {
+        let mut votes = ClassVotes::default();
+        votes.add(class, score);
+        votes
+    }
+
+    fn add(&mut self, class: ObstacleClass, score: f32) {
+        if let Some(i) = Self::CLASSES.iter().position(|&c| c == class) {
+            // At least a little: a detector without scores still votes.
+            self.0[i] += score.clamp(0.05, 1.0);
+        }
+    }
+
+    /// The class with the most votes (the first of equals); none before
+    /// any vote.
+    fn winner(&self) -> Option<ObstacleClass> {
+        let (i, &best) = self
+            .0
+            .iter()
+            .enumerate()
+            .fold((0, &0.0), |a, b| if b.1 > a.1 { b } else { a });
+        (best > 0.0).then(|| Self::CLASSES[i])
+    }
 }
 
 /// What one step did, for the counters.
@@ -294,23 +352,37 @@ impl Tracker {
         counts
     }
 
-    /// Pairs tracks with `obstacles` into `pairs`; the tracks are taken
-    /// `shift_s` seconds along their velocity (to name an older output).
+    /// Pairs tracks with `obstacles` into `pairs` (and marks the obstacles
+    /// paired in `paired`); the tracks are taken `shift_s` seconds along
+    /// their velocity (to name an older output). Confirmed tracks choose
+    /// first, tentative ones share what is left: a track born of one
+    /// stray detection, whose velocity is still unknown and whose gate is
+    /// therefore wide, never takes an obstacle from a track that has
+    /// followed it.
     fn solve(&mut self, obstacles: &[Obstacle], shift_s: f64) {
         let (tracks, measured, config) = (&self.tracks, &self.measured, &self.config);
-        let rows = self
-            .assigner
-            .solve(tracks.len(), obstacles.len(), config.gate, |t, o| {
-                if !compatible(tracks[t].class, obstacles[o].class) {
-                    return f64::INFINITY;
-                }
-                let mut filter = tracks[t].filter;
-                filter.state.x += filter.state.z * shift_s;
-                filter.state.y += filter.state.w * shift_s;
-                filter.mahalanobis2(measured[o], config.position_sd_m)
-            });
         self.pairs.clear();
-        self.pairs.extend_from_slice(rows);
+        self.pairs.resize(tracks.len(), None);
+        self.paired.clear();
+        self.paired.resize(obstacles.len(), false);
+        for confirmed in [true, false] {
+            let paired = &self.paired;
+            let rows = self
+                .assigner
+                .solve(tracks.len(), obstacles.len(), f64::INFINITY, |t, o| {
+                    let track = &tracks[t];
+                    if (track.hits >= config.birth_hits) != confirmed || paired[o] {
+                        return f64::INFINITY;
+                    }
+                    pairing_cost(track, &obstacles[o], measured[o], shift_s, config)
+                });
+            for (t, row) in rows.iter().enumerate() {
+                if let Some(o) = *row {
+                    self.pairs[t] = Some(o);
+                    self.paired[o] = true;
+                }
+            }
+        }
     }
 
     fn associate_and_update(
@@ -320,8 +392,6 @@ impl Tracker {
         obstacles: &mut [Obstacle],
     ) -> StepCounts {
         let mut counts = StepCounts::default();
-        self.paired.clear();
-        self.paired.resize(obstacles.len(), false);
         self.solve(obstacles, 0.0);
         for (t, track) in self.tracks.iter_mut().enumerate() {
             let Some(o) = self.pairs[t] else {
@@ -334,10 +404,8 @@ impl Tracker {
             track.hits += 1;
             track.misses = 0;
             track.updated = stamp;
-            if obstacles[o].class != ObstacleClass::Unknown {
-                track.class = obstacles[o].class;
-            }
-            self.paired[o] = true;
+            track.votes.add(obstacles[o].class, obstacles[o].score);
+            track.class = track.votes.winner().unwrap_or(track.class);
             counts.paired += 1;
             publish(track, &self.config, ego, &mut obstacles[o]);
         }
@@ -370,6 +438,7 @@ impl Tracker {
                     self.config.initial_velocity_sd,
                 ),
                 class: obstacle.class,
+                votes: ClassVotes::of(obstacle.class, obstacle.score),
                 hits: 1,
                 misses: 0,
                 updated: stamp,
@@ -473,9 +542,43 @@ impl Tracker {
     }
 }
 
-/// Writes the track's id and (once confirmed) velocity into `obstacle`.
+/// The cost of pairing `track` with `obstacle` (measured at `position` in
+/// the tracking frame, the track taken `shift_s` along its velocity): the
+/// squared Mahalanobis distance of the centre, plus
+/// `class_change_cost` when the classes differ; infinite outside the gate
+/// or across the vehicle / person divide.
+fn pairing_cost(
+    track: &Track,
+    obstacle: &Obstacle,
+    position: [f64; 2],
+    shift_s: f64,
+    config: &TrackingConfig,
+) -> f64 {
+    if !compatible(track.class, obstacle.class) {
+        return f64::INFINITY;
+    }
+    let mut filter = track.filter;
+    filter.state.x += filter.state.z * shift_s;
+    filter.state.y += filter.state.w * shift_s;
+    let d2 = filter.mahalanobis2(position, config.position_sd_m);
+    if d2 >= config.gate {
+        f64::INFINITY
+    } else if track.class != obstacle.class {
+        d2 + config.class_change_cost
+    } else {
+        d2
+    }
+}
+
+/// Writes the track's id, class (by vote, unless the obstacle's is
+/// unknown) and (once confirmed) velocity into `obstacle`.
 fn publish(track: &Track, config: &TrackingConfig, ego: EgoPose2, obstacle: &mut Obstacle) {
     obstacle.id = track.id;
+    // An unknown obstacle stays unknown: a fragment that a car's track
+    // took (or a pole beside it) is not a second car.
+    if obstacle.class != ObstacleClass::Unknown && track.votes.winner().is_some() {
+        obstacle.class = track.class;
+    }
     obstacle.velocity = if track.hits >= config.birth_hits {
         let [vx, vy] = ego.vector_to_local(track.filter.velocity());
         [vx, vy, 0.0]
