@@ -69,7 +69,7 @@ export LD_LIBRARY_PATH="$overlay/lib:$libs\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH
 export PYTHONPATH="$overlay/lib/python3.11/site-packages\${PYTHONPATH:+:\$PYTHONPATH}"
 export PATH="$venv/bin:\$PATH"
 # Only the messages Lookout uses get r2r bindings (build time).
-export IDL_PACKAGE_FILTER="std_msgs;sensor_msgs;geometry_msgs;visualization_msgs;diagnostic_msgs;builtin_interfaces;rcl_interfaces;rosgraph_msgs;lookout_msgs"
+export IDL_PACKAGE_FILTER="std_msgs;sensor_msgs;geometry_msgs;visualization_msgs;diagnostic_msgs;nav_msgs;builtin_interfaces;rcl_interfaces;rosgraph_msgs;lookout_msgs"
 # rcl loads a Python type-support library that needs libpython's symbols:
 # an r2r binary runs with this preloaded (the tests and scripts do it).
 export LOOKOUT_ROS_PRELOAD="$libpython"

@@ -12,13 +12,24 @@
 //! sink it is given, and allocates nothing per frame after warm-up (the
 //! encode buffer and the batches are reused).
 
-use crate::cdr::CdrWriter;
+use crate::cdr::{CdrWriter, DecodeError};
 use crate::clock::Clock;
+use crate::msg::odometry::Odometry;
+use crate::msg::tf::TfMessage;
 use crate::msg::{Encode, Header, ObstacleArrayRef, Time};
 use crate::obstacle::Obstacle;
 use crate::track::ego::EgoPoses;
 use crate::track::{Tracker, TrackingConfig};
 use serde::{Deserialize, Serialize};
+
+/// Where an ego-pose message comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EgoSource {
+    /// `tf2_msgs/TFMessage` on `/tf`.
+    Tf,
+    /// `nav_msgs/Odometry` on `tracking.odometry_topic`.
+    Odometry,
+}
 
 /// What the header stamp of an output says.
 #[derive(
@@ -137,7 +148,7 @@ impl OutputChain {
 
     /// A chain that tracks obstacles across outputs when `tracking` is
     /// enabled; the output frame's pose in the tracking's fixed frame, when
-    /// [`OutputChain::observe_tf`] is given it, is the ego's. With
+    /// [`OutputChain::observe_ego`] is given it, is the ego's. With
     /// `output.stamp: publish` (and tracking) the obstacles are predicted
     /// to the moment of publication.
     pub fn with_tracking(tracking: &TrackingConfig, output: &OutputConfig) -> Self {
@@ -160,11 +171,23 @@ impl OutputChain {
         self.time_scale = rate;
     }
 
-    /// Takes the ego's pose from a `/tf` message, if it holds it.
-    pub fn observe_tf(&mut self, message: &crate::msg::tf::TfMessage<'_>) {
-        if let Some(ego) = self.ego.as_mut() {
-            ego.observe(message);
+    /// Takes the ego's pose from a serialized message of an ego source
+    /// (`/tf` or the odometry topic); one that does not decode is counted
+    /// (`ego_rejected`) and its error returned.
+    pub fn observe_ego(&mut self, source: EgoSource, bytes: &[u8]) -> Result<(), DecodeError> {
+        let Some(ego) = self.ego.as_mut() else {
+            return Ok(());
+        };
+        let decoded = match source {
+            EgoSource::Tf => TfMessage::decode(bytes).map(|m| ego.observe(&m)),
+            EgoSource::Odometry => Odometry::decode(bytes).map(|m| ego.observe_odometry(&m)),
+        };
+        if decoded.is_err()
+            && let Some(tracker) = self.tracker.as_mut()
+        {
+            tracker.count_ego_rejected();
         }
+        decoded
     }
 
     /// The tracker's counters, when the chain tracks.

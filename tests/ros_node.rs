@@ -116,6 +116,20 @@ const REMAPS: [&str; 6] = [
 ];
 
 fn replay_obstacles(scene: &Path, out: &Path) -> HashMap<i64, ObstacleArray> {
+    // Per-scan obstacles, compared scan by scan: a scan the node did not
+    // get would change later tracks' class votes.
+    let untracked = lookout::track::TrackingConfig {
+        enabled: false,
+        ..Default::default()
+    };
+    replay_with(scene, out, untracked)
+}
+
+fn replay_with(
+    scene: &Path,
+    out: &Path,
+    tracking: lookout::track::TrackingConfig,
+) -> HashMap<i64, ObstacleArray> {
     let options = ScheduledReplayOptions {
         mode: Mode::Lockstep,
         scheduler: SchedulerConfig::default(),
@@ -124,12 +138,7 @@ fn replay_obstacles(scene: &Path, out: &Path) -> HashMap<i64, ObstacleArray> {
         fusion: None,
         rig: None,
         faults: FaultConfig::default(),
-        // Per-scan obstacles, compared scan by scan: a scan the node did
-        // not get would change later tracks' class votes.
-        tracking: lookout::track::TrackingConfig {
-            enabled: false,
-            ..Default::default()
-        },
+        tracking,
         output: Default::default(),
         out: Some(out.to_path_buf()),
         writer: WriterOptions::default(),
@@ -147,6 +156,64 @@ fn replay_obstacles(scene: &Path, out: &Path) -> HashMap<i64, ObstacleArray> {
         })
         .unwrap();
     arrays
+}
+
+/// With an odometry topic, the node tracks over the ground: the vehicles'
+/// velocities it publishes are those replay gets from the bag's `/tf`
+/// (without the ego's pose they would be off by its 10 m/s).
+#[test]
+fn the_node_tracks_over_the_ground_with_odometry() {
+    let ros = Ros::new();
+    let dir = tempfile::tempdir().unwrap();
+    let scene = dir.path().join("scene.mcap");
+    common::write_small_scene(&scene, 3.0, 23);
+    let expected = replay_with(&scene, &dir.path().join("replay.mcap"), Default::default());
+
+    let mut args = vec![
+        "-p",
+        "use_sim_time:=true",
+        "-p",
+        "tracking.odometry_topic:=/odom",
+    ];
+    args.extend(REMAPS);
+    let node = RunningNode(Some(
+        ros.node(&args).stdout(Stdio::piped()).spawn().unwrap(),
+    ));
+    let driven = dir.path().join("driven.json");
+    let got = ros.drive(&scene, &driven, &["--odometry", "/odom"]);
+    stop(node);
+
+    let mut errors = Vec::new();
+    for array in got["received"]["obstacles"].as_array().unwrap() {
+        let stamp = array["stamp"].as_i64().unwrap();
+        let Some(want) = expected.get(&stamp) else {
+            continue;
+        };
+        for o in array["obstacles"].as_array().unwrap() {
+            let xy = |v: &serde_json::Value| [v[0].as_f64().unwrap(), v[1].as_f64().unwrap()];
+            let (c, v) = (xy(&o["center"]), xy(&o["velocity"]));
+            let vehicle = matches!(o["label"].as_str(), Some("car" | "truck"));
+            let same = want.obstacles.iter().find(|w| {
+                (w.center[0] - c[0]).hypot(w.center[1] - c[1]) < 0.3
+                    && w.velocity[0].hypot(w.velocity[1]) > 0.0
+            });
+            if let (true, Some(w)) = (vehicle && v[0].hypot(v[1]) > 0.0, same) {
+                errors.push((w.velocity[0] - v[0]).hypot(w.velocity[1] - v[1]));
+            }
+        }
+    }
+    errors.sort_by(f64::total_cmp);
+    assert!(
+        errors.len() >= 30,
+        "{} vehicles with velocities",
+        errors.len()
+    );
+    let median = errors[errors.len() / 2];
+    println!(
+        "{} vehicles: node vs replay velocity, median difference {median:.2} m/s",
+        errors.len()
+    );
+    assert!(median < 1.0, "median {median} m/s: {errors:?}");
 }
 
 #[test]

@@ -8,6 +8,7 @@
 
 pub mod defs;
 mod lookout;
+pub mod odometry;
 mod sensor;
 pub mod tf;
 pub mod viz;

@@ -14,10 +14,11 @@ use crate::camera::engine::EngineOptions;
 use crate::clock::{Clock, MonotonicClock, SystemClock};
 use crate::ingest::InputKind;
 use crate::msg::Time;
-use crate::output::{ObstacleBatch, OutputChain};
+use crate::output::{EgoSource, ObstacleBatch, OutputChain};
 use crate::pipeline::build_lanes;
 use crate::sched::runtime::{Event, Outcome, Recycler, Runtime};
-use futures::executor::LocalPool;
+use futures::StreamExt;
+use futures::executor::{LocalPool, LocalSpawner};
 use futures::task::LocalSpawnExt;
 use r2r::{ParameterValue, QosProfile};
 use std::cell::RefCell;
@@ -386,6 +387,7 @@ pub fn run() -> Result<Overhead, NodeError> {
     }
 
     realtime.enter(RealtimeLevels::PUBLISHER);
+    let (ego_tx, ego_rx) = crossbeam_channel::bounded(EGO_QUEUE);
     let output = {
         let presenter = Presenter::new(&settings.node.base_frame);
         let chain =
@@ -400,6 +402,7 @@ pub fn run() -> Result<Overhead, NodeError> {
                 publish_loop(
                     &names,
                     events,
+                    ego_rx,
                     chain,
                     recycler,
                     presenter,
@@ -442,6 +445,10 @@ pub fn run() -> Result<Overhead, NodeError> {
         &counters.camera_info,
         &spawner,
     )?;
+    if config.tracking.enabled {
+        subscribe_ego(&mut node, &config.tracking, &ego_tx, &spawner);
+    }
+    drop(ego_tx);
     let topics: Vec<&str> = inputs.iter().map(|i| i.topic.as_str()).collect();
     tracing::info!(
         "{node_name}: {} sensors on {} ({:?} images); model {}",
@@ -476,10 +483,50 @@ struct Publishers {
     diagnostics: r2r::PublisherUntyped,
 }
 
+/// Ego-pose messages waiting for the publish thread; beyond this the
+/// oldest are the ones that matter least, and new ones are dropped.
+const EGO_QUEUE: usize = 256;
+
+/// Subscribes to the ego's pose for tracking: `/tf`, and the odometry
+/// topic when one is configured. Each message goes, still serialized, to
+/// the publish thread (where the output chain and its tracker live); a
+/// full queue drops it. A subscription that cannot be made (`tf2_msgs`
+/// missing from this build's bindings) is logged, not fatal: the report
+/// then says the velocities are relative to the ego.
+fn subscribe_ego(
+    node: &mut r2r::Node,
+    tracking: &crate::track::TrackingConfig,
+    queue: &crossbeam_channel::Sender<(EgoSource, Vec<u8>)>,
+    spawner: &LocalSpawner,
+) {
+    let qos = QosProfile::sensor_data().keep_last(100);
+    let mut sources = vec![("/tf", "tf2_msgs/msg/TFMessage", EgoSource::Tf)];
+    if !tracking.odometry_topic.is_empty() {
+        let topic = tracking.odometry_topic.as_str();
+        sources.push((topic, "nav_msgs/msg/Odometry", EgoSource::Odometry));
+    }
+    for (topic, type_name, source) in sources {
+        let mut stream = match node.subscribe_raw(topic, type_name, qos.clone()) {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::warn!("no ego pose from {topic} ({type_name}): {e}");
+                continue;
+            }
+        };
+        let queue = queue.clone();
+        let _ = spawner.spawn_local(async move {
+            while let Some(bytes) = stream.next().await {
+                let _ = queue.try_send((source, bytes));
+            }
+        });
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn publish_loop(
     names: &[String],
     events: crossbeam_channel::Receiver<Event<ObstacleBatch>>,
+    ego: crossbeam_channel::Receiver<(EgoSource, Vec<u8>)>,
     mut chain: OutputChain,
     recycler: Recycler<ObstacleBatch>,
     mut presenter: Presenter,
@@ -490,6 +537,8 @@ fn publish_loop(
     counters: &NodeCounters,
 ) -> Overhead {
     let mut overhead = Overhead::new();
+    // Bad ego-pose messages are counted in the tracker; logged once.
+    let mut ego_warned = false;
     for event in events.iter() {
         match event {
             Event::Frame {
@@ -512,6 +561,13 @@ fn publish_loop(
                 let Some(mut batch) = output else {
                     continue;
                 };
+                for (source, bytes) in ego.try_iter() {
+                    if let Err(e) = chain.observe_ego(source, &bytes)
+                        && !std::mem::replace(&mut ego_warned, true)
+                    {
+                        tracing::warn!("ego pose ({source:?}): {e}");
+                    }
+                }
                 let flagged_late = outcome == Outcome::PublishedLate;
                 let published = chain.emit(
                     &mut batch,

@@ -347,6 +347,20 @@ impl<'a> Replayer<'a> {
         })
     }
 
+    /// Whether `topic` carries the ego's pose: `/tf`, or the configured
+    /// odometry topic.
+    fn ego_source(&self, topic: &str) -> Option<crate::output::EgoSource> {
+        use crate::output::EgoSource;
+        let odometry = &self.options.tracking.odometry_topic;
+        if topic == crate::synth::TF_TOPIC {
+            Some(EgoSource::Tf)
+        } else if !odometry.is_empty() && topic == odometry {
+            Some(EgoSource::Odometry)
+        } else {
+            None
+        }
+    }
+
     /// One message of the bag: fed to the runtime at its log time (the
     /// pipeline's inputs), kept by the observer (truth), or passed over.
     fn message(&mut self, message: crate::bag::BagMessage<'_>) -> ControlFlow<()> {
@@ -354,10 +368,9 @@ impl<'a> Replayer<'a> {
             return ControlFlow::Break(());
         }
         self.options.observe.progress.inc();
-        if message.topic == crate::synth::TF_TOPIC
-            && let Ok(tf) = crate::msg::tf::TfMessage::decode(message.data)
-        {
-            self.outputs.chain.observe_tf(&tf);
+        if let Some(source) = self.ego_source(message.topic) {
+            // A bad one is counted in the tracking report.
+            let _ = self.outputs.chain.observe_ego(source, message.data);
         }
         let routed = InputKind::from_type_name(message.type_name)
             .and_then(|kind| Some((kind, self.rig.route(message.topic, kind)?)));

@@ -221,14 +221,20 @@ impl ScheduledReport {
             out.push_str(&format!("lidar merge: {}\n", lidars.join("; ")));
         }
         if let Some(t) = &self.tracking {
-            let ego = if t.without_ego == 0 {
-                "over the ground (ego pose from /tf)".to_owned()
+            let mut ego = if t.without_ego == 0 {
+                "over the ground (ego pose from /tf or odometry)".to_owned()
             } else {
                 format!(
-                    "relative to the ego in {} of {} outputs (no ego pose on /tf)",
+                    "relative to the ego in {} of {} outputs (no ego pose on /tf or odometry)",
                     t.without_ego, t.steps
                 )
             };
+            if t.ego_rejected > 0 {
+                ego.push_str(&format!(
+                    "; {} ego-pose messages did not decode",
+                    t.ego_rejected
+                ));
+            }
             out.push_str(&format!(
                 "tracking: {} tracks born, {} dropped, {} outputs out of order, {} untracked obstacles; velocities {ego}\n",
                 t.tracks_born, t.tracks_dropped, t.out_of_order, t.untracked

@@ -1,6 +1,7 @@
 //! The ego's recent poses in the fixed frame, as `/tf` gives them (the
-//! transform odom → a vehicle frame), looked up at an output's stamp in
-//! the output's frame.
+//! transform odom → a vehicle frame) or a `nav_msgs/Odometry` topic (the
+//! pose of its child frame in its header frame), looked up at an output's
+//! stamp in the output's frame.
 //!
 //! Owns [`EgoPoses`]: per child frame of the fixed frame (at most 8), a
 //! bounded, time-ordered buffer (no allocation once full). Never reads a
@@ -9,7 +10,18 @@
 use std::collections::VecDeque;
 
 use super::EgoPose2;
+use crate::msg::odometry::Odometry;
 use crate::msg::tf::TfMessage;
+
+/// The ground-plane pose of a 3D translation and rotation: x, y and the
+/// heading about z.
+fn pose2(translation: [f64; 3], [x, y, z, w]: [f64; 4]) -> EgoPose2 {
+    EgoPose2 {
+        x: translation[0],
+        y: translation[1],
+        yaw: (2.0 * (w * z + x * y)).atan2(1.0 - 2.0 * (y * y + z * z)),
+    }
+}
 
 /// Most poses kept (at 100 Hz, 2.5 s).
 const CAPACITY: usize = 256;
@@ -45,17 +57,20 @@ impl EgoPoses {
     /// Takes the transforms of one `/tf` message that are the ego's pose.
     pub fn observe(&mut self, message: &TfMessage<'_>) {
         for t in &message.transforms {
-            if t.header.frame_id != self.fixed_frame {
-                continue;
+            if t.header.frame_id == self.fixed_frame {
+                let pose = pose2(t.translation, t.rotation_xyzw);
+                self.push(t.child_frame_id, t.header.stamp.as_nanos(), pose);
             }
-            let [x, y, z, w] = t.rotation_xyzw;
-            let yaw = (2.0 * (w * z + x * y)).atan2(1.0 - 2.0 * (y * y + z * z));
-            let pose = EgoPose2 {
-                x: t.translation[0],
-                y: t.translation[1],
-                yaw,
-            };
-            self.push(t.child_frame_id, t.header.stamp.as_nanos(), pose);
+        }
+    }
+
+    /// Takes the pose of one odometry message, when it is in the fixed
+    /// frame.
+    pub fn observe_odometry(&mut self, odometry: &Odometry<'_>) {
+        if odometry.header.frame_id == self.fixed_frame {
+            let pose = pose2(odometry.position, odometry.orientation_xyzw);
+            let stamp = odometry.header.stamp.as_nanos();
+            self.push(odometry.child_frame_id, stamp, pose);
         }
     }
 

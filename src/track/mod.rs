@@ -69,6 +69,12 @@ pub struct TrackingConfig {
     /// pose. Without it, tracks live in the output frame and velocities are
     /// relative to the ego (counted as `without_ego`).
     pub fixed_frame: String,
+    /// Also take the ego's pose from this `nav_msgs/Odometry` topic (its
+    /// `header.frame_id` the fixed frame, its `child_frame_id` the output
+    /// frame), as a vehicle's odometry or localization publishes it; empty
+    /// (default): from `/tf` only. The node needs one of the two to track
+    /// over the ground.
+    pub odometry_topic: String,
 }
 
 impl Default for TrackingConfig {
@@ -85,6 +91,7 @@ impl Default for TrackingConfig {
             initial_velocity_sd: 10.0,
             max_tracks: 512,
             fixed_frame: "odom".into(),
+            odometry_topic: String::new(),
         }
     }
 }
@@ -229,6 +236,8 @@ pub struct TrackerCounters {
     pub untracked: u64,
     /// Steps without an ego pose (velocities relative to the ego).
     pub without_ego: u64,
+    /// Ego-pose messages (`/tf` or the odometry topic) that did not decode.
+    pub ego_rejected: u64,
     /// Outputs further back in time than `max_coast_s`: every track was
     /// dropped and tracking began anew.
     pub time_resets: u64,
@@ -289,6 +298,11 @@ impl Tracker {
 
     pub fn counters(&self) -> TrackerCounters {
         self.counters
+    }
+
+    /// Counts an ego-pose message that did not decode.
+    pub fn count_ego_rejected(&mut self) {
+        self.counters.ego_rejected += 1;
     }
 
     /// Live tracks (confirmed or not).

@@ -12,7 +12,11 @@ is published and no /clock is sent (a live sensor; the node runs without
 use_sim_time), and the round trip from publishing a scan to receiving its
 obstacles is recorded.
 
+With --odometry TOPIC, the bag's /tf poses in odom also go out as
+nav_msgs/Odometry on TOPIC (a vehicle's odometry, for tracking).
+
 Usage: drive_node.py BAG OUT.json [--node /lookout] [--settle 3.0] [--restamp]
+                     [--odometry TOPIC]
 Run with the ROS venv's python (scripts/setup-ros.sh).
 """
 
@@ -24,12 +28,13 @@ import time
 
 import rclpy
 from rclpy.qos import QoSProfile, ReliabilityPolicy, HistoryPolicy, qos_profile_sensor_data
-from rclpy.serialization import deserialize_message
+from rclpy.serialization import deserialize_message, serialize_message
 from rosbags.highlevel import AnyReader
 from pathlib import Path
 
 from builtin_interfaces.msg import Time
 from rosgraph_msgs.msg import Clock
+from nav_msgs.msg import Odometry
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from visualization_msgs.msg import MarkerArray
 from diagnostic_msgs.msg import DiagnosticArray
@@ -40,7 +45,30 @@ TYPES = {
     "sensor_msgs/msg/CompressedImage": CompressedImage,
     "sensor_msgs/msg/CameraInfo": CameraInfo,
     "sensor_msgs/msg/PointCloud2": PointCloud2,
+    "nav_msgs/msg/Odometry": Odometry,
 }
+
+
+def odometry_from_tf(reader, topic):
+    """The bag's /tf transforms from odom, as nav_msgs/Odometry messages on
+    `topic` at the same log times (what a vehicle's odometry publishes)."""
+    out = []
+    tf = [c for c in reader.connections if c.topic == "/tf"]
+    for connection, log_time, raw in reader.messages(connections=tf):
+        for t in reader.deserialize(raw, connection.msgtype).transforms:
+            if t.header.frame_id != "odom":
+                continue
+            odometry = Odometry()
+            odometry.header.stamp = Time(sec=t.header.stamp.sec, nanosec=t.header.stamp.nanosec)
+            odometry.header.frame_id = t.header.frame_id
+            odometry.child_frame_id = t.child_frame_id
+            p, q = t.transform.translation, t.transform.rotation
+            odometry.pose.pose.position.x, odometry.pose.pose.position.y = p.x, p.y
+            odometry.pose.pose.position.z = p.z
+            o = odometry.pose.pose.orientation
+            o.x, o.y, o.z, o.w = q.x, q.y, q.z, q.w
+            out.append((topic, "nav_msgs/msg/Odometry", log_time, serialize_message(odometry)))
+    return out
 
 
 def stamp_ns(stamp):
@@ -58,6 +86,8 @@ def main():
                         help="publish sensor topics reliably (the node needs node.reliability: reliable)")
     parser.add_argument("--topic-map", default="",
                         help="comma list of bag_topic=published_topic")
+    parser.add_argument("--odometry", default="",
+                        help="also publish the bag's /tf poses in odom as nav_msgs/Odometry on this topic")
     args = parser.parse_args()
     remap = dict(pair.split("=", 1) for pair in args.topic_map.split(",") if pair)
 
@@ -82,6 +112,7 @@ def main():
                 "center": [o.center.x, o.center.y, o.center.z],
                 "size": [o.size.x, o.size.y, o.size.z], "yaw": o.yaw,
                 "point_count": o.point_count,
+                "velocity": [o.velocity.x, o.velocity.y, o.velocity.z],
             } for o in m.obstacles],
         })
 
@@ -128,6 +159,8 @@ def main():
     with AnyReader([Path(args.bag)]) as reader:
         connections = [c for c in reader.connections if c.msgtype in TYPES]
         messages = [(c.topic, c.msgtype, t, raw) for c, t, raw in reader.messages(connections=connections)]
+        if args.odometry:
+            messages = sorted(messages + odometry_from_tf(reader, args.odometry), key=lambda m: m[2])
     publishers = {}
     clock_pub = node.create_publisher(Clock, "/clock", reliable)
     for topic, msgtype, _, _ in messages:
