@@ -208,12 +208,27 @@ fn the_node_tracks_over_the_ground_with_odometry() {
         "{} vehicles with velocities",
         errors.len()
     );
+    // RViz shows them: an arrow per moving obstacle, its id and speed in
+    // its label.
+    let markers = got["received"]["markers"].as_array().unwrap();
+    let all = markers.iter().flat_map(|m| m.as_array().unwrap());
+    let arrows = all
+        .clone()
+        .filter(|m| m["ns"] == "velocities" && m["type"] == 0)
+        .count();
+    assert!(arrows >= errors.len(), "{arrows} arrows");
+    assert!(
+        all.clone()
+            .any(|m| m["text"].as_str().is_some_and(|t| t.contains(" m/s")))
+    );
     let median = errors[errors.len() / 2];
     println!(
         "{} vehicles: node vs replay velocity, median difference {median:.2} m/s",
         errors.len()
     );
-    assert!(median < 1.0, "median {median} m/s: {errors:?}");
+    // 0.0 on a quiet machine; a loaded one drops scans the replay keeps
+    // (0.7 seen with a build beside it). Without the ego: about 10.
+    assert!(median < 2.0, "median {median} m/s: {errors:?}");
 }
 
 #[test]
@@ -262,21 +277,23 @@ fn obstacles_over_dds_equal_replay_and_markers_status_diagnostics_arrive() {
         }
     }
 
-    // Markers: per array, the previous boxes and labels deleted, a box and
-    // a label per obstacle, and the status overlay on the base frame.
+    // Markers: per array, the previous boxes, labels and arrows deleted, a
+    // box and a label per obstacle (no arrows: without tracking nothing
+    // moves), and the status overlay on the base frame.
     let markers = received["markers"].as_array().unwrap();
     assert_eq!(markers.len(), arrays.len());
     for (markers, array) in markers.iter().zip(arrays) {
         let markers = markers.as_array().unwrap();
         let n = array["obstacles"].as_array().unwrap().len();
-        assert_eq!(markers.len(), 2 * n + 3);
+        assert_eq!(markers.len(), 2 * n + 4);
         let count = |ns: &str, kind: i64, action: i64| {
             markers
                 .iter()
                 .filter(|m| m["ns"] == ns && m["type"] == kind && m["action"] == action)
                 .count()
         };
-        assert_eq!(count("obstacles", 1, 3) + count("labels", 1, 3), 2);
+        let deleted = ["obstacles", "labels", "velocities"].map(|ns| count(ns, 1, 3));
+        assert_eq!(deleted, [1, 1, 1]);
         assert_eq!(count("obstacles", 1, 0), n);
         assert_eq!(count("labels", 9, 0), n);
         let overlay = markers.iter().find(|m| m["ns"] == "status").unwrap();

@@ -12,6 +12,8 @@ pub const DIAGNOSTIC_ARRAY: &str = "diagnostic_msgs/msg/DiagnosticArray";
 /// `Marker.type` values Lookout uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MarkerKind {
+    /// Along x of its pose, `scale.x` long.
+    Arrow = 0,
     Cube = 1,
     TextViewFacing = 9,
 }

@@ -1,5 +1,6 @@
-//! What the node shows people: RViz markers for each obstacle array and a
-//! live latency overlay, and `/diagnostics` from the watchdog's status.
+//! What the node shows people: RViz markers for each obstacle array (a box,
+//! a label with class, score, track id and speed, and an arrow for where a
+//! moving obstacle will be in 1 s) and a live latency overlay, and `/diagnostics` from the watchdog's status.
 //!
 //! Independent of r2r (it produces serialized messages), so it is tested
 //! without ROS. Markers are built from reused buffers: nothing is allocated
@@ -20,6 +21,14 @@ use std::fmt::Write;
 pub const OBSTACLE_NS: &str = "obstacles";
 pub const LABEL_NS: &str = "labels";
 pub const STATUS_NS: &str = "status";
+pub const VELOCITY_NS: &str = "velocities";
+
+/// Obstacles moving slower than this (m/s) get no velocity arrow.
+const MIN_ARROW_MPS: f64 = 0.5;
+
+fn speed(o: &Obstacle) -> f64 {
+    o.velocity[0].hypot(o.velocity[1])
+}
 
 /// Diagnostic names in `/diagnostics` (prefixed with the node's name).
 pub const PIPELINE_DIAGNOSTIC: &str = "pipeline";
@@ -115,7 +124,8 @@ impl Presenter {
             frame_id,
         };
         let n = obstacles.len();
-        let count = 2 + 2 * n + 1;
+        let moving = || obstacles.iter().filter(|o| speed(o) >= MIN_ARROW_MPS);
+        let count = 3 + 2 * n + moving().count() + 1;
         encode_marker_array(writer, count, |i, w| {
             let mut marker = Marker {
                 header,
@@ -134,21 +144,28 @@ impl Presenter {
             match i {
                 0 => {}
                 1 => marker.ns = LABEL_NS,
-                i if i < 2 + n => {
-                    let o = &obstacles[i - 2];
-                    marker.id = i as i32 - 2;
+                2 => marker.ns = VELOCITY_NS,
+                i if i < 3 + n => {
+                    let o = &obstacles[i - 3];
+                    marker.id = i as i32 - 3;
                     marker.action = MarkerAction::Add;
                     marker.position = o.bbox.center;
                     marker.yaw = o.bbox.yaw;
                     marker.scale = o.bbox.size.map(|s| s.max(0.05));
                     marker.color = class_color(o.class.label());
                 }
-                i if i < 2 + 2 * n => {
-                    let o = &obstacles[i - 2 - n];
+                i if i < 3 + 2 * n => {
+                    let o = &obstacles[i - 3 - n];
                     label.clear();
                     let _ = write!(label, "{} {:.2}", o.class.label(), o.score);
+                    if o.id != 0 {
+                        let _ = write!(label, " #{}", o.id);
+                    }
+                    if speed(o) >= MIN_ARROW_MPS {
+                        let _ = write!(label, " {:.1} m/s", speed(o));
+                    }
                     marker.ns = LABEL_NS;
-                    marker.id = (i - 2 - n) as i32;
+                    marker.id = (i - 3 - n) as i32;
                     marker.kind = MarkerKind::TextViewFacing;
                     marker.action = MarkerAction::Add;
                     marker.position = [
@@ -159,6 +176,24 @@ impl Presenter {
                     marker.scale = [0.0, 0.0, 0.6];
                     marker.color = [1.0, 1.0, 1.0, 1.0];
                     marker.text = label;
+                }
+                i if i < count - 1 => {
+                    // The k-th moving obstacle's arrow: where it goes in 1 s.
+                    let k = i - 3 - 2 * n;
+                    if let Some(o) = moving().nth(k) {
+                        marker.ns = VELOCITY_NS;
+                        marker.id = k as i32;
+                        marker.kind = MarkerKind::Arrow;
+                        marker.action = MarkerAction::Add;
+                        marker.position = [
+                            o.bbox.center[0],
+                            o.bbox.center[1],
+                            o.bbox.center[2] + o.bbox.size[2] / 2.0,
+                        ];
+                        marker.yaw = o.velocity[1].atan2(o.velocity[0]);
+                        marker.scale = [speed(o), 0.2, 0.3];
+                        marker.color = class_color(o.class.label());
+                    }
                 }
                 _ => {
                     // The overlay rides with the vehicle, above it.
