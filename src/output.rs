@@ -76,7 +76,7 @@ impl OutputConfig {
     }
 
     /// The horizon in nanoseconds.
-    fn horizon_ns(&self) -> i64 {
+    pub fn horizon_ns(&self) -> i64 {
         (self.horizon_ms * 1e6).round() as i64
     }
 }

@@ -262,17 +262,9 @@ fn onnxruntime_uses_the_gpu_providers_the_library_has() {
 /// The onnxruntime shared library inside the `onnxruntime` wheel.
 #[cfg(feature = "onnxruntime")]
 fn onnxruntime_library(python: &Path) -> PathBuf {
-    let out = Command::new(python)
-        .args([
-            "-c",
-            "import glob, os, onnxruntime; print(sorted(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), 'capi', 'libonnxruntime.so*')))[-1])",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    let out = common::stdout_of(Command::new(python).args([
+        "-c",
+        "import glob, os, onnxruntime; print(sorted(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), 'capi', 'libonnxruntime.so*')))[-1])",
+    ]));
+    PathBuf::from(String::from_utf8(out).unwrap().trim())
 }

@@ -90,16 +90,8 @@ pixels, _ = cv2.projectPoints(np.array(d["points"], dtype=np.float64).reshape(-1
                               np.array(d["d"], dtype=np.float64))
 print(json.dumps(pixels.reshape(-1, 2).tolist()))
 "#;
-    let out = Command::new(python)
-        .args(["-c", script, path.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let opencv: Vec<[f64; 2]> = serde_json::from_slice(&out.stdout).unwrap();
+    let out = common::stdout_of(Command::new(python).args(["-c", script, path.to_str().unwrap()]));
+    let opencv: Vec<[f64; 2]> = serde_json::from_slice(&out).unwrap();
     assert_eq!(opencv.len(), points.len());
     let (mut compared, mut worst, mut corner) = (0, 0.0f64, 0.0f64);
     for (p, cv) in points.iter().zip(&opencv) {

@@ -181,18 +181,8 @@ fn same_figures_as_motmetrics(evaluation: &lookout::replay::TrackingEvaluation) 
         env!("CARGO_MANIFEST_DIR"),
         "/tests/interop/motmetrics_check.py"
     );
-    let out = std::process::Command::new(python)
-        .arg(script)
-        .arg(&frames)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let theirs: BTreeMap<String, BTreeMap<String, f64>> =
-        serde_json::from_slice(&out.stdout).unwrap();
+    let out = common::stdout_of(std::process::Command::new(python).arg(script).arg(&frames));
+    let theirs: BTreeMap<String, BTreeMap<String, f64>> = serde_json::from_slice(&out).unwrap();
     assert!(theirs.contains_key("vehicle"), "{theirs:?}");
     for (group, figures) in &theirs {
         let m = evaluation.report.group(group).unwrap().mot;

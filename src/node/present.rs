@@ -1,6 +1,7 @@
 //! What the node shows people: RViz markers for each obstacle array (a box,
 //! a label with class, score, track id and speed, and an arrow for where a
-//! moving obstacle will be in 1 s) and a live latency overlay, and `/diagnostics` from the watchdog's status.
+//! moving obstacle will be in 1 s) and a live latency overlay, and
+//! `/diagnostics` from the watchdog's status.
 //!
 //! Independent of r2r (it produces serialized messages), so it is tested
 //! without ROS. Markers are built from reused buffers: nothing is allocated

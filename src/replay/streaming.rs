@@ -142,7 +142,7 @@ pub fn evaluate_streaming(
     let is_fast = |stamp: i64| move |o: &Obstacle| fast.binary_search(&(stamp, o.id)).is_ok();
     // What each output's header stamp says it describes: the scan's stamp,
     // or (publish) the moment it was predicted to.
-    let horizon = (options.output.horizon_ms * 1e6).round() as i64;
+    let horizon = options.output.horizon_ns();
     let described = |scan: i64| match options.output.stamp {
         StampMode::Sensor => scan,
         StampMode::Publish => replay.published.get(&scan).map_or(scan, |p| p + horizon),

@@ -93,6 +93,18 @@ pub fn python(test: &str, imports: &str) -> Option<PathBuf> {
     None
 }
 
+/// Runs `command` (a reference tool, e.g. the test Python) to completion
+/// and returns its stdout; a failure fails the test with its stderr.
+pub fn stdout_of(command: &mut Command) -> Vec<u8> {
+    let out = command.output().expect("running the reference tool");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// The scene's camera and lidar, a front lidar, and a second camera
 /// looking backwards (`camera_rear`, on its own topics): a rig of two
 /// cameras and two lidars.
