@@ -8,7 +8,7 @@ use lookout::clock::MonotonicClock;
 use lookout::fusion::sync::CameraResults;
 use lookout::fusion::{Fusion, FusionConfig};
 use lookout::msg::ObstacleSource;
-use lookout::obstacle::{Box3, Footprint, Obstacle, ObstacleClass};
+use lookout::obstacle::{Box3, Footprint, Obstacle, ObstacleClass, TrackState};
 use lookout::synth::{self, SynthOptions};
 use std::sync::Arc;
 
@@ -52,6 +52,7 @@ fn scene() -> (Vec<Obstacle>, Vec<Vec<[f32; 3]>>) {
             camera_stamp: 0,
             latency: f32::NAN,
             footprint: Footprint::default(),
+            track: TrackState::NONE,
         });
     }
     (obstacles, points)

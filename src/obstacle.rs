@@ -106,6 +106,36 @@ impl Footprint {
     }
 }
 
+/// What the tracker knows of an obstacle's track
+/// (`Obstacle.track_age`, `Obstacle.position_covariance`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrackState {
+    /// Seconds from the track's first update to this obstacle's stamp; 0
+    /// without a track.
+    pub age_s: f32,
+    /// The centre's covariance in the ground plane (m², x and y, row
+    /// major), in the obstacle's frame; `[-1, 0, 0, 0]` without a track
+    /// (sensor_msgs' convention for "no estimate").
+    pub position_covariance: [f32; 4],
+}
+
+impl TrackState {
+    pub const NONE: TrackState = TrackState {
+        age_s: 0.0,
+        position_covariance: [-1.0, 0.0, 0.0, 0.0],
+    };
+
+    pub fn is_tracked(&self) -> bool {
+        self.position_covariance[0] >= 0.0
+    }
+}
+
+impl Default for TrackState {
+    fn default() -> Self {
+        TrackState::NONE
+    }
+}
+
 /// A 3D obstacle, in the frame of the scan or truth record that carries it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Obstacle {
@@ -123,4 +153,6 @@ pub struct Obstacle {
     /// the pipeline clock; NaN until the runtime knows it.
     pub latency: f32,
     pub footprint: Footprint,
+    /// The track this obstacle belongs to, once the tracker has named it.
+    pub track: TrackState,
 }

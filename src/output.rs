@@ -285,7 +285,7 @@ mod tests {
     use super::*;
     use crate::clock::SimulatedClock;
     use crate::msg::ObstacleArray;
-    use crate::obstacle::{Box3, Footprint, ObstacleClass, ObstacleSource};
+    use crate::obstacle::{Box3, Footprint, ObstacleClass, ObstacleSource, TrackState};
 
     const MS: i64 = 1_000_000;
 
@@ -306,6 +306,7 @@ mod tests {
                 camera_stamp: 0,
                 latency: f32::NAN,
                 footprint: Footprint::default(),
+                track: TrackState::NONE,
             }],
             ..ObstacleBatch::default()
         }

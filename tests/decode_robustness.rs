@@ -534,6 +534,8 @@ fn obstacle(id: u32, label: &str) -> Obstacle {
         lidar_stamp: stamp(),
         camera_stamp: Time::default(),
         latency: f32::NAN,
+        track_age: 0.5,
+        position_covariance: [0.25, 0.0, 0.0, 0.25],
     }
 }
 

@@ -322,6 +322,12 @@ fn obstacle_json(o: &Obstacle) -> Value {
         "lidar_stamp": time_json(o.lidar_stamp),
         "camera_stamp": time_json(o.camera_stamp),
         "latency": jfloat(o.latency as f64),
+        "track_age": jfloat(o.track_age as f64),
+        "position_covariance": o
+            .position_covariance
+            .iter()
+            .map(|&c| jfloat(c as f64))
+            .collect::<Vec<_>>(),
     })
 }
 
@@ -1157,6 +1163,8 @@ fn lookout_messages() -> Vec<Written> {
         lidar_stamp: Time::from_nanos(T0 + 4 * MS),
         camera_stamp: Time::from_nanos(T0 + 3 * MS + 1),
         latency: 0.0425,
+        track_age: 1.25,
+        position_covariance: [0.04, -0.01, -0.01, 0.09],
     };
     let unknown_distance = Obstacle {
         id: 5,
@@ -1175,6 +1183,8 @@ fn lookout_messages() -> Vec<Written> {
             nanosec: 0,
         },
         latency: f32::NAN,
+        track_age: 0.0,
+        position_covariance: [-1.0, 0.0, 0.0, 0.0],
     };
     let extreme = Obstacle {
         id: u32::MAX,
@@ -1193,6 +1203,8 @@ fn lookout_messages() -> Vec<Written> {
         },
         camera_stamp: Time::default(),
         latency: -0.0,
+        track_age: f32::MAX,
+        position_covariance: [f32::NAN, f32::INFINITY, f32::MIN_POSITIVE, -0.0],
     };
     let truth = Obstacle {
         id: 9,
@@ -1341,6 +1353,8 @@ fn expected_lookout_types() -> Value {
                 ["lidar_stamp", "builtin_interfaces/msg/Time"],
                 ["camera_stamp", "builtin_interfaces/msg/Time"],
                 ["latency", "float32"],
+                ["track_age", "float32"],
+                ["position_covariance", "float32[4]"],
             ],
             "constants": {
                 "SOURCE_LIDAR": ["uint8", ObstacleSource::Lidar as u8],

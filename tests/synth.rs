@@ -340,7 +340,8 @@ fn hdl32_scans_have_32_rings() {
 
 /// The town with the default lidar is pinned: the demo, the tests and the
 /// trained camera detector depend on these exact bytes. (Re-pinned when
-/// the ego's pose on `/tf` was added; the sensors' bytes did not change.)
+/// the ego's pose on `/tf` was added, and when the truth's `Obstacle` gained
+/// `track_age` and `position_covariance`; the sensors' bytes did not change.)
 #[test]
 fn default_town_bytes_are_pinned() {
     let dir = tempfile::tempdir().unwrap();
@@ -348,6 +349,6 @@ fn default_town_bytes_are_pinned() {
     common::write_small_scene(&path, 0.1, 7);
     assert_eq!(
         common::sha256_file(&path),
-        "70197b184901a978d323ec25b3065d56d39adeed11c9b6c997427eebdc125bbc"
+        "a607c09c54517d41a0c2d1e37ac16c94952f1309667c229e27b522340eebefe7"
     );
 }

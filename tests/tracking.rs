@@ -44,8 +44,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// 4 s of seed 21 in lockstep: every vehicle within 30 m that the output
 /// has followed for 1 s or more has its ground velocity (the ego drives at
-/// 10 m/s, so without the ego pose the error would be about that), and
-/// truth objects rarely change id.
+/// 10 m/s, so without the ego pose the error would be about that), truth
+/// objects rarely change id, and every obstacle carries its track's age
+/// and a valid position covariance.
 #[test]
 fn vehicles_keep_their_ids_and_get_their_ground_velocity() {
     let dir = tempfile::tempdir().unwrap();
@@ -74,7 +75,22 @@ fn vehicles_keep_their_ids_and_get_their_ground_velocity() {
             continue;
         };
         for o in found {
-            first_seen.entry(o.id).or_insert(*stamp);
+            let first = *first_seen.entry(o.id).or_insert(*stamp);
+            // The message says how long the track has been followed and
+            // how sure it is of the centre.
+            let age = (stamp - first) as f64 * 1e-9;
+            let c = o.track.position_covariance;
+            assert!(
+                (f64::from(o.track.age_s) - age).abs() < 1e-3,
+                "track {}: age {} after {age} s",
+                o.id,
+                o.track.age_s
+            );
+            assert!(
+                c[0] > 0.0 && c[3] > 0.0 && c[1] == c[2] && c[0] * c[3] >= c[1] * c[2],
+                "track {}: covariance {c:?}",
+                o.id
+            );
         }
         for (id, label, centre, velocity) in expected {
             if centre[0].hypot(centre[1]) > 30.0 {
@@ -258,4 +274,114 @@ fn compensation_halves_the_error_at_the_moment_of_use() {
     );
     assert!(publish.streaming.recall >= sensor.offline.recall - 0.03);
     assert!(sensor.streaming.recall < sensor.offline.recall - 0.03);
+}
+
+/// The tracker alone on the street's manoeuvres, fed the true centres with
+/// 0.15 m of noise at 10 Hz for 30 s: vehicles that brake to a stop before
+/// their turn, wait and pull away through it, and walkers who cross and
+/// wait at each curb. A constant-velocity filter is not trivially right
+/// here; the figures are printed for the closing notes. Each object keeps
+/// its id (jumps where the scene wraps an actor are new objects, not
+/// switches), followed vehicles' velocity error stays low, and a vehicle
+/// standing still for 0.5 s or more is published nearly at rest.
+#[test]
+fn braking_turning_and_stop_and_go_keep_ids_and_velocities() {
+    use lookout::obstacle::{Box3, Footprint, Obstacle, ObstacleClass, ObstacleSource};
+    use lookout::synth::{ActorState, Route, Scene, SceneKind};
+    use lookout::track::{Tracker, TrackingConfig};
+    use rand::{RngExt, SeedableRng};
+
+    let scene = Scene::generate(SceneKind::Street, 31);
+    let manoeuvring = |i: usize| {
+        matches!(
+            scene.actors[i].route,
+            Route::Turn(_) | Route::Crossing { .. }
+        )
+    };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let mut tracker = Tracker::new(TrackingConfig::default());
+    let mut states: Vec<ActorState> = Vec::new();
+    // Per actor: where it was at the last output and the id it had.
+    let mut last: BTreeMap<usize, ([f64; 2], u32)> = BTreeMap::new();
+    let mut since_stop: BTreeMap<usize, f64> = BTreeMap::new();
+    let (mut pairs, mut switches) = (0u32, 0u32);
+    let (mut vehicle_errors, mut standing_speeds) = (Vec::new(), Vec::new());
+    for k in 0..300i64 {
+        let t = k as f64 * 0.1;
+        scene.actor_states(t, &mut states);
+        let moving: Vec<&ActorState> = states.iter().filter(|s| manoeuvring(s.index)).collect();
+        let mut obstacles: Vec<Obstacle> = moving
+            .iter()
+            .map(|s| {
+                let class = scene.actors[s.index].class;
+                let noise = [rng.random_range(-0.15..0.15), rng.random_range(-0.15..0.15)];
+                Obstacle {
+                    id: 0,
+                    class,
+                    score: 0.9,
+                    source: ObstacleSource::Lidar,
+                    bbox: Box3 {
+                        center: [s.center.x + noise[0], s.center.y + noise[1], s.center.z],
+                        size: s.size.into(),
+                        yaw: s.yaw,
+                    },
+                    velocity: [0.0; 3],
+                    point_count: 100,
+                    nearest_distance: 10.0,
+                    lidar_stamp: k * 100_000_000,
+                    camera_stamp: 0,
+                    latency: f32::NAN,
+                    footprint: Footprint::default(),
+                    track: Default::default(),
+                }
+            })
+            .collect();
+        tracker.step(k * 100_000_000, None, &mut obstacles);
+        for (s, o) in moving.iter().zip(&obstacles) {
+            let centre = [s.center.x, s.center.y];
+            let vehicle = matches!(
+                scene.actors[s.index].class,
+                ObstacleClass::Car | ObstacleClass::Truck
+            );
+            let speed = s.velocity.x.hypot(s.velocity.y);
+            let standing = since_stop.entry(s.index).or_insert(0.0);
+            *standing = if speed == 0.0 { *standing + 0.1 } else { 0.0 };
+            match last.insert(s.index, (centre, o.id)) {
+                Some((before, id))
+                    if (centre[0] - before[0]).hypot(centre[1] - before[1]) < 3.0 =>
+                {
+                    pairs += 1;
+                    switches += u32::from(id != o.id);
+                }
+                _ => continue,
+            }
+            if vehicle && o.track.age_s >= 1.0 {
+                let error = (o.velocity[0] - s.velocity.x).hypot(o.velocity[1] - s.velocity.y);
+                vehicle_errors.push(error);
+                if *standing >= 0.5 {
+                    standing_speeds.push(o.velocity[0].hypot(o.velocity[1]));
+                }
+            }
+        }
+    }
+    let p90 = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() * 9 / 10]
+    };
+    let rate = switches as f64 * 100.0 / pairs as f64;
+    println!(
+        "manoeuvres: {pairs} pairs, {switches} switches ({rate:.2} / 100); vehicle velocity error \
+         median {:.2} p90 {:.2} m/s over {}; standing vehicles published at median {:.2} p90 {:.2} \
+         m/s over {}",
+        median(vehicle_errors.clone()),
+        p90(vehicle_errors.clone()),
+        vehicle_errors.len(),
+        median(standing_speeds.clone()),
+        p90(standing_speeds.clone()),
+        standing_speeds.len()
+    );
+    assert!(vehicle_errors.len() >= 200 && standing_speeds.len() >= 20);
+    assert!(rate <= 1.0, "{switches} switches in {pairs} pairs");
+    assert!(median(vehicle_errors) <= 0.5);
+    assert!(median(standing_speeds) <= 0.5);
 }

@@ -13,7 +13,7 @@ use super::project::Projector;
 use crate::camera::Detection2d;
 use crate::frames::Stamp;
 use crate::msg::ObstacleSource;
-use crate::obstacle::{Box3, Footprint, Obstacle, ObstacleClass};
+use crate::obstacle::{Box3, Footprint, Obstacle, ObstacleClass, TrackState};
 use serde::{Deserialize, Serialize};
 
 /// How obstacles and detections are associated.
@@ -383,6 +383,7 @@ impl Associator {
                 camera_stamp,
                 latency: f32::NAN,
                 footprint: Footprint::default(),
+                track: TrackState::NONE,
             });
             added += 1;
         }
@@ -436,6 +437,7 @@ mod tests {
             camera_stamp: 0,
             latency: f32::NAN,
             footprint: Footprint::default(),
+            track: TrackState::NONE,
         }
     }
 

@@ -367,7 +367,7 @@ fn drop_seen_across_a_seam(obstacles: &mut Vec<Obstacle>, first_camera_only: usi
 mod tests {
     use super::*;
     use crate::clock::MonotonicClock;
-    use crate::obstacle::{Box3, Footprint};
+    use crate::obstacle::{Box3, Footprint, TrackState};
 
     fn obstacle() -> Obstacle {
         Obstacle {
@@ -387,6 +387,7 @@ mod tests {
             camera_stamp: 0,
             latency: f32::NAN,
             footprint: Footprint::default(),
+            track: TrackState::NONE,
         }
     }
 

@@ -320,6 +320,7 @@ pub(crate) fn truth_obstacle(
         lidar_stamp: stamp,
         camera_stamp: crate::msg::Time::default(),
         latency: f32::NAN,
+        ..crate::msg::Obstacle::default()
     }
 }
 

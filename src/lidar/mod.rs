@@ -18,7 +18,7 @@ pub use config::{ClassModel, ConfigError, LidarConfig};
 
 use crate::frames::LidarScan;
 use crate::msg::ObstacleSource;
-use crate::obstacle::{Box3, Footprint, Obstacle, ObstacleClass};
+use crate::obstacle::{Box3, Footprint, Obstacle, ObstacleClass, TrackState};
 use boxfit::Criterion;
 use cluster::ClusterGrid;
 use ground::GroundGrid;
@@ -491,6 +491,7 @@ impl LidarStage {
             camera_stamp: 0,
             latency: f32::NAN,
             footprint: Footprint::from_polygon(&self.hull),
+            track: TrackState::NONE,
         });
         Fitted::Obstacle
     }

@@ -4,10 +4,10 @@
 use super::{Encode, Header, MessageType, OwnedHeader, Time};
 use crate::cdr::{CdrReader, CdrWriter, DecodeError};
 pub use crate::obstacle::ObstacleSource;
-use crate::obstacle::{Box3, Footprint, ObstacleClass};
+use crate::obstacle::{Box3, Footprint, ObstacleClass, TrackState};
 
 /// `lookout_msgs/Obstacle`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Obstacle {
     pub id: u32,
     pub label: String,
@@ -24,10 +24,39 @@ pub struct Obstacle {
     /// Seconds from the oldest source stamp to the end of processing; NaN
     /// when unknown.
     pub latency: f32,
+    /// Seconds since the track's first update; 0 without a track.
+    pub track_age: f32,
+    /// The centre's x/y covariance (m², row major); `[-1, 0, 0, 0]`
+    /// without a track.
+    pub position_covariance: [f32; 4],
 }
 
 impl MessageType for Obstacle {
     const TYPE_NAME: &'static str = "lookout_msgs/msg/Obstacle";
+}
+
+/// Zeros, except the covariance, which says "no estimate" (an obstacle no
+/// track has named).
+impl Default for Obstacle {
+    fn default() -> Self {
+        Obstacle {
+            id: 0,
+            label: String::new(),
+            score: 0.0,
+            source: ObstacleSource::default(),
+            center: [0.0; 3],
+            size: [0.0; 3],
+            yaw: 0.0,
+            velocity: [0.0; 3],
+            point_count: 0,
+            nearest_distance: 0.0,
+            lidar_stamp: Time::default(),
+            camera_stamp: Time::default(),
+            latency: 0.0,
+            track_age: 0.0,
+            position_covariance: TrackState::NONE.position_covariance,
+        }
+    }
 }
 
 impl Obstacle {
@@ -44,7 +73,10 @@ impl Obstacle {
             .f32(self.nearest_distance);
         self.lidar_stamp.encode(w);
         self.camera_stamp.encode(w);
-        w.f32(self.latency);
+        w.f32(self.latency).f32(self.track_age);
+        for c in self.position_covariance {
+            w.f32(c);
+        }
     }
 
     /// Serializes a pipeline obstacle in this message's layout, without
@@ -62,7 +94,10 @@ impl Obstacle {
             .f32(o.nearest_distance);
         Time::from_nanos(o.lidar_stamp).encode(w);
         Time::from_nanos(o.camera_stamp).encode(w);
-        w.f32(o.latency);
+        w.f32(o.latency).f32(o.track.age_s);
+        for c in o.track.position_covariance {
+            w.f32(c);
+        }
     }
 
     /// Decodes into `self`, reusing its label's allocation.
@@ -84,6 +119,10 @@ impl Obstacle {
         self.lidar_stamp = Time::decode(r, "Obstacle.lidar_stamp")?;
         self.camera_stamp = Time::decode(r, "Obstacle.camera_stamp")?;
         self.latency = r.f32("Obstacle.latency")?;
+        self.track_age = r.f32("Obstacle.track_age")?;
+        for c in &mut self.position_covariance {
+            *c = r.f32("Obstacle.position_covariance")?;
+        }
         Ok(())
     }
 }
@@ -132,8 +171,8 @@ impl ObstacleArray {
         self.header.stamp = header.stamp;
         self.header.frame_id.clear();
         self.header.frame_id.push_str(header.frame_id);
-        // An Obstacle is at least 100 bytes on the wire.
-        let count = r.sequence_len(100, "ObstacleArray.obstacles")?;
+        // An Obstacle is at least 120 bytes on the wire.
+        let count = r.sequence_len(120, "ObstacleArray.obstacles")?;
         self.obstacles.truncate(count);
         self.obstacles.resize_with(count, Obstacle::default);
         for obstacle in &mut self.obstacles {
@@ -479,6 +518,8 @@ impl crate::obstacle::Obstacle {
             lidar_stamp: Time::from_nanos(self.lidar_stamp),
             camera_stamp: Time::from_nanos(self.camera_stamp),
             latency: self.latency,
+            track_age: self.track.age_s,
+            position_covariance: self.track.position_covariance,
         }
     }
 
@@ -500,6 +541,10 @@ impl crate::obstacle::Obstacle {
             camera_stamp: m.camera_stamp.as_nanos(),
             latency: m.latency,
             footprint: Footprint::default(),
+            track: TrackState {
+                age_s: m.track_age,
+                position_covariance: m.position_covariance,
+            },
         }
     }
 }
@@ -523,6 +568,7 @@ mod tests {
             camera_stamp: 0,
             latency: 0.01,
             footprint: Footprint::default(),
+            track: TrackState::NONE,
         }];
         let array = ObstacleArrayRef {
             header: Header {
@@ -590,6 +636,8 @@ mod tests {
                 lidar_stamp: Time { sec: 3, nanosec: 5 },
                 camera_stamp: Time::default(),
                 latency: 0.0425,
+                track_age: 2.5,
+                position_covariance: [0.04, 0.01, 0.01, 0.09],
             }],
             degraded: false,
             late: true,

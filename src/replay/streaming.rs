@@ -315,7 +315,7 @@ fn fast_truth(truth: &BTreeMap<i64, Vec<Obstacle>>, min_mps: f64) -> Vec<(i64, u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::obstacle::{Box3, Footprint, ObstacleClass, ObstacleSource};
+    use crate::obstacle::{Box3, Footprint, ObstacleClass, ObstacleSource, TrackState};
 
     fn car(id: u32, x: f64, yaw: f64) -> Obstacle {
         Obstacle {
@@ -335,6 +335,7 @@ mod tests {
             camera_stamp: 0,
             latency: 0.0,
             footprint: Footprint::default(),
+            track: TrackState::NONE,
         }
     }
 

@@ -22,7 +22,7 @@ pub use camera::CameraSpec;
 pub use lidar::{
     LidarModel, LidarSpec, POINT_STEP as LIDAR_POINT_STEP, point_fields as lidar_point_fields,
 };
-pub use scene::SceneKind;
+pub use scene::{ActorState, Route, Scene, SceneKind};
 
 use crate::bag::{BagError, BagWriter, Compression, WriterOptions};
 use crate::calibration::{Calibration, CameraCalibration, Extrinsics};
@@ -32,7 +32,7 @@ use crate::msg::{
     ObstacleArray, ObstacleSource, OwnedHeader, PointCloud2, Time,
 };
 use nalgebra::Vector3;
-use scene::{ActorState, Part, Scene, V3};
+use scene::{Part, V3};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -755,6 +755,7 @@ fn ground_truth_in(
             lidar_stamp: header.stamp,
             camera_stamp: Time::default(),
             latency: f32::NAN,
+            ..Obstacle::default()
         });
     }
     obstacles.sort_by_key(|o| o.id);

@@ -18,7 +18,11 @@ use std::f64::consts::{FRAC_PI_2, PI, TAU};
 
 pub type V3 = Vector3<f64>;
 
+mod route;
 mod street;
+
+use route::crossing;
+pub use route::{Route, Stop, Turn};
 
 /// The town's road half-width (curb line); every scene's curb height.
 pub const ROAD_HALF_WIDTH: f64 = 7.0;
@@ -345,79 +349,6 @@ pub struct Actor {
     pub route: Route,
 }
 
-/// How an actor moves. Every position wraps in x around the ego's window.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Route {
-    /// Along the road at `speed`: yaw 0, or pi when oncoming (all the town).
-    Road,
-    /// Standing at (x0, y) facing `yaw`: parked vehicles, waiting pedestrians.
-    Still { yaw: f64 },
-    /// Walking back and forth across the road at x0 between y = -`reach`
-    /// and +`reach`, at |speed|, `phase` metres into the walk at t = 0.
-    Crossing { reach: f64, phase: f64 },
-    /// Through the junction at x0: `lead` metres straight along `heading`
-    /// to a quarter turn of `radius` (left when `left`) about the corner
-    /// (x0 + corner.0, corner.1), then `tail` metres straight, repeated.
-    Turn(Turn),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Turn {
-    pub corner: (f64, f64),
-    pub heading: f64,
-    pub left: bool,
-    pub radius: f64,
-    pub lead: f64,
-    pub tail: f64,
-    /// Metres into the manoeuvre at t = 0.
-    pub phase: f64,
-}
-
-impl Turn {
-    fn arc(&self) -> f64 {
-        self.radius * FRAC_PI_2
-    }
-
-    fn length(&self) -> f64 {
-        self.lead + self.arc() + self.tail
-    }
-
-    /// Position (relative to the junction) and heading `s` metres in.
-    fn at(&self, s: f64) -> (f64, f64, f64) {
-        let (sh, ch) = self.heading.sin_cos();
-        let turn = if self.left { FRAC_PI_2 } else { -FRAC_PI_2 };
-        // The arc starts `radius` before the corner, on the entry line.
-        let start = (
-            self.corner.0 - (self.lead + self.radius) * ch,
-            self.corner.1 - (self.lead + self.radius) * sh,
-        );
-        if s <= self.lead {
-            return (start.0 + s * ch, start.1 + s * sh, self.heading);
-        }
-        let entry = (start.0 + self.lead * ch, start.1 + self.lead * sh);
-        let side = if self.left { 1.0 } else { -1.0 };
-        // Centre of the arc: `radius` to the inside of the entry heading.
-        let centre = (
-            entry.0 - side * self.radius * sh,
-            entry.1 + side * self.radius * ch,
-        );
-        let swept = ((s - self.lead) / self.radius).min(FRAC_PI_2);
-        let heading = self.heading + side * swept;
-        let (sa, ca) = heading.sin_cos();
-        let on_arc = (
-            centre.0 + side * self.radius * sa,
-            centre.1 - side * self.radius * ca,
-        );
-        if s <= self.lead + self.arc() {
-            return (on_arc.0, on_arc.1, heading);
-        }
-        let out = s - self.lead - self.arc();
-        let exit_heading = self.heading + turn;
-        let (se, ce) = exit_heading.sin_cos();
-        (on_arc.0 + out * ce, on_arc.1 + out * se, exit_heading)
-    }
-}
-
 /// An actor's state at one instant, in the world frame.
 #[derive(Debug, Clone, Copy)]
 pub struct ActorState {
@@ -562,21 +493,28 @@ impl Scene {
                     (x, actor.y, yaw, V3::new(actor.speed, 0.0, 0.0))
                 }
                 Route::Still { yaw } => (wrap(actor.x0), actor.y, yaw, V3::zeros()),
-                Route::Crossing { reach, phase } => {
-                    let walk = (phase + actor.speed.abs() * t).rem_euclid(4.0 * reach);
-                    let (y, dir) = if walk < 2.0 * reach {
-                        (-reach + walk, 1.0)
-                    } else {
-                        (3.0 * reach - walk, -1.0)
-                    };
-                    let v = V3::new(0.0, dir * actor.speed.abs(), 0.0);
+                Route::Crossing {
+                    reach,
+                    phase,
+                    dwell,
+                } => {
+                    let (y, dir, speed) = crossing(reach, dwell, actor.speed.abs(), phase, t);
+                    let v = V3::new(0.0, dir * speed, 0.0);
                     (wrap(actor.x0), actor.y + y, dir * FRAC_PI_2, v)
                 }
                 Route::Turn(turn) => {
-                    let s = (turn.phase + actor.speed * t).rem_euclid(turn.length());
+                    let (s, speed) = match turn.stop {
+                        Some(stop) => {
+                            stop.along(turn.length(), actor.speed, turn.phase / actor.speed + t)
+                        }
+                        None => (
+                            (turn.phase + actor.speed * t).rem_euclid(turn.length()),
+                            actor.speed,
+                        ),
+                    };
                     let (dx, y, heading) = turn.at(s);
                     let (sh, ch) = heading.sin_cos();
-                    let v = V3::new(ch, sh, 0.0) * actor.speed;
+                    let v = V3::new(ch, sh, 0.0) * speed;
                     (wrap(actor.x0) + dx, y, heading, v)
                 }
             };

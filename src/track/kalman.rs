@@ -109,6 +109,12 @@ impl ConstantVelocity {
         [self.state.z, self.state.w]
     }
 
+    /// The position's covariance (m², x and y, row major).
+    pub fn position_covariance(&self) -> [f64; 4] {
+        let c = &self.covariance;
+        [c[(0, 0)], c[(0, 1)], c[(1, 0)], c[(1, 1)]]
+    }
+
     /// The larger of the position's two variances (m²).
     pub fn position_variance(&self) -> f64 {
         self.covariance[(0, 0)].max(self.covariance[(1, 1)])

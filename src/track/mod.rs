@@ -27,7 +27,7 @@ pub mod kalman;
 
 use serde::{Deserialize, Serialize};
 
-use crate::obstacle::{Obstacle, ObstacleClass};
+use crate::obstacle::{Obstacle, ObstacleClass, TrackState};
 use crate::validate::ConfigError;
 use assign::Assigner;
 use kalman::ConstantVelocity;
@@ -158,6 +158,23 @@ impl EgoPose2 {
         let (s, c) = self.yaw.sin_cos();
         [c * v[0] + s * v[1], -s * v[0] + c * v[1]]
     }
+
+    /// A 2×2 covariance (row major) of the tracking frame, in the ego's.
+    fn covariance_to_local(self, covariance: [f64; 4]) -> [f32; 4] {
+        rotate_covariance(covariance, -self.yaw)
+    }
+}
+
+/// R Σ Rᵀ for the rotation by `angle` about z (Σ 2×2, row major,
+/// symmetric: the result is exactly so too).
+fn rotate_covariance(sigma: [f64; 4], angle: f64) -> [f32; 4] {
+    let (s, c) = angle.sin_cos();
+    let [a, b, _, d] = sigma;
+    let b = (b + sigma[2]) / 2.0;
+    let xx = c * c * a - 2.0 * c * s * b + s * s * d;
+    let yy = s * s * a + 2.0 * c * s * b + c * c * d;
+    let xy = c * s * (a - d) + (c * c - s * s) * b;
+    [xx as f32, xy as f32, xy as f32, yy as f32]
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -170,6 +187,8 @@ struct Track {
     hits: u32,
     misses: u32,
     updated: i64,
+    /// The stamp of its first update.
+    born: i64,
 }
 
 /// A track's class, by vote: each obstacle it is updated with adds its
@@ -421,7 +440,7 @@ impl Tracker {
             track.votes.add(obstacles[o].class, obstacles[o].score);
             track.class = track.votes.winner().unwrap_or(track.class);
             counts.paired += 1;
-            publish(track, &self.config, ego, &mut obstacles[o]);
+            publish(track, &self.config, stamp, ego, &mut obstacles[o]);
         }
         counts
     }
@@ -442,6 +461,7 @@ impl Tracker {
                 *untracked += 1;
                 obstacle.id = 0;
                 obstacle.velocity = [0.0; 3];
+                obstacle.track = TrackState::NONE;
                 continue;
             }
             let track = Track {
@@ -456,8 +476,9 @@ impl Tracker {
                 hits: 1,
                 misses: 0,
                 updated: stamp,
+                born: stamp,
             };
-            publish(&track, &self.config, ego, obstacle);
+            publish(&track, &self.config, stamp, ego, obstacle);
             self.tracks.push(track);
             born += 1;
         }
@@ -505,9 +526,21 @@ impl Tracker {
                     let mut filter = track.filter;
                     filter.predict(dt, self.config.accel_sd);
                     predicted += 1;
+                    // Older by the horizon, and less sure of where it is.
+                    obstacle.track = TrackState {
+                        age_s: ((to - track.born).max(0) as f64 * NS) as f32,
+                        position_covariance: ego_to
+                            .covariance_to_local(filter.position_covariance()),
+                    };
                     [filter.state.x, filter.state.y]
                 }
-                None => seen,
+                None => {
+                    if obstacle.track.is_tracked() {
+                        let c = obstacle.track.position_covariance.map(f64::from);
+                        obstacle.track.position_covariance = rotate_covariance(c, turn);
+                    }
+                    seen
+                }
             };
             let [x, y] = ego_to.to_local(fixed);
             obstacle.bbox.center[0] = x;
@@ -547,10 +580,13 @@ impl Tracker {
         for obstacle in obstacles.iter_mut() {
             obstacle.id = 0;
             obstacle.velocity = [0.0; 3];
+            obstacle.track = TrackState::NONE;
         }
         for (t, pair) in self.pairs.iter().enumerate() {
             if let Some(o) = *pair {
-                publish(&self.tracks[t], &self.config, ego, &mut obstacles[o]);
+                // Its covariance is the later stamp's: a bound on the
+                // older one's.
+                publish(&self.tracks[t], &self.config, stamp, ego, &mut obstacles[o]);
             }
         }
     }
@@ -585,9 +621,20 @@ fn pairing_cost(
 }
 
 /// Writes the track's id, class (by vote, unless the obstacle's is
-/// unknown) and (once confirmed) velocity into `obstacle`.
-fn publish(track: &Track, config: &TrackingConfig, ego: EgoPose2, obstacle: &mut Obstacle) {
+/// unknown), age and position covariance at `stamp` and (once confirmed)
+/// velocity into `obstacle`.
+fn publish(
+    track: &Track,
+    config: &TrackingConfig,
+    stamp: i64,
+    ego: EgoPose2,
+    obstacle: &mut Obstacle,
+) {
     obstacle.id = track.id;
+    obstacle.track = TrackState {
+        age_s: ((stamp - track.born).max(0) as f64 * NS) as f32,
+        position_covariance: ego.covariance_to_local(track.filter.position_covariance()),
+    };
     // An unknown obstacle stays unknown: a fragment that a car's track
     // took (or a pole beside it) is not a second car.
     if obstacle.class != ObstacleClass::Unknown && track.votes.winner().is_some() {
@@ -626,6 +673,7 @@ mod tests {
             camera_stamp: 0,
             latency: f32::NAN,
             footprint: Footprint::default(),
+            track: TrackState::NONE,
         }
     }
 
@@ -700,6 +748,70 @@ mod tests {
         assert!((speed - 10.0).abs() < 0.2, "{moving:?}");
         assert_eq!(without.counters().without_ego, 20);
         assert_eq!(with_pose.counters().without_ego, 0);
+    }
+
+    /// A track's age counts from its first update; its position variance
+    /// starts at the measurement's, shrinks as updates come in, and turns
+    /// with the ego into the output frame; prediction to a later moment
+    /// makes it grow again.
+    #[test]
+    fn age_and_covariance_follow_the_track() {
+        let config = TrackingConfig::default();
+        let mut tracker = Tracker::new(config.clone());
+        let ego = |k: i64| EgoPose2 {
+            x: k as f64,
+            y: 0.0,
+            yaw: std::f64::consts::FRAC_PI_2,
+        };
+        let mut variances = vec![];
+        let mut out = vec![];
+        for k in 0..10 {
+            out = vec![obstacle(ObstacleClass::Car, 20.0, 0.0)];
+            tracker.step(k * 100 * MS, Some(ego(k)), &mut out);
+            let track = out[0].track;
+            assert!(track.is_tracked());
+            assert!((track.age_s - k as f32 * 0.1).abs() < 1e-6, "{track:?}");
+            variances.push(track.position_covariance);
+        }
+        let first = variances[0];
+        let sd2 = (config.position_sd_m * config.position_sd_m) as f32;
+        assert!(
+            (first[0] - sd2).abs() < 1e-5 && first[1].abs() < 1e-6,
+            "{first:?}"
+        );
+        let last = *variances.last().unwrap();
+        assert!(
+            last[0] < first[0] * 0.8 && last[3] < first[3] * 0.8,
+            "{last:?}"
+        );
+        assert!((last[1] - last[2]).abs() < 1e-6, "symmetric: {last:?}");
+        // Predicted 0.5 s on: the same track, less sure.
+        let now = 9 * 100 * MS;
+        tracker.predict_to(now, now + 500 * MS, Some(ego(9)), Some(ego(9)), &mut out);
+        let ahead = out[0].track;
+        assert!((ahead.age_s - 1.4).abs() < 1e-5, "{ahead:?}");
+        assert!(
+            ahead.position_covariance[0] > last[0],
+            "{ahead:?} vs {last:?}"
+        );
+        // An untracked obstacle says so.
+        let mut full = Tracker::new(TrackingConfig {
+            max_tracks: 0,
+            ..config
+        });
+        let mut lone = vec![obstacle(ObstacleClass::Car, 5.0, 0.0)];
+        full.step(0, None, &mut lone);
+        assert_eq!(lone[0].track, TrackState::NONE);
+    }
+
+    /// The covariance of a frame turned by 90° swaps its axes.
+    #[test]
+    fn covariances_turn_with_the_frame() {
+        let turned = rotate_covariance([4.0, 1.0, 1.0, 9.0], std::f64::consts::FRAC_PI_2);
+        let want = [9.0, -1.0, -1.0, 4.0];
+        for (got, want) in turned.iter().zip(want) {
+            assert!((got - want).abs() < 1e-5, "{turned:?}");
+        }
     }
 
     #[test]

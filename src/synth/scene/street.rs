@@ -6,8 +6,8 @@
 //! scenery is fixed in the world from x = -200 to 800 like the buildings.
 
 use super::{
-    Actor, EGO_LANE_Y, EGO_SPEED, Material, Part, Route, STREET_JUNCTION_X, Scene, Terrain, Turn,
-    V3, WINDOW_BEHIND, WINDOW_LENGTH, buildings, paint,
+    Actor, EGO_LANE_Y, EGO_SPEED, Material, Part, Route, STREET_JUNCTION_X, Scene, Stop, Terrain,
+    Turn, V3, WINDOW_BEHIND, WINDOW_LENGTH, buildings, paint,
 };
 use crate::obstacle::ObstacleClass;
 use rand::{RngExt, SeedableRng};
@@ -158,35 +158,61 @@ fn through_traffic(b: &mut Builder) {
 }
 
 /// Four vehicles looping through the junction: a right and a left turn off
-/// each direction of the main road, half a manoeuvre apart where they share
-/// an exit.
+/// each direction of the main road. Each brakes (2-3.5 m/s²) to a stop 4 m
+/// before its turn, waits 0.5-2.5 s and pulls away: what a
+/// constant-velocity filter gets wrong. The two that share an entry lane
+/// drive the same profile on loops of the same length (the tighter turn's
+/// tail is longer) half a cycle apart, which is longer than either spends
+/// on the shared lane: they never stand in each other.
 fn turning(b: &mut Builder) {
     let lanes = 1.75;
-    let routes = [
-        // (corner, heading, left, radius, phase share)
-        ((-lanes, -lanes), 0.0, false, 5.0, 0.0),
-        ((lanes, -lanes), 0.0, true, 8.0, 0.25),
-        ((lanes, lanes), PI, false, 5.0, 0.75),
-        ((-lanes, lanes), PI, true, 8.0, 0.5),
+    // (heading, [(corner, left, radius, share of the cycle)]) per entry lane.
+    let entries = [
+        (
+            0.0,
+            [
+                ((-lanes, -lanes), false, 5.0, 0.0),
+                ((lanes, -lanes), true, 8.0, 0.5),
+            ],
+        ),
+        (
+            PI,
+            [
+                ((lanes, lanes), false, 5.0, 0.25),
+                ((-lanes, lanes), true, 8.0, 0.75),
+            ],
+        ),
     ];
-    for (corner, heading, left, radius, share) in routes {
-        let mut turn = Turn {
-            corner,
-            heading,
-            left,
-            radius,
-            lead: 22.0,
-            tail: 22.0,
-            phase: 0.0,
-        };
-        turn.phase = share * turn.length();
+    let longest_arc = 8.0 * FRAC_PI_2;
+    for (heading, pair) in entries {
         let speed = b.range(4.5..6.5);
-        let class = if b.rng.random_bool(0.2) {
-            ObstacleClass::Truck
-        } else {
-            ObstacleClass::Car
+        let stop = Stop {
+            at: 0.0,
+            wait: b.range(0.5..2.5),
+            decel: b.range(2.0..3.5),
         };
-        b.add(class, J, 0.0, speed, Route::Turn(turn));
+        for (corner, left, radius, share) in pair {
+            let mut turn = Turn {
+                corner,
+                heading,
+                left,
+                radius,
+                lead: 22.0,
+                tail: 60.0 + longest_arc - radius * FRAC_PI_2,
+                phase: 0.0,
+                stop: Some(Stop {
+                    at: 22.0 - 4.0,
+                    ..stop
+                }),
+            };
+            turn.phase = share * stop.cycle(turn.length(), speed) * speed;
+            let class = if b.rng.random_bool(0.2) {
+                ObstacleClass::Truck
+            } else {
+                ObstacleClass::Car
+            };
+            b.add(class, J, 0.0, speed, Route::Turn(turn));
+        }
     }
 }
 
@@ -222,17 +248,19 @@ fn walking_groups(b: &mut Builder) {
 }
 
 /// Two groups crossing the main road at the crosswalks either side of the
-/// junction, abreast.
+/// junction, abreast, waiting 2-5 s at each curb (stop and go).
 fn crossing_groups(b: &mut Builder) {
     for (x, direction) in [(J - 8.5, -1.0), (J + 8.5, 1.0)] {
         let members = b.rng.random_range(2..=5);
         let speed = b.range(1.1..1.5);
         let phase = b.range(0.0..44.0);
+        let dwell = b.range(2.0..5.0);
         let mut offset = 0.0;
         for _ in 0..members {
             let route = Route::Crossing {
                 reach: T.half_width + 1.0,
                 phase,
+                dwell,
             };
             b.add(ObstacleClass::Pedestrian, x + offset, 0.0, speed, route);
             offset += direction * (0.5 + b.range(0.3..0.7));
