@@ -3,10 +3,11 @@
 //! Owns the road surface ([`Terrain`]: grade, camber, curbs, sidewalks, the
 //! street's junctions), the static scenery (building facades; on the street
 //! also poles, trees and hedges, which are never truth), and the actors with
-//! their motion ([`Route`]): the town has cars, trucks, pedestrians and
-//! cyclists on straight lanes at constant speed; the street adds parked rows
-//! (parallel and echelon), vehicles turning at a junction, pedestrian groups
-//! (walking, standing beside parked cars, crossing) and cyclists at the
+//! their motion ([`Route`], in `route.rs`): the town has cars, trucks,
+//! pedestrians and cyclists on straight lanes at constant speed; the street
+//! adds parked rows (parallel and echelon), vehicles that brake to a stop
+//! and turn at a junction, pedestrian groups (walking, standing beside
+//! parked cars, crossing and waiting at the curbs) and cyclists at the
 //! parked rows. Never renders or casts rays against actors itself: it hands
 //! out oriented boxes ([`Part`]) and the ground intersection.
 
@@ -42,8 +43,9 @@ pub enum SceneKind {
     #[default]
     Town,
     /// Two lanes between parked rows (parallel and echelon), a junction with
-    /// turning vehicles, pedestrian groups, cyclists at the parked cars,
-    /// poles, trees and hedges; a cambered road that climbs.
+    /// vehicles that brake, stop and turn, pedestrian groups (some crossing
+    /// and waiting at the curbs), cyclists at the parked cars, poles, trees
+    /// and hedges; a cambered road that climbs.
     Street,
 }
 

@@ -1,7 +1,7 @@
 //! The street scene: parked rows (parallel and echelon, a few trucks),
-//! through traffic, vehicles turning at a junction, pedestrian groups
-//! (walking, standing beside parked cars, crossing), cyclists at the parked
-//! rows, and scenery that is never truth: poles, trees, bushes, hedges.
+//! through traffic, vehicles that brake to a stop and turn at a junction,
+//! pedestrian groups (walking, standing beside parked cars, crossing and
+//! waiting at the curbs), cyclists at the parked rows, and scenery that is never truth: poles, trees, bushes, hedges.
 //! Actors are laid out over one window length (they wrap like the town's);
 //! scenery is fixed in the world from x = -200 to 800 like the buildings.
 
