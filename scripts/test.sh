@@ -41,6 +41,8 @@ step "cargo fmt --check" cargo fmt --check
 step "unsafe only in the FFI modules, each with its SAFETY comment" python3 scripts/check-unsafe.py
 step "module graph: no import cycles, files within 900 lines, ARCHITECTURE.md true" python3 scripts/check-modules.py
 step "cargo clippy (default features)" cargo clippy --release --all-targets --locked -- -D warnings
+step "cargo clippy (no default features: tract alone)" \
+    cargo clippy --release --all-targets --locked --no-default-features -- -D warnings
 step "cargo clippy (all features; the TensorRT shim is not compiled: no TensorRT here)" \
     env LOOKOUT_TENSORRT_CHECK_ONLY=1 cargo clippy --release --all-targets --all-features --locked -- -D warnings
 
@@ -68,11 +70,12 @@ all_features() {
 }
 step "cargo test (features: $features)" all_features
 
-# What a newcomer's `cargo run` builds: no cuda, no onnxruntime, no ROS.
-# The unit tests (engine choice, the GPU probe's 'built without cuda'), the
-# camera engines against the onnxruntime reference, and the CLI's
-# 'rebuild with --features' paths.
-default_features() {
-    cargo test --release --locked --lib --test features --test camera
+# The pure-Rust build (`--no-default-features`: no onnxruntime, no cuda, no
+# ROS). The unit tests (engine choice, `auto` falling back to tract, the GPU
+# probe's 'built without cuda'), the camera engines against the onnxruntime
+# reference, and the CLI's 'rebuild with --features' paths. (A newcomer's
+# `cargo run` has the onnxruntime feature: the demo step builds that.)
+no_default_features() {
+    cargo test --release --locked --no-default-features --lib --test features --test camera
 }
-step "cargo test (default features: unit, features, camera)" default_features
+step "cargo test (no default features: unit, features, camera)" no_default_features

@@ -215,6 +215,35 @@ fn detections_equal_an_onnxruntime_reference_on_every_engine() {
     }
 }
 
+/// The default engine is onnxruntime wherever its wheel is found (here,
+/// the test venv's, as ORT_DYLIB_PATH or a `.venv*` folder would give it),
+/// and tract in a build without the feature.
+#[test]
+fn the_default_engine_is_onnxruntime_where_its_library_is_found() {
+    let Some(python) = common::python(
+        "the_default_engine_is_onnxruntime_where_its_library_is_found",
+        "onnxruntime",
+    ) else {
+        return;
+    };
+    let spec =
+        ModelSpec::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("models/nanodet-m-416.yaml"))
+            .unwrap();
+    #[cfg(feature = "onnxruntime")]
+    let (library, expected) = (Some(onnxruntime_library(&python)), "onnxruntime");
+    #[cfg(not(feature = "onnxruntime"))]
+    let (library, expected) = (None, "tract");
+    let _ = python;
+    let options = EngineOptions {
+        onnxruntime_library: library,
+        threads: 2,
+        ..EngineOptions::default()
+    };
+    assert_eq!(options.backend, Backend::Auto);
+    let engine = lookout::camera::engine::load(&spec, &options).unwrap();
+    assert_eq!(engine.info().backend, expected);
+}
+
 /// GPU execution providers are registered exactly when the loaded library
 /// has them (as onnxruntime itself reports), in the order asked, and the
 /// CPU provider always follows.

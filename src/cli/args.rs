@@ -219,7 +219,8 @@ pub enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
         /// The onnxruntime shared library, to time that engine too (camera
-        /// only; default: ORT_DYLIB_PATH).
+        /// only; default: ORT_DYLIB_PATH, a virtual environment's
+        /// `onnxruntime` wheel, the system's).
         #[arg(long)]
         onnxruntime_library: Option<PathBuf>,
         /// Lidar only: time the scans of this bag (e.g. an imported KITTI
@@ -353,13 +354,14 @@ pub enum EngineAction {
 /// Which inference engine runs the camera model.
 #[derive(clap::Args)]
 pub struct EngineArgs {
-    #[arg(long, value_enum, default_value_t = Backend::Tract)]
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
     pub engine: Backend,
     /// Threads for one inference.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
-    /// The onnxruntime shared library (default: ORT_DYLIB_PATH), e.g. the
-    /// one inside the `onnxruntime` PyPI wheel.
+    /// The onnxruntime shared library (default: ORT_DYLIB_PATH, then the
+    /// `onnxruntime` PyPI wheel in the active virtual environment or a
+    /// `.venv*` folder here, then the system's).
     #[arg(long)]
     pub onnxruntime_library: Option<PathBuf>,
     /// onnxruntime: an execution provider to use when the library has it

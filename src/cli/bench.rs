@@ -272,11 +272,11 @@ pub fn bench_camera(runs: usize, onnxruntime_library: Option<PathBuf>) -> Result
     let frame = CameraFrame::rgb8("camera", w, h, &pixels);
     let spec = ModelSpec::load(Path::new("models/nanodet-m-416.yaml"))?;
     println!(
-        "{:<48} {:>9} {:>9} {:>9}",
+        "{:<62} {:>9} {:>9} {:>9}",
         "step", "p50 ms", "p99 ms", "max ms"
     );
     let report = |name: &str, (p50, p99, max): (f64, f64, f64)| {
-        println!("{name:<48} {p50:>9.2} {p99:>9.2} {max:>9.2}");
+        println!("{name:<62} {p50:>9.2} {p99:>9.2} {max:>9.2}");
     };
     let mut letterbox = spec.input.clone();
     (letterbox.width, letterbox.height) = (640, 640);
@@ -298,10 +298,10 @@ pub fn bench_camera(runs: usize, onnxruntime_library: Option<PathBuf>) -> Result
     let mut pre = Preprocessor::new(&spec.input);
     let mut tensor = vec![0.0; pre.tensor_len()];
     let transform: ImageTransform = pre.run(&frame, &mut tensor);
-    let onnxruntime_library =
-        onnxruntime_library.or_else(|| std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from));
     let mut last_engine = None;
-    for backend in [Backend::Tract, Backend::Onnxruntime] {
+    // Each engine, then the default (`auto`: what a run without --engine
+    // gets here), side by side in one run.
+    for backend in [Backend::Tract, Backend::Onnxruntime, Backend::Auto] {
         for threads in [1, 2] {
             let options = EngineOptions {
                 backend,
@@ -316,9 +316,13 @@ pub fn bench_camera(runs: usize, onnxruntime_library: Option<PathBuf>) -> Result
                     break;
                 }
             };
+            let chosen = engine.info().backend;
             let name = format!(
                 "inference nanodet-m 416, {}, {threads} thread{}",
-                engine.info().backend,
+                match backend {
+                    Backend::Auto => format!("default (auto: {chosen})"),
+                    _ => chosen.to_owned(),
+                },
                 if threads == 1 { "" } else { "s" }
             );
             report(

@@ -182,12 +182,7 @@ pub fn demo(bag: &Path, seconds: f64) -> Result<()> {
             streaming: None,
             horizons: Vec::new(),
             mot_frames: None,
-            engine: EngineOptions {
-                backend: crate::camera::engine::Backend::Tract,
-                threads: 1,
-                onnxruntime_library: None,
-                ..EngineOptions::default()
-            },
+            engine: EngineOptions::default(),
         },
         &LookoutConfig::default(),
         None,

@@ -105,7 +105,7 @@ impl Default for NodeConfig {
             reliability: Reliability::BestEffort,
             queue_depth: 5,
             model: String::new(),
-            engine: Backend::Tract,
+            engine: Backend::Auto,
             engine_threads: 1,
             onnxruntime_providers: String::new(),
             gpu: crate::gpu::GpuOptions::default(),
@@ -441,7 +441,7 @@ mod tests {
             ParamValue::DoubleArray(vec![-80.0, 80.0])
         );
         assert_eq!(lookup("scheduler.policy"), ParamValue::String("edf".into()));
-        assert_eq!(lookup("node.engine"), ParamValue::String("tract".into()));
+        assert_eq!(lookup("node.engine"), ParamValue::String("auto".into()));
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! Inference engines behind one trait: load a model once (optimized at load),
 //! run it on a preallocated input tensor, hand out named outputs.
 //!
-//! Owns the backends: [`TractEngine`] (pure Rust, the default) and, with the
-//! `onnxruntime` feature, [`OrtEngine`]; the TensorRT backend implements the
-//! same [`Engine`] trait. An engine never touches frames or detections:
+//! Owns the backends: [`TractEngine`] (pure Rust, always built) and, with
+//! the `onnxruntime` feature (on by default), [`OrtEngine`]; the TensorRT
+//! backend implements the same [`Engine`] trait. The default choice,
+//! [`Backend::Auto`], is onnxruntime wherever its library is found
+//! ([`ort_library`]) and tract otherwise, with a one-line notice saying why. An engine never touches frames or detections:
 //! tensors in, tensors out.
 
 pub mod cache;
+pub mod ort_library;
 mod tract;
 pub mod trtexec;
 pub use tract::TractEngine;
@@ -36,11 +39,6 @@ pub enum EngineError {
         backend: &'static str,
         feature: &'static str,
     },
-    #[error(
-        "the onnxruntime engine needs its shared library: pass its path \
-         (--onnxruntime-library) or set ORT_DYLIB_PATH"
-    )]
-    NoLibrary,
 }
 
 /// What an engine was built for.
@@ -100,8 +98,12 @@ pub struct DeviceInput<'a> {
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
-    /// Pure Rust, always built in.
+    /// onnxruntime when it is built in and its library can be found (the
+    /// path given, ORT_DYLIB_PATH, a virtual environment's `onnxruntime`
+    /// wheel, the system), tract otherwise: said once, in one line.
     #[default]
+    Auto,
+    /// Pure Rust, always built in.
     Tract,
     /// onnxruntime, loaded at run time (feature `onnxruntime`).
     Onnxruntime,
@@ -116,7 +118,8 @@ pub struct EngineOptions {
     pub backend: Backend,
     /// Threads the engine may use for one inference.
     pub threads: usize,
-    /// The onnxruntime shared library; `None` reads `ORT_DYLIB_PATH`.
+    /// The onnxruntime shared library; `None` searches for one
+    /// ([`ort_library::locate`]).
     pub onnxruntime_library: Option<PathBuf>,
     /// onnxruntime only: execution providers to ask for, in order of
     /// preference (each used when the loaded library has it; the CPU one
@@ -143,7 +146,7 @@ pub enum OrtProvider {
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
-            backend: Backend::Tract,
+            backend: Backend::Auto,
             threads: 1,
             onnxruntime_library: None,
             onnxruntime_providers: Vec::new(),
@@ -192,9 +195,51 @@ pub fn load(spec: &ModelSpec, options: &EngineOptions) -> Result<Box<dyn Engine>
             spec,
             options.threads,
         )?)),
+        Backend::Auto => load_auto(spec, options),
         Backend::Onnxruntime => load_onnxruntime(spec, options),
         Backend::Tensorrt => load_tensorrt(spec, &options.tensorrt, &options.gpu),
     }
+}
+
+/// `auto`: onnxruntime where its library loads, else tract. The notice of
+/// a fallback is given once per process (every lane loads its own engine).
+fn load_auto(spec: &ModelSpec, options: &EngineOptions) -> Result<Box<dyn Engine>, EngineError> {
+    static NOTICE: std::sync::Once = std::sync::Once::new();
+    let why = match auto_onnxruntime(spec, options) {
+        Ok(engine) => return Ok(engine),
+        Err(why) => why,
+    };
+    NOTICE.call_once(|| tracing::info!("camera engine: tract ({why})"));
+    Ok(Box::new(TractEngine::load_with_threads(
+        spec,
+        options.threads,
+    )?))
+}
+
+#[cfg(feature = "onnxruntime")]
+fn auto_onnxruntime(spec: &ModelSpec, options: &EngineOptions) -> Result<Box<dyn Engine>, String> {
+    let found = ort_library::locate(options.onnxruntime_library.as_deref());
+    match OrtEngine::load(spec, &found.path, options) {
+        Ok(engine) => {
+            tracing::debug!(
+                "camera engine: onnxruntime from {} ({})",
+                found.path.display(),
+                found.source
+            );
+            Ok(Box::new(engine))
+        }
+        Err(e) => Err(format!(
+            "onnxruntime from {} ({}) did not load: {e}; set ORT_DYLIB_PATH or \
+             `pip install onnxruntime` into a virtual environment for its speed",
+            found.path.display(),
+            found.source
+        )),
+    }
+}
+
+#[cfg(not(feature = "onnxruntime"))]
+fn auto_onnxruntime(_: &ModelSpec, _: &EngineOptions) -> Result<Box<dyn Engine>, String> {
+    Err("built without the onnxruntime feature".into())
 }
 
 #[cfg(feature = "tensorrt")]
@@ -280,12 +325,8 @@ fn load_onnxruntime(
     spec: &ModelSpec,
     options: &EngineOptions,
 ) -> Result<Box<dyn Engine>, EngineError> {
-    let library = options
-        .onnxruntime_library
-        .clone()
-        .or_else(|| std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from))
-        .ok_or(EngineError::NoLibrary)?;
-    Ok(Box::new(OrtEngine::load(spec, &library, options)?))
+    let found = ort_library::locate(options.onnxruntime_library.as_deref());
+    Ok(Box::new(OrtEngine::load(spec, &found.path, options)?))
 }
 
 #[cfg(not(feature = "onnxruntime"))]
@@ -426,6 +467,20 @@ mod tests {
         };
         let error = load(&shipped(), &options).err().unwrap();
         assert!(error.to_string().contains("/nonexistent"), "{error}");
+    }
+
+    /// `auto` with a library that does not load runs on tract (and says
+    /// so once) rather than failing.
+    #[test]
+    fn auto_falls_back_to_tract_when_onnxruntime_does_not_load() {
+        let options = EngineOptions {
+            backend: Backend::Auto,
+            onnxruntime_library: Some("/nonexistent/libonnxruntime.so".into()),
+            ..EngineOptions::default()
+        };
+        assert_eq!(Backend::default(), Backend::Auto);
+        let engine = load(&shipped(), &options).unwrap();
+        assert_eq!(engine.info().backend, "tract");
     }
 
     #[test]

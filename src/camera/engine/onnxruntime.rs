@@ -31,6 +31,14 @@ pub struct OrtEngine {
 static ENVIRONMENT: OnceLock<ort::environment::Environment> = OnceLock::new();
 
 fn environment(library: &Path) -> Result<&'static ort::environment::Environment, String> {
+    // A path that names no file loads nothing, whatever was loaded before
+    // (a bare name is for the system's loader to search).
+    if library.is_absolute() && !library.exists() {
+        return Err(format!(
+            "onnxruntime library {}: no such file",
+            library.display()
+        ));
+    }
     if let Some(environment) = ENVIRONMENT.get() {
         return Ok(environment);
     }
