@@ -112,6 +112,48 @@ fn the_astronaut_is_a_person() {
     }
 }
 
+/// The INT8 rung of the ladder: the committed model is what
+/// `models/quantize/quantize.py` makes (initializers compared), and on
+/// onnxruntime it still puts a person over the astronaut.
+#[cfg(feature = "onnxruntime")]
+#[test]
+fn the_int8_nanodet_is_what_its_script_makes_and_sees_the_astronaut() {
+    let Some(python) = common::python(
+        "the_int8_nanodet_is_what_its_script_makes_and_sees_the_astronaut",
+        "onnx, onnxruntime, skimage",
+    ) else {
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let checked = common::stdout_of(
+        Command::new(&python)
+            .arg(root.join("models/quantize/quantize.py"))
+            .arg("--check")
+            .arg(root.join("models/nanodet-m-416_int8.onnx")),
+    );
+    assert!(String::from_utf8_lossy(&checked).contains("the same as a new quantization"));
+    let spec = ModelSpec::load(&root.join("models/nanodet-m-416-int8.yaml")).unwrap();
+    let options = EngineOptions {
+        backend: Backend::Onnxruntime,
+        onnxruntime_library: Some(onnxruntime_library(&python)),
+        ..EngineOptions::default()
+    };
+    let mut stage = CameraStage::load(spec, &options).unwrap();
+    let (w, h, pixels) = rgb(&skimage_image(&python, "astronaut.png"));
+    let mut detections = Vec::new();
+    stage
+        .process(&frame(w, h, &pixels), &mut detections)
+        .unwrap();
+    let person = stage.spec().class_index("person").unwrap() as u16;
+    let figure = [20.0, 15.0, 365.0, 512.0];
+    assert!(
+        detections
+            .iter()
+            .any(|d| d.class == person && d.score >= 0.5 && iou(d.bbox, figure) >= 0.6),
+        "{detections:?}"
+    );
+}
+
 fn reference(python: &Path, stage: &CameraStage, transform: [f32; 6]) -> Vec<(u16, f32, [f32; 4])> {
     let dir = tempfile::tempdir().unwrap();
     let tensor = dir.path().join("input.bin");

@@ -334,6 +334,33 @@ pub fn bench_camera(runs: usize, onnxruntime_library: Option<PathBuf>) -> Result
             last_engine = Some(engine);
         }
     }
+    // The INT8 rung (QDQ: onnxruntime, VNNI where the CPU has it).
+    let int8 = ModelSpec::load(Path::new("models/nanodet-m-416-int8.yaml"))?;
+    for threads in [1, 2] {
+        let options = EngineOptions {
+            backend: Backend::Onnxruntime,
+            threads,
+            onnxruntime_library: onnxruntime_library.clone(),
+            ..EngineOptions::default()
+        };
+        let mut engine = match engine::load(&int8, &options) {
+            Ok(engine) => engine,
+            Err(error) => {
+                println!("int8 skipped: {error}");
+                break;
+            }
+        };
+        let name = format!(
+            "inference nanodet-m 416 int8, onnxruntime, {threads} thread{}",
+            if threads == 1 { "" } else { "s" }
+        );
+        report(
+            &name,
+            time_ms(runs.min(30), || {
+                engine.run(&tensor).expect("inference");
+            }),
+        );
+    }
     let engine = last_engine.context("no engine loaded")?;
     let mut decoder = Decoder::new(&spec);
     let mut detections = Vec::new();
