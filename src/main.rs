@@ -162,8 +162,9 @@ fn run(cli: Cli) -> Result<()> {
             stage: BenchStage::Camera,
             runs,
             onnxruntime_library,
+            model,
             ..
-        } => bench::bench_camera(runs, onnxruntime_library),
+        } => bench::bench_camera(runs, onnxruntime_library, model),
         Command::Bench {
             stage: BenchStage::Scheduler,
             runs,

@@ -464,6 +464,7 @@ mod tests {
             class_agnostic_nms: false,
             max_detections: 100,
             obstacle_classes: vec![],
+            ladder: vec![],
             origin: PathBuf::new(),
         }
     }

@@ -112,6 +112,12 @@ pub struct ModelSpec {
     pub max_detections: usize,
     /// Class names reported as obstacles (the rest are ignored downstream).
     pub obstacle_classes: Vec<String>,
+    /// The faster variants of this model, most accurate first: spec files
+    /// (relative to this one) of models with the same classes, e.g. the
+    /// INT8 NanoDet under the fp32 one. `lookout bench camera --model`
+    /// times every rung ([`ModelSpec::rungs`]).
+    #[serde(default)]
+    pub ladder: Vec<PathBuf>,
     /// Where the spec was loaded from (set by `load`).
     #[serde(skip)]
     pub origin: PathBuf,
@@ -138,10 +144,38 @@ impl ModelSpec {
 
     /// The ONNX file's path, resolved against the spec's folder.
     pub fn onnx_path(&self) -> PathBuf {
+        self.beside(&self.onnx)
+    }
+
+    /// `path` resolved against the spec's folder.
+    fn beside(&self, path: &Path) -> PathBuf {
         match self.origin.parent() {
-            Some(dir) if self.onnx.is_relative() => dir.join(&self.onnx),
-            _ => self.onnx.clone(),
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path.to_path_buf(),
         }
+    }
+
+    /// This model, then the variants of its `ladder`, most accurate first.
+    /// A rung must have this model's classes and no ladder of its own.
+    pub fn rungs(&self) -> Result<Vec<ModelSpec>, SpecError> {
+        let mut rungs = vec![self.clone()];
+        for path in &self.ladder {
+            let rung = ModelSpec::load(&self.beside(path))?;
+            let problem = if rung.classes != self.classes {
+                "has other classes than this model"
+            } else if !rung.ladder.is_empty() {
+                "has a ladder of its own"
+            } else {
+                rungs.push(rung);
+                continue;
+            };
+            return Err(SpecError::Invalid {
+                path: self.origin.clone(),
+                field: "ladder",
+                problem: format!("{} {problem}", path.display()),
+            });
+        }
+        Ok(rungs)
     }
 
     /// Index of a class name.
@@ -257,6 +291,30 @@ mod tests {
         assert_eq!(spec.classes[0], "person");
         assert!(spec.onnx_path().exists(), "{:?}", spec.onnx_path());
         assert_eq!(spec.input.color, ColorOrder::Bgr);
+    }
+
+    /// The shipped NanoDet's ladder: fp32, then INT8; a rung with other
+    /// classes is refused, naming the field and the rung.
+    #[test]
+    fn the_ladder_lists_the_rungs_most_accurate_first() {
+        let rungs = shipped().rungs().unwrap();
+        let names: Vec<&str> = rungs.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["nanodet-m-416", "nanodet-m-416-int8"]);
+        assert!(rungs[1].onnx_path().exists());
+        let dir = tempfile::tempdir().unwrap();
+        let text = std::fs::read_to_string(shipped().origin).unwrap();
+        let other = text
+            .replace("  - person\n", "  - rider\n")
+            .replace("[person, ", "[rider, ");
+        let other = other.replace("\nladder:", "\n# no ladder:");
+        std::fs::write(dir.path().join("other.yaml"), other).unwrap();
+        let top = text.replace("ladder: [nanodet-m-416-int8.yaml]", "ladder: [other.yaml]");
+        let top = ModelSpec::from_yaml(&top, &dir.path().join("top.yaml")).unwrap();
+        let error = top.rungs().unwrap_err().to_string();
+        assert!(
+            error.contains("ladder: other.yaml has other classes"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -227,6 +227,10 @@ pub enum Command {
         /// frame) instead of synthetic ones.
         #[arg(long)]
         bag: Option<PathBuf>,
+        /// Camera only: the model spec to time, with every rung of its
+        /// `ladder` (default: models/nanodet-m-416.yaml).
+        #[arg(long)]
+        model: Option<PathBuf>,
     },
 }
 

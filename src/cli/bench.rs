@@ -259,7 +259,11 @@ fn bench_scheduler_rig(runs: usize, config: &LookoutConfig, rig: crate::rig::Rig
 /// Times the camera stage's parts on a synthetic 1920x1080 rgb8 frame:
 /// preprocessing and decoding on one thread, inference on every engine this
 /// build has at one and two threads.
-pub fn bench_camera(runs: usize, onnxruntime_library: Option<PathBuf>) -> Result<()> {
+pub fn bench_camera(
+    runs: usize,
+    onnxruntime_library: Option<PathBuf>,
+    model: Option<PathBuf>,
+) -> Result<()> {
     use crate::camera::engine;
     use crate::camera::preprocess::Preprocessor;
     use crate::camera::spec::{ColorOrder, Layout, ModelSpec, ResizeMode};
@@ -270,7 +274,8 @@ pub fn bench_camera(runs: usize, onnxruntime_library: Option<PathBuf>) -> Result
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     let frame = CameraFrame::rgb8("camera", w, h, &pixels);
-    let spec = ModelSpec::load(Path::new("models/nanodet-m-416.yaml"))?;
+    let model = model.unwrap_or_else(|| PathBuf::from("models/nanodet-m-416.yaml"));
+    let spec = ModelSpec::load(&model)?;
     println!(
         "{:<62} {:>9} {:>9} {:>9}",
         "step", "p50 ms", "p99 ms", "max ms"
@@ -298,70 +303,57 @@ pub fn bench_camera(runs: usize, onnxruntime_library: Option<PathBuf>) -> Result
     let mut pre = Preprocessor::new(&spec.input);
     let mut tensor = vec![0.0; pre.tensor_len()];
     let transform: ImageTransform = pre.run(&frame, &mut tensor);
-    let mut last_engine = None;
-    // Each engine, then the default (`auto`: what a run without --engine
-    // gets here), side by side in one run.
-    for backend in [Backend::Tract, Backend::Onnxruntime, Backend::Auto] {
-        for threads in [1, 2] {
-            let options = EngineOptions {
-                backend,
-                threads,
-                onnxruntime_library: onnxruntime_library.clone(),
-                ..EngineOptions::default()
-            };
-            let mut engine = match engine::load(&spec, &options) {
-                Ok(engine) => engine,
-                Err(error) => {
-                    println!("{backend:?} skipped: {error}");
-                    break;
+    let mut top_engine = None;
+    // Every rung of the model's ladder on each engine, and the default
+    // (`auto`: what a run without --engine gets here) on the top rung,
+    // side by side in one run.
+    for (rung, variant) in spec.rungs()?.iter().enumerate() {
+        let mut pre = Preprocessor::new(&variant.input);
+        let mut input = vec![0.0; pre.tensor_len()];
+        pre.run(&frame, &mut input);
+        let backends: &[Backend] = if rung == 0 {
+            &[Backend::Tract, Backend::Onnxruntime, Backend::Auto]
+        } else {
+            &[Backend::Tract, Backend::Onnxruntime]
+        };
+        for &backend in backends {
+            for threads in [1, 2] {
+                let options = EngineOptions {
+                    backend,
+                    threads,
+                    onnxruntime_library: onnxruntime_library.clone(),
+                    ..EngineOptions::default()
+                };
+                let mut engine = match engine::load(variant, &options) {
+                    Ok(engine) => engine,
+                    Err(error) => {
+                        println!("{} on {backend:?} skipped: {error}", variant.name);
+                        break;
+                    }
+                };
+                let chosen = engine.info().backend;
+                let name = format!(
+                    "inference {}, {}, {threads} thread{}",
+                    variant.name,
+                    match backend {
+                        Backend::Auto => format!("default (auto: {chosen})"),
+                        _ => chosen.to_owned(),
+                    },
+                    if threads == 1 { "" } else { "s" }
+                );
+                report(
+                    &name,
+                    time_ms(runs.min(30), || {
+                        engine.run(&input).expect("inference");
+                    }),
+                );
+                if rung == 0 {
+                    top_engine = Some(engine);
                 }
-            };
-            let chosen = engine.info().backend;
-            let name = format!(
-                "inference nanodet-m 416, {}, {threads} thread{}",
-                match backend {
-                    Backend::Auto => format!("default (auto: {chosen})"),
-                    _ => chosen.to_owned(),
-                },
-                if threads == 1 { "" } else { "s" }
-            );
-            report(
-                &name,
-                time_ms(runs.min(30), || {
-                    engine.run(&tensor).expect("inference");
-                }),
-            );
-            last_engine = Some(engine);
+            }
         }
     }
-    // The INT8 rung (QDQ: onnxruntime, VNNI where the CPU has it).
-    let int8 = ModelSpec::load(Path::new("models/nanodet-m-416-int8.yaml"))?;
-    for threads in [1, 2] {
-        let options = EngineOptions {
-            backend: Backend::Onnxruntime,
-            threads,
-            onnxruntime_library: onnxruntime_library.clone(),
-            ..EngineOptions::default()
-        };
-        let mut engine = match engine::load(&int8, &options) {
-            Ok(engine) => engine,
-            Err(error) => {
-                println!("int8 skipped: {error}");
-                break;
-            }
-        };
-        let name = format!(
-            "inference nanodet-m 416 int8, onnxruntime, {threads} thread{}",
-            if threads == 1 { "" } else { "s" }
-        );
-        report(
-            &name,
-            time_ms(runs.min(30), || {
-                engine.run(&tensor).expect("inference");
-            }),
-        );
-    }
-    let engine = last_engine.context("no engine loaded")?;
+    let engine = top_engine.context("no engine loaded")?;
     let mut decoder = Decoder::new(&spec);
     let mut detections = Vec::new();
     report(
