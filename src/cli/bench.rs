@@ -300,17 +300,15 @@ pub fn bench_camera(
             }),
         );
     }
-    let mut pre = Preprocessor::new(&spec.input);
-    let mut tensor = vec![0.0; pre.tensor_len()];
-    let transform: ImageTransform = pre.run(&frame, &mut tensor);
-    let mut top_engine = None;
+    // The top rung's last engine and its input's transform, for decoding.
+    let mut top: Option<(Box<dyn engine::Engine>, ImageTransform)> = None;
     // Every rung of the model's ladder on each engine, and the default
     // (`auto`: what a run without --engine gets here) on the top rung,
     // side by side in one run.
     for (rung, variant) in spec.rungs()?.iter().enumerate() {
         let mut pre = Preprocessor::new(&variant.input);
         let mut input = vec![0.0; pre.tensor_len()];
-        pre.run(&frame, &mut input);
+        let transform = pre.run(&frame, &mut input);
         let backends: &[Backend] = if rung == 0 {
             &[Backend::Tract, Backend::Onnxruntime, Backend::Auto]
         } else {
@@ -348,12 +346,12 @@ pub fn bench_camera(
                     }),
                 );
                 if rung == 0 {
-                    top_engine = Some(engine);
+                    top = Some((engine, transform));
                 }
             }
         }
     }
-    let engine = top_engine.context("no engine loaded")?;
+    let (engine, transform) = top.context("no engine loaded")?;
     let mut decoder = Decoder::new(&spec);
     let mut detections = Vec::new();
     report(

@@ -527,11 +527,7 @@ impl Tracker {
                     filter.predict(dt, self.config.accel_sd);
                     predicted += 1;
                     // Older by the horizon, and less sure of where it is.
-                    obstacle.track = TrackState {
-                        age_s: ((to - track.born).max(0) as f64 * NS) as f32,
-                        position_covariance: ego_to
-                            .covariance_to_local(filter.position_covariance()),
-                    };
+                    obstacle.track = track_state(track.born, &filter, to, ego_to);
                     [filter.state.x, filter.state.y]
                 }
                 None => {
@@ -620,6 +616,15 @@ fn pairing_cost(
     }
 }
 
+/// What an obstacle says of a track born at `born` whose filter stands at
+/// `stamp`: its age then, and the centre's covariance in the ego's frame.
+fn track_state(born: i64, filter: &ConstantVelocity, stamp: i64, ego: EgoPose2) -> TrackState {
+    TrackState {
+        age_s: ((stamp - born).max(0) as f64 * NS) as f32,
+        position_covariance: ego.covariance_to_local(filter.position_covariance()),
+    }
+}
+
 /// Writes the track's id, class (by vote, unless the obstacle's is
 /// unknown), age and position covariance at `stamp` and (once confirmed)
 /// velocity into `obstacle`.
@@ -631,10 +636,7 @@ fn publish(
     obstacle: &mut Obstacle,
 ) {
     obstacle.id = track.id;
-    obstacle.track = TrackState {
-        age_s: ((stamp - track.born).max(0) as f64 * NS) as f32,
-        position_covariance: ego.covariance_to_local(track.filter.position_covariance()),
-    };
+    obstacle.track = track_state(track.born, &track.filter, stamp, ego);
     // An unknown obstacle stays unknown: a fragment that a car's track
     // took (or a pole beside it) is not a second car.
     if obstacle.class != ObstacleClass::Unknown && track.votes.winner().is_some() {

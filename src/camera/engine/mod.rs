@@ -205,41 +205,20 @@ pub fn load(spec: &ModelSpec, options: &EngineOptions) -> Result<Box<dyn Engine>
 /// a fallback is given once per process (every lane loads its own engine).
 fn load_auto(spec: &ModelSpec, options: &EngineOptions) -> Result<Box<dyn Engine>, EngineError> {
     static NOTICE: std::sync::Once = std::sync::Once::new();
-    let why = match auto_onnxruntime(spec, options) {
+    let why = match load_onnxruntime(spec, options) {
         Ok(engine) => return Ok(engine),
         Err(why) => why,
     };
-    NOTICE.call_once(|| tracing::info!("camera engine: tract ({why})"));
+    NOTICE.call_once(|| {
+        tracing::info!(
+            "camera engine: tract (onnxruntime: {why}; set ORT_DYLIB_PATH or \
+             `pip install onnxruntime` into a virtual environment for its speed)"
+        )
+    });
     Ok(Box::new(TractEngine::load_with_threads(
         spec,
         options.threads,
     )?))
-}
-
-#[cfg(feature = "onnxruntime")]
-fn auto_onnxruntime(spec: &ModelSpec, options: &EngineOptions) -> Result<Box<dyn Engine>, String> {
-    let found = ort_library::locate(options.onnxruntime_library.as_deref());
-    match OrtEngine::load(spec, &found.path, options) {
-        Ok(engine) => {
-            tracing::debug!(
-                "camera engine: onnxruntime from {} ({})",
-                found.path.display(),
-                found.source
-            );
-            Ok(Box::new(engine))
-        }
-        Err(e) => Err(format!(
-            "onnxruntime from {} ({}) did not load: {e}; set ORT_DYLIB_PATH or \
-             `pip install onnxruntime` into a virtual environment for its speed",
-            found.path.display(),
-            found.source
-        )),
-    }
-}
-
-#[cfg(not(feature = "onnxruntime"))]
-fn auto_onnxruntime(_: &ModelSpec, _: &EngineOptions) -> Result<Box<dyn Engine>, String> {
-    Err("built without the onnxruntime feature".into())
 }
 
 #[cfg(feature = "tensorrt")]
@@ -326,7 +305,13 @@ fn load_onnxruntime(
     options: &EngineOptions,
 ) -> Result<Box<dyn Engine>, EngineError> {
     let found = ort_library::locate(options.onnxruntime_library.as_deref());
-    Ok(Box::new(OrtEngine::load(spec, &found.path, options)?))
+    let engine = OrtEngine::load(spec, &found.path, options)?;
+    tracing::debug!(
+        "camera engine: onnxruntime from {} ({})",
+        found.path.display(),
+        found.source
+    );
+    Ok(Box::new(engine))
 }
 
 #[cfg(not(feature = "onnxruntime"))]

@@ -71,41 +71,33 @@ pub fn locate(explicit: Option<&Path>) -> Located {
 /// The newest `libonnxruntime.so*` of the `onnxruntime` package in the
 /// `.venv*` folders directly under `root` (names in order).
 fn in_project_venvs(root: &Path) -> Option<PathBuf> {
-    let mut venvs: Vec<PathBuf> = std::fs::read_dir(root)
-        .ok()?
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(".venv"))
-        .map(|e| e.path())
-        .collect();
-    venvs.sort();
-    venvs.iter().find_map(|venv| in_venv(venv))
+    named(root, ".venv").iter().find_map(|venv| in_venv(venv))
 }
 
 /// The newest `libonnxruntime.so*` under `prefix/lib/python3.*/site-packages/onnxruntime/capi`.
 fn in_venv(prefix: &Path) -> Option<PathBuf> {
-    let mut pythons: Vec<PathBuf> = std::fs::read_dir(prefix.join("lib"))
-        .ok()?
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("python3"))
-        .map(|e| e.path().join("site-packages/onnxruntime/capi"))
-        .collect();
-    pythons.sort();
-    pythons.iter().rev().find_map(|capi| newest_library(capi))
+    named(&prefix.join("lib"), "python3")
+        .iter()
+        .rev()
+        .find_map(|python| {
+            let capi = python.join("site-packages/onnxruntime/capi");
+            named(&capi, "libonnxruntime.so").pop()
+        })
 }
 
-fn newest_library(capi: &Path) -> Option<PathBuf> {
-    let mut libraries: Vec<PathBuf> = std::fs::read_dir(capi)
-        .ok()?
+/// The entries of `dir` whose names start with `prefix`, in name order;
+/// none when `dir` cannot be read.
+fn named(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = entries
         .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with("libonnxruntime.so")
-        })
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
         .map(|e| e.path())
         .collect();
-    libraries.sort();
-    libraries.pop()
+    paths.sort();
+    paths
 }
 
 #[cfg(test)]
