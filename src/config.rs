@@ -33,6 +33,8 @@ pub enum ConfigFileError {
 pub struct LookoutConfig {
     pub lidar: LidarConfig,
     pub scheduler: SchedulerConfig,
+    /// The camera detector's rung, per frame by deadline slack or fixed.
+    pub camera: crate::camera::ladder::CameraConfig,
     /// Injected faults, for tests and demos (none by default).
     pub faults: crate::sched::faults::FaultConfig,
     /// Camera–lidar fusion (with a calibration and a camera model).
@@ -50,6 +52,7 @@ impl LookoutConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.lidar.validate()?;
         self.scheduler.validate()?;
+        self.camera.validate()?;
         self.fusion.validate()?;
         self.tracking.validate()?;
         self.output.validate().map_err(|e| e.within("output"))?;

@@ -16,7 +16,8 @@
 //! them: camera results reach the output through the fused (and
 //! camera-only) obstacles.
 
-use crate::camera::{CameraStage, Detection2d};
+use crate::camera::Detection2d;
+use crate::camera::ladder::{CameraConfig, CameraLadder};
 use crate::frames::{LidarScan, RigidF32};
 use crate::fusion::sync::CameraResults;
 use crate::fusion::{Fusion, FusionCamera, FusionOutcome};
@@ -39,7 +40,7 @@ pub struct PipelineWork {
     to_base: Vec<Option<RigidF32>>,
     ingest: Ingest,
     lidar: LidarStage,
-    camera: Option<CameraStage>,
+    camera: Option<CameraLadder>,
     obstacles: Vec<Obstacle>,
     detections: Vec<Detection2d>,
     fusion: Option<Fusion>,
@@ -59,7 +60,7 @@ pub struct PipelineWork {
 
 impl PipelineWork {
     /// Stages for the sensors of `rig`.
-    pub fn new(rig: Arc<Rig>, lidar: LidarStage, camera: Option<CameraStage>) -> Self {
+    pub fn new(rig: Arc<Rig>, lidar: LidarStage, camera: Option<CameraLadder>) -> Self {
         let to_base = rig
             .all()
             .map(|(sensor, s)| {
@@ -99,6 +100,21 @@ impl PipelineWork {
     pub fn with_fusion(mut self, fusion: Fusion) -> Self {
         self.fusion = Some(fusion);
         self
+    }
+
+    /// How the scheduler picks the camera detector's rung per frame (one,
+    /// fixed, without a detector).
+    pub fn camera_variants(&self) -> crate::sched::Variants {
+        self.camera
+            .as_ref()
+            .map_or_else(Default::default, CameraLadder::variants)
+    }
+
+    /// The camera detector's rungs, most accurate first (empty without one).
+    pub fn camera_variant_names(&self) -> Vec<String> {
+        self.camera
+            .as_ref()
+            .map_or_else(Vec::new, CameraLadder::names)
     }
 
     /// What fusion did with the last scan this lane ran.
@@ -195,7 +211,7 @@ impl PipelineWork {
         if let Some(fusion) = fusion {
             fusion.camera_started(sensor, context.stamp);
         }
-        let detected = camera.process(&frame, &mut self.detections);
+        let detected = camera.process(context.variant, &frame, &mut self.detections);
         if let Some(fusion) = fusion {
             let size = (frame.width, frame.height);
             let ok = detected.as_ref().ok().map(|_| self.detections.as_slice());
@@ -283,6 +299,8 @@ pub struct LaneSetup<'a> {
         &'a crate::camera::spec::ModelSpec,
         &'a crate::camera::engine::EngineOptions,
     )>,
+    /// Which of the detector's rungs the lanes load and how one is chosen.
+    pub ladder: &'a CameraConfig,
     /// Fusion, through each calibrated camera of the rig; applied only
     /// with a camera detector.
     pub fusion: Option<&'a crate::fusion::FusionConfig>,
@@ -310,9 +328,7 @@ pub fn build_lanes(setup: &LaneSetup<'_>) -> Result<Vec<PipelineWork>, String> {
     for _ in 0..setup.workers.max(1) {
         let lidar = LidarStage::new(setup.lidar.clone()).map_err(|e| e.to_string())?;
         let camera = match setup.camera {
-            Some((spec, engine)) => {
-                Some(CameraStage::load(spec.clone(), engine).map_err(|e| e.to_string())?)
-            }
+            Some((spec, engine)) => Some(CameraLadder::load(spec, engine, setup.ladder)?),
             None => None,
         };
         let mut lane = PipelineWork::new(rig.clone(), lidar, camera).keep_points(setup.keep_points);
@@ -332,6 +348,23 @@ pub fn build_lanes(setup: &LaneSetup<'_>) -> Result<Vec<PipelineWork>, String> {
         lanes.push(lane);
     }
     Ok(lanes)
+}
+
+/// The scheduler's sensor set for `rig` with the lanes' camera ladder: each
+/// camera's rung chosen as the lanes' detector says.
+pub fn sensor_set(
+    rig: &Rig,
+    scheduler: &crate::sched::SchedulerConfig,
+    faults: &crate::sched::faults::FaultConfig,
+    lanes: &[PipelineWork],
+) -> crate::sched::SensorSet {
+    let mut sensors = rig.sensor_set(scheduler, faults);
+    if let Some(lane) = lanes.first() {
+        for camera in rig.of_kind(SensorKind::Camera) {
+            sensors.set_variants(camera, lane.camera_variants());
+        }
+    }
+    sensors
 }
 
 /// The camera side of a pipeline, loaded once by whichever driver runs it
@@ -457,6 +490,7 @@ impl CameraSide {
         &'a self,
         workers: usize,
         lidar: &'a crate::lidar::LidarConfig,
+        ladder: &'a CameraConfig,
         keep_points: bool,
     ) -> LaneSetup<'a> {
         LaneSetup {
@@ -464,6 +498,7 @@ impl CameraSide {
             lidar,
             rig: &self.rig,
             camera: self.camera.as_ref().map(|(spec, engine)| (spec, engine)),
+            ladder,
             fusion: self.fusion.as_ref(),
             keep_points,
         }

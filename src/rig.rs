@@ -523,6 +523,7 @@ impl Rig {
                     name: s.name.clone(),
                     config: s.schedule.clone().unwrap_or_else(|| config.clone()),
                     faults: s.faults.clone().unwrap_or_else(|| stage_faults.clone()),
+                    variants: Default::default(),
                 }
             })
             .collect();

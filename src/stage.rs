@@ -171,6 +171,9 @@ pub struct RunContext<'a> {
     pub stamp: i64,
     pub deadline: i64,
     pub clock: &'a dyn Clock,
+    /// The variant of the stage to run (a model ladder's rung, most
+    /// accurate first; 0 for a stage with one), chosen by the scheduler.
+    pub variant: usize,
 }
 
 /// A lane's stage work. `run` computes; `output` hands the last result on

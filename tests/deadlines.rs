@@ -35,6 +35,7 @@ fn options(mode: Mode, workers: usize, out: Option<&Path>) -> ScheduledReplayOpt
         scheduler,
         lidar: LidarConfig::default(),
         camera: None,
+        ladder: Default::default(),
         fusion: None,
         rig: None,
         faults: FaultConfig::default(),
@@ -503,4 +504,120 @@ fn a_bag_loop_starts_a_new_run_cleanly() {
     assert!(changes[error_at..].contains("ERROR -> OK"), "{changes}");
     assert_eq!(looped.resident_bytes.len(), 3);
     assert_eq!(looped.statuses.last().unwrap().health, Health::Ok);
+}
+
+/// A stage with three variants costing 40, 20 and 8 ms of simulated time
+/// (a model ladder), the cost spent on the pipeline clock.
+struct Ladder;
+
+const LADDER_MS: [i64; 3] = [40, 20, 8];
+
+impl lookout::stage::Work for Ladder {
+    type Output = ();
+
+    fn run(
+        &mut self,
+        _: Sensor,
+        _: &Job,
+        context: &lookout::stage::RunContext<'_>,
+    ) -> Result<lookout::ingest::FrameFacts, lookout::stage::StageError> {
+        context
+            .clock
+            .sleep_ns(LADDER_MS[context.variant] * 1_000_000);
+        Ok(Default::default())
+    }
+
+    fn output(&mut self, _: Sensor, _: i64, _: bool, _: &mut ()) -> bool {
+        false
+    }
+}
+
+/// Camera frames at `periods_ms` (one lane, lockstep on a simulated clock):
+/// the variant each frame ran, and the camera's counters.
+fn ladder_run(periods_ms: &[i64]) -> (Vec<u8>, lookout::sched::SensorCounters) {
+    use lookout::clock::SimulatedClock;
+    use lookout::sched::runtime::Event;
+    use lookout::sched::{AdaptivePolicy, SensorSet, Variants};
+    let config = SchedulerConfig {
+        workers: 1,
+        ..SchedulerConfig::default()
+    };
+    let mut sensors = SensorSet::default_rig(&config, &FaultConfig::default());
+    let policy = AdaptivePolicy {
+        up_after: 5,
+        ..AdaptivePolicy::default()
+    };
+    sensors.set_variants(Sensor::CAMERA, Variants::Adaptive { count: 3, policy });
+    let clock = SimulatedClock::new(0);
+    let mut runtime = Runtime::start(
+        &config,
+        sensors,
+        Arc::new(clock.clone()),
+        vec![Ladder],
+        true,
+    );
+    let mut at = 0;
+    for period in periods_ms {
+        // A frame that ran past the next arrival delays it (lockstep waits
+        // for each frame); the sensor's rhythm goes on from there.
+        at = (at + period * 1_000_000).max(clock.now_ns());
+        clock.set_ns(at);
+        let job = Job::single(InputKind::Image, Vec::new(), 0);
+        runtime.submit(Sensor::CAMERA, clock.now_ns(), job);
+        runtime.wait_idle();
+    }
+    let (shared, events) = runtime.finish();
+    let variants = events
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Frame {
+                timing,
+                run_ns: Some(_),
+                ..
+            } => Some(timing.variant),
+            _ => None,
+        })
+        .collect();
+    (variants, shared.counters[Sensor::CAMERA.index()])
+}
+
+/// Per frame, the most accurate variant whose cost fits the frame's share
+/// of the lane: frames every 100 ms run the 40 ms variant; every 30 ms
+/// (27 ms of lane time at 90% utilization) the 20 ms one; every 12 ms the
+/// 8 ms one. When frames slow down again the choice steps back up, one
+/// variant at a time after the hysteresis. Lockstep: the same choices on
+/// every run.
+#[test]
+fn the_ladder_steps_down_as_slack_shrinks_and_back_up_as_it_grows_deterministically() {
+    let phase = |period: i64| std::iter::repeat_n(period, 60);
+    let periods: Vec<i64> = phase(100)
+        .chain(phase(30))
+        .chain(phase(12))
+        .chain(phase(100))
+        .collect();
+    let (variants, counters) = ladder_run(&periods);
+    assert_eq!(variants.len(), 240, "every frame ran: {counters:?}");
+    let tail = |p: usize| &variants[p * 60 + 40..(p + 1) * 60];
+    assert!(variants[..60].iter().all(|&v| v == 0), "{variants:?}");
+    // Settled on the variant that fits, probing the one above now and then.
+    for (p, settled) in [(1, 1), (2, 2), (3, 0)] {
+        let on = tail(p).iter().filter(|&&v| v == settled).count();
+        assert!(on >= 18, "phase {p}: {:?}", tail(p));
+    }
+    // Stepping down is immediate; stepping up waits for `up_after` frames.
+    let first_cheaper = variants[60..].iter().position(|&v| v != 0).unwrap();
+    assert!(first_cheaper < 20, "{variants:?}");
+    let back = &variants[180..];
+    let top = back.iter().position(|&v| v == 0).unwrap();
+    assert!(
+        top >= 5 && back[top - 5..top] == [1; 5],
+        "the middle variant for up_after frames first: {back:?}"
+    );
+    assert_eq!(counters.variant_started.iter().sum::<u64>(), 240);
+    assert_eq!((counters.late, counters.published), (0, 240));
+    assert_eq!(
+        ladder_run(&periods).0,
+        variants,
+        "lockstep chooses the same"
+    );
 }

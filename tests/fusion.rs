@@ -199,6 +199,7 @@ fn the_pipeline_fuses_with_the_synthetic_detector() {
         scheduler: SchedulerConfig::default(),
         lidar: LidarConfig::default(),
         camera: Some((spec, engine)),
+        ladder: Default::default(),
         fusion: Some((
             lookout::fusion::FusionConfig::default(),
             lookout::synth::calibration(&options),

@@ -192,6 +192,7 @@ fn the_output_chain_and_markers_allocate_nothing_after_warm_up() {
                 stamp: 0,
                 deadline: i64::MAX,
                 clock: &clock,
+                variant: 0,
             };
             lane.run(Sensor::LIDAR, job, &context).unwrap();
             let mut batch = pool.pop().unwrap();

@@ -236,6 +236,7 @@ fn a_rig_with_two_cameras_replays_identically_and_fuses_through_both() {
                 ..SchedulerConfig::default()
             },
             camera: Some((spec.clone(), Default::default())),
+            ladder: Default::default(),
             rig: Some((rig.clone(), Default::default())),
             out: Some(out.to_path_buf()),
             observe: Observe {
@@ -293,6 +294,7 @@ fn every_camera_of_the_surround_rig_classes_what_it_sees() {
         lookout::camera::spec::ModelSpec::load(&root.join("models/synthetic-det.yaml")).unwrap();
     let replay = ScheduledReplayOptions {
         camera: Some((spec, Default::default())),
+        ladder: Default::default(),
         rig: Some((rig, Default::default())),
         ..common::lockstep_options()
     };

@@ -135,6 +135,7 @@ fn replay_with(
         scheduler: SchedulerConfig::default(),
         lidar: LidarConfig::default(),
         camera: None,
+        ladder: Default::default(),
         fusion: None,
         rig: None,
         faults: FaultConfig::default(),

@@ -403,6 +403,8 @@ fn pipeline_status_json(m: &PipelineStatus) -> Value {
                 fields.insert(k.into(), json!(v));
             }
             fields.insert("consecutive_misses".into(), json!(s.consecutive_misses));
+            fields.insert("variant".into(), json!(s.variant));
+            fields.insert("variant_started".into(), json!(s.variant_started));
             Value::Object(fields)
         })
         .collect();
@@ -1305,6 +1307,10 @@ fn lookout_messages() -> Vec<Written> {
         late: 1,
         errors: 2,
         consecutive_misses: u32::MAX,
+        variant: count as u8 % 3,
+        variant_started: (0..count % 4)
+            .map(|i| i * 7 + u64::from(count > 25))
+            .collect(),
     };
     let statuses = [
         PipelineStatus {
@@ -1408,6 +1414,8 @@ fn expected_lookout_types() -> Value {
                 ["late", "uint64"],
                 ["errors", "uint64"],
                 ["consecutive_misses", "uint32"],
+                ["variant", "uint8"],
+                ["variant_started", "uint64[]"],
             ],
             "constants": {},
         },

@@ -1,8 +1,16 @@
 #!/usr/bin/env python3
-"""INT8 NanoDet-m 416 for onnxruntime on CPUs with VNNI, reproducibly.
+"""INT8 rungs of the shipped detectors for onnxruntime on CPUs with VNNI, reproducibly.
 
     quantize.py --out models/nanodet-m-416_int8.onnx [IMAGE...]
     quantize.py --check models/nanodet-m-416_int8.onnx
+    quantize.py --model synthetic-det --bag CALIB.mcap --out models/synthetic-det_int8.onnx
+
+`--model synthetic-det` quantizes the detector trained on synthetic scenes
+(models/synthetic-det.onnx) instead, calibrated on every 4th camera frame of
+a bag `lookout synth` writes (`lookout synth --out CALIB.mcap --seconds 4
+--seed 1000 --rig rig/surround.yaml`: a training seed, never one Lookout is
+scored on), preprocessed as models/synthetic-det.yaml says (stretch to
+800x448, RGB, its mean and std). The rest below is NanoDet's.
 
 The calibration images default to the 26 photos that ship inside the
 scikit-image wheel (tests/interop/requirements.txt pins it, with onnx and
@@ -45,6 +53,11 @@ SIZE = 416
 MEAN = np.array([103.53, 116.28, 123.675], dtype=np.float32)  # B, G, R
 STD = np.array([57.375, 57.12, 58.395], dtype=np.float32)
 
+SYNTHETIC = ROOT / "models" / "synthetic-det.onnx"
+SYNTHETIC_SIZE = (800, 448)
+SYNTHETIC_MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)  # R, G, B
+SYNTHETIC_STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
+
 
 def tensor(path: Path) -> np.ndarray:
     """The model's input for one image, as models/nanodet-m-416.yaml says."""
@@ -53,9 +66,36 @@ def tensor(path: Path) -> np.ndarray:
     return ((bgr - MEAN) / STD).transpose(2, 0, 1)[None].copy()
 
 
+def synthetic_tensor(rgb: Image.Image) -> np.ndarray:
+    """The input of models/synthetic-det.yaml for one frame."""
+    pixels = np.asarray(rgb.resize(SYNTHETIC_SIZE, Image.BILINEAR), dtype=np.float32)
+    return ((pixels - SYNTHETIC_MEAN) / SYNTHETIC_STD).transpose(2, 0, 1)[None].copy()
+
+
+def bag_frames(bag: Path, every: int = 4) -> list[Image.Image]:
+    """Every `every`-th rgb8 sensor_msgs/Image of the bag, in log order."""
+    from rosbags.highlevel import AnyReader
+
+    frames = []
+    with AnyReader([bag]) as reader:
+        images = [c for c in reader.connections if c.msgtype == "sensor_msgs/msg/Image"]
+        for i, (conn, _, raw) in enumerate(reader.messages(connections=images)):
+            if i % every:
+                continue
+            msg = reader.deserialize(raw, conn.msgtype)
+            if msg.encoding != "rgb8":
+                raise SystemExit(f"{bag}: {conn.topic}: encoding {msg.encoding}, not rgb8")
+            rows = np.asarray(msg.data, dtype=np.uint8).reshape(msg.height, msg.step)
+            pixels = rows[:, : msg.width * 3].reshape(msg.height, msg.width, 3)
+            frames.append(Image.fromarray(pixels, "RGB"))
+    if not frames:
+        raise SystemExit(f"{bag}: no sensor_msgs/Image frames")
+    return frames
+
+
 class Images(CalibrationDataReader):
-    def __init__(self, input_name: str, paths: list[Path]):
-        self.feeds = iter([{input_name: tensor(p)} for p in paths])
+    def __init__(self, input_name: str, tensors: list[np.ndarray]):
+        self.feeds = iter([{input_name: t} for t in tensors])
 
     def get_next(self):
         return next(self.feeds, None)
@@ -89,8 +129,8 @@ def skimage_photos() -> list[Path]:
     return sorted(p for p in data.iterdir() if p.suffix in (".png", ".jpg"))
 
 
-def quantize(images: list[Path], out: Path) -> None:
-    model = fp32_weights(onnx.load(SOURCE))
+def quantize(source: Path, tensors: list[np.ndarray], out: Path) -> None:
+    model = fp32_weights(onnx.load(source))
     input_name = model.graph.input[0].name
     with tempfile.TemporaryDirectory() as tmp:
         folded = Path(tmp) / "fp32.onnx"
@@ -100,7 +140,7 @@ def quantize(images: list[Path], out: Path) -> None:
         quantize_static(
             str(prepared),
             str(out),
-            Images(input_name, images),
+            Images(input_name, tensors),
             quant_format=QuantFormat.QDQ,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
@@ -133,18 +173,29 @@ def same_initializers(a: Path, b: Path) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("images", nargs="*", type=Path)
+    parser.add_argument("--model", choices=["nanodet-m-416", "synthetic-det"],
+                        default="nanodet-m-416")
+    parser.add_argument("--bag", type=Path, help="synthetic-det: the calibration bag")
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--out", type=Path)
     target.add_argument("--check", type=Path)
     args = parser.parse_args()
-    images = sorted(args.images) or skimage_photos()
+    if args.model == "synthetic-det":
+        if args.bag is None:
+            parser.error("--model synthetic-det needs --bag (a `lookout synth` bag)")
+        source = SYNTHETIC
+        tensors = [synthetic_tensor(f) for f in bag_frames(args.bag)]
+    else:
+        source = SOURCE
+        tensors = [tensor(p) for p in sorted(args.images) or skimage_photos()]
+    images = tensors
     if args.out:
-        quantize(images, args.out)
+        quantize(source, tensors, args.out)
         print(f"{args.out}: {len(images)} calibration images", file=sys.stderr)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         again = Path(tmp) / "again.onnx"
-        quantize(images, again)
+        quantize(source, tensors, again)
         differ = same_initializers(args.check, again)
     if differ:
         print(f"{args.check}: {len(differ)} initializers differ from a new quantization: "

@@ -1,6 +1,9 @@
 //! The camera stage: a decoded frame in, 2D detections out, with a real
 //! pretrained detector described by a model spec file ([`spec`]).
 //!
+//! A lane holds the detector as a [`ladder`] of variants (the model and
+//! its faster rungs); the scheduler picks the rung per frame.
+//!
 //! Frame -> fused preprocessing into the input tensor ([`preprocess`]) ->
 //! inference (an engine) -> output decoding and NMS ([`decode`], [`nms`]) ->
 //! boxes in original image pixels. Buffers are reused frame after frame;
@@ -17,6 +20,7 @@ pub mod draw;
 pub mod engine;
 #[cfg(feature = "cuda")]
 pub mod gpu_check;
+pub mod ladder;
 pub mod nms;
 pub mod preprocess;
 pub mod spec;
@@ -235,6 +239,14 @@ impl CameraStage {
     /// the engine was given; GPU preprocessing keeps it on the GPU).
     pub fn input_tensor(&self) -> &[f32] {
         &self.input
+    }
+
+    /// Runs the engine once on the (blank) input tensor, so that the first
+    /// frame does not pay for the engine's lazy setup (arena allocation,
+    /// kernel selection) and its run time is a fair estimate of the next.
+    pub fn warm_up(&mut self) -> Result<(), CameraError> {
+        self.engine.run(&self.input)?;
+        Ok(())
     }
 
     /// Detects objects in one frame; `out` is cleared first.

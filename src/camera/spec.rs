@@ -275,13 +275,19 @@ fn check_strides(strides: &[u32], input: &InputSpec) -> Result<(), String> {
     Ok(())
 }
 
+/// The shipped NanoDet spec, for tests.
+#[cfg(test)]
+pub(crate) fn shipped_nanodet() -> ModelSpec {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/nanodet-m-416.yaml");
+    ModelSpec::load(&path).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn shipped() -> ModelSpec {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/nanodet-m-416.yaml");
-        ModelSpec::load(&path).unwrap()
+        shipped_nanodet()
     }
 
     #[test]

@@ -135,6 +135,7 @@ fn evaluate_rig_cli(
         scheduler: config.scheduler.clone(),
         lidar: config.lidar.clone(),
         camera,
+        ladder: config.camera.clone(),
         fusion: None,
         rig: Some((rig, config.fusion.clone())),
         faults: config.faults.clone(),
@@ -190,6 +191,7 @@ pub fn evaluate_fused_cli(
         scheduler: config.scheduler.clone(),
         lidar: config.lidar.clone(),
         camera: Some((spec, args.engine.clone())),
+        ladder: config.camera.clone(),
         fusion: Some((
             config.fusion.clone(),
             crate::calibration::Calibration::load(calibration)
@@ -253,6 +255,7 @@ fn pipeline_options(
         scheduler: config.scheduler.clone(),
         lidar: config.lidar.clone(),
         camera,
+        ladder: config.camera.clone(),
         fusion,
         rig,
         faults: config.faults.clone(),
@@ -328,7 +331,8 @@ fn streaming_cli(
 }
 
 /// One row per replay: offline and streaming recall, precision and centre
-/// error, and the centre error of the fast truth.
+/// error, the streaming class accuracy (the camera's part, through fusion:
+/// NaN without a detector), and the centre error of the fast truth.
 pub fn streaming_table(
     config: &crate::replay::StreamingConfig,
     scores: &[crate::replay::StreamingScore],
@@ -343,7 +347,7 @@ pub fn streaming_table(
     );
     let _ = writeln!(
         out,
-        "{:>5} {:<12} {:>7} {:>5} {:>8} | {:>7} {:>7} {:>7} | {:>7} {:>7} {:>7} | {:>9} {:>9} {:>9}",
+        "{:>5} {:<12} {:>7} {:>5} {:>8} | {:>7} {:>7} {:>7} | {:>7} {:>7} {:>7} {:>7} | {:>9} {:>9} {:>9} | {:>9}  rungs",
         "rate",
         "stamp",
         "outputs",
@@ -355,9 +359,11 @@ pub fn streaming_table(
         "str rec",
         "str prc",
         "str ctr",
+        "str cls",
         "fast off",
         "fast str",
-        "fast use"
+        "fast use",
+        "camera",
     );
     for s in scores {
         let stamp = match s.stamp {
@@ -366,7 +372,7 @@ pub fn streaming_table(
         };
         let _ = writeln!(
             out,
-            "{:>4}x {:<12} {:>7} {:>5} {:>6.0}ms | {:>7.3} {:>7.3} {:>6.2}m | {:>7.3} {:>7.3} {:>6.2}m | {:>8.2}m {:>8.2}m {:>8.2}m",
+            "{:>4}x {:<12} {:>7} {:>5} {:>6.0}ms | {:>7.3} {:>7.3} {:>6.2}m | {:>7.3} {:>7.3} {:>6.2}m {:>7.3} | {:>8.2}m {:>8.2}m {:>8.2}m | {:>9}  {}",
             s.rate,
             stamp,
             s.outputs,
@@ -378,9 +384,16 @@ pub fn streaming_table(
             s.streaming.recall,
             s.streaming.precision,
             s.streaming.center_error_median,
+            s.streaming.class_accuracy,
             s.offline_fast.center_error_median,
             s.streaming_fast.center_error_median,
             s.fast_error_at_use_median,
+            format!("{}/{}", s.camera_published, s.camera_frames),
+            s.camera_variants
+                .iter()
+                .map(|v| format!("{} {}", v.name, v.started))
+                .collect::<Vec<_>>()
+                .join(", "),
         );
     }
     out

@@ -97,6 +97,7 @@ pub fn run_scheduled_replay(
         fusion: side.calibration_fusion(),
         rig: side.rig_fusion(&config.fusion),
         camera: side.camera,
+        ladder: config.camera.clone(),
         faults: config.faults.clone(),
         tracking: config.tracking.clone(),
         output: config.output.clone(),

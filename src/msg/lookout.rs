@@ -381,6 +381,11 @@ pub struct SensorStatus {
     pub late: u64,
     pub errors: u64,
     pub consecutive_misses: u32,
+    /// The variant of the last started frame (a model ladder's rung).
+    pub variant: u8,
+    /// Frames started per variant, up to the last that ran (empty while
+    /// only variant 0 has).
+    pub variant_started: Vec<u64>,
 }
 
 impl SensorStatus {
@@ -391,7 +396,11 @@ impl SensorStatus {
         for count in self.counts() {
             w.u64(count);
         }
-        w.u32(self.consecutive_misses);
+        w.u32(self.consecutive_misses).u8(self.variant);
+        w.sequence_len(self.variant_started.len());
+        for &count in &self.variant_started {
+            w.u64(count);
+        }
     }
 
     fn counts(&self) -> [u64; 8] {
@@ -438,6 +447,13 @@ impl SensorStatus {
             late,
             errors,
             consecutive_misses: r.u32("SensorStatus.consecutive_misses")?,
+            variant: r.u8("SensorStatus.variant")?,
+            variant_started: {
+                let len = r.sequence_len(8, "SensorStatus.variant_started")?;
+                (0..len)
+                    .map(|_| r.u64("SensorStatus.variant_started"))
+                    .collect::<Result<_, _>>()?
+            },
         })
     }
 }
@@ -610,6 +626,8 @@ mod tests {
                 late: 17,
                 errors: 18,
                 consecutive_misses: 19,
+                variant: 1,
+                variant_started: vec![20, 21],
             }],
         };
         assert_eq!(PipelineStatus::decode(&status.to_cdr()).unwrap(), status);

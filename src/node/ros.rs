@@ -15,7 +15,7 @@ use crate::clock::{Clock, MonotonicClock, SystemClock};
 use crate::ingest::InputKind;
 use crate::msg::Time;
 use crate::output::{EgoSource, ObstacleBatch, OutputChain};
-use crate::pipeline::build_lanes;
+use crate::pipeline::{build_lanes, sensor_set};
 use crate::sched::runtime::{Event, Outcome, Recycler, Runtime};
 use futures::StreamExt;
 use futures::executor::{LocalPool, LocalSpawner};
@@ -363,12 +363,17 @@ pub fn run() -> Result<Overhead, NodeError> {
         }
     })?;
     let config = &settings.pipeline;
-    let lanes = build_lanes(&side.lane_setup(config.scheduler.workers, &config.lidar, false))
-        .map_err(|detail| NodeError::Model {
-            path: settings.node.model.clone(),
-            detail,
-        })?;
-    let sensors = side.rig.sensor_set(&config.scheduler, &config.faults);
+    let setup = side.lane_setup(
+        config.scheduler.workers,
+        &config.lidar,
+        &config.camera,
+        false,
+    );
+    let lanes = build_lanes(&setup).map_err(|detail| NodeError::Model {
+        path: settings.node.model.clone(),
+        detail,
+    })?;
+    let sensors = sensor_set(&side.rig, &config.scheduler, &config.faults, &lanes);
     let names: Vec<String> = sensors.all().map(|s| sensors.name(s).to_owned()).collect();
     realtime.enter(RealtimeLevels::LANES);
     let runtime = Runtime::start(&config.scheduler, sensors, clock.clone(), lanes, false);

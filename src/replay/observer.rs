@@ -123,6 +123,8 @@ impl Observer {
                 outcome: outcome.as_str(),
                 run_ms: run_ns.map(|ns| ns as f64 / 1e6),
                 end_to_end_ms: finished.map(|f| (f - timing.stamp) as f64 / 1e6),
+                variant: run_ns.map(|_| timing.variant),
+                budget_ms: run_ns.map(|_| timing.budget_ns as f64 / 1e6),
                 lidars: output.map_or_else(Vec::new, |batch| {
                     (0..names.len())
                         .filter(|&i| batch.lidars >> i & 1 == 1)

@@ -20,6 +20,7 @@ use super::{OBSTACLES_TOPIC, STATUS_TOPIC};
 use crate::bag::{Bag, BagError, BagWriter, TopicId, WriterOptions};
 use crate::calibration::Calibration;
 use crate::camera::engine::EngineOptions;
+use crate::camera::ladder::CameraConfig;
 use crate::camera::spec::ModelSpec;
 use crate::clock::{Clock, MonotonicClock, SimulatedClock};
 use crate::fusion::FusionConfig;
@@ -28,7 +29,7 @@ use crate::lidar::LidarConfig;
 use crate::merge::{MergeWindow, MergedFrame};
 use crate::msg::{MessageType, ObstacleArrayRef, PipelineStatus, Time};
 use crate::output::{ObstacleBatch, OutputChain};
-use crate::pipeline::{LaneSetup, build_lanes};
+use crate::pipeline::{LaneSetup, PipelineWork, build_lanes, sensor_set};
 use crate::report::run::ScheduledReport;
 use crate::rig::{Rig, SensorKind};
 use crate::sched::SchedulerConfig;
@@ -55,6 +56,8 @@ pub struct ScheduledReplayOptions {
     pub lidar: LidarConfig,
     /// The camera detector; `None` decodes camera frames only.
     pub camera: Option<(ModelSpec, EngineOptions)>,
+    /// Which of the detector's rungs run, and how one is chosen per frame.
+    pub ladder: CameraConfig,
     /// Fusion and its calibration (used with a camera detector).
     pub fusion: Option<(FusionConfig, Calibration)>,
     /// The sensors, routed by topic, and how fusion runs through their
@@ -253,6 +256,8 @@ struct Replayer<'a> {
     sensors: SensorSet,
     /// Several lidars: their scans merged before they are submitted.
     merge: Option<MergeWindow>,
+    /// The camera detector's rungs, most accurate first.
+    variant_names: Vec<String>,
     /// Merged frames closed and not yet submitted (reused).
     closed: Vec<MergedFrame>,
     runtime: Runtime<ObstacleBatch>,
@@ -284,11 +289,16 @@ impl<'a> Replayer<'a> {
             lidar: &options.lidar,
             rig: &rig,
             camera: options.camera.as_ref().map(|(spec, engine)| (spec, engine)),
+            ladder: &options.ladder,
             fusion: fusion.as_ref(),
             keep_points: options.observe.bev.is_some(),
         })
         .map_err(ScheduledReplayError::Setup)?;
-        let sensors = rig.sensor_set(&options.scheduler, &options.faults);
+        let sensors = sensor_set(&rig, &options.scheduler, &options.faults, &lanes);
+        let variant_names = lanes
+            .first()
+            .map(PipelineWork::camera_variant_names)
+            .unwrap_or_default();
         let names = sensors.all().map(|s| sensors.name(s).to_owned()).collect();
         let tally = Tally::new(sensors.len());
         let lidars: Vec<Sensor> = rig.of_kind(SensorKind::Lidar).collect();
@@ -317,6 +327,7 @@ impl<'a> Replayer<'a> {
             rig,
             sensors,
             merge,
+            variant_names,
             closed: Vec::new(),
             runtime,
             outputs: Outputs {
@@ -596,6 +607,7 @@ impl<'a> Replayer<'a> {
             write_error,
             resident,
             heap,
+            variant_names,
             merge,
             ..
         } = self;
@@ -621,6 +633,7 @@ impl<'a> Replayer<'a> {
             mode,
             scheduler: &options.scheduler,
             wall_s,
+            variant_names: &variant_names,
         };
         let tracking = outputs.chain.tracker_counters();
         let mut report = report(run, shared, outputs.tally);

@@ -122,6 +122,44 @@ pub struct StreamingScore {
     pub fast_error_at_use_median: f64,
     pub fast_error_at_use_p90: f64,
     pub fast_error_at_use_samples: u64,
+    /// Camera frames received and published on time, all cameras.
+    pub camera_frames: u64,
+    pub camera_published: u64,
+    /// Camera frames started on each rung of the model ladder, all cameras
+    /// (empty unless the rung is chosen per frame).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub camera_variants: Vec<crate::report::run::VariantReport>,
+}
+
+/// Camera frames received and published on time, and started per rung.
+fn camera_counts(
+    options: &ScheduledReplayOptions,
+    replay: &ScheduledReport,
+) -> (u64, u64, Vec<crate::report::run::VariantReport>) {
+    let (rig, _) = options.sensors();
+    let cameras: Vec<&str> = rig
+        .of_kind(crate::rig::SensorKind::Camera)
+        .map(|s| rig.get(s).name.as_str())
+        .collect();
+    let mut counts = (0, 0, Vec::new());
+    for s in replay
+        .sensors
+        .iter()
+        .filter(|s| cameras.contains(&s.sensor.as_str()))
+    {
+        counts.0 += s.received;
+        counts.1 += s.published;
+        for (i, v) in s.variants.iter().enumerate() {
+            match counts.2.get_mut(i) {
+                Some(total) => {
+                    let total: &mut crate::report::run::VariantReport = total;
+                    total.started += v.started;
+                }
+                None => counts.2.push(v.clone()),
+            }
+        }
+    }
+    counts
 }
 
 /// Replays `bag` as `options` say (realtime at a rate, for latency to
@@ -187,6 +225,7 @@ pub fn evaluate_streaming(
             "no truth on {truth_topic} came after an output was published"
         ));
     }
+    let (camera_frames, camera_published, camera_variants) = camera_counts(&options, &replay);
     let latencies_ms = finite_sorted(
         replay
             .published
@@ -213,6 +252,9 @@ pub fn evaluate_streaming(
         fast_error_at_use_samples: errors_at_use.len() as u64,
         fast_error_at_use_median: percentile(&finite_sorted(errors_at_use.clone()), 50),
         fast_error_at_use_p90: percentile(&finite_sorted(errors_at_use), 90),
+        camera_frames,
+        camera_published,
+        camera_variants,
     })
 }
 

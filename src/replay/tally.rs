@@ -1,7 +1,7 @@
 //! What a scheduled replay counts while it runs, and the report made of it
 //! at the end ([`crate::report::run::ScheduledReport`]).
 
-use crate::report::run::{ScheduledReport, SensorReport};
+use crate::report::run::{ScheduledReport, SensorReport, VariantReport};
 use crate::sched::runtime::Shared;
 use crate::sched::stats::{LatencySummary, StatusRecord, histogram};
 use crate::sched::watchdog::Transition;
@@ -43,6 +43,9 @@ pub(super) struct RunFacts<'a> {
     pub mode: String,
     pub scheduler: &'a crate::sched::SchedulerConfig,
     pub wall_s: f64,
+    /// The camera detector's rungs, most accurate first (a ladder of more
+    /// than one is reported per camera).
+    pub variant_names: &'a [String],
 }
 
 pub(super) fn report(run: RunFacts<'_>, shared: Shared, tally: Tally) -> ScheduledReport {
@@ -71,6 +74,7 @@ pub(super) fn report(run: RunFacts<'_>, shared: Shared, tally: Tally) -> Schedul
                 stage: shared.stats.run(sensor),
                 end_to_end: shared.stats.end_to_end(sensor),
                 handoff: LatencySummary::of(&tally.handoff[sensor.index()]),
+                variants: variant_report(set.get(sensor).variants, run.variant_names, c),
             }
         })
         .collect();
@@ -122,4 +126,23 @@ fn describe(t: &Transition, shared: &Shared) -> String {
         t.at as f64 / 1e9,
         shared.describe(t)
     )
+}
+
+/// Frames started per rung, for a sensor whose stage chose among several.
+fn variant_report(
+    variants: crate::sched::Variants,
+    names: &[String],
+    counters: &crate::sched::SensorCounters,
+) -> Vec<VariantReport> {
+    if !matches!(variants, crate::sched::Variants::Adaptive { .. }) {
+        return Vec::new();
+    }
+    names
+        .iter()
+        .zip(counters.variant_started)
+        .map(|(name, started)| VariantReport {
+            name: name.clone(),
+            started,
+        })
+        .collect()
 }

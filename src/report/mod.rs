@@ -105,6 +105,9 @@ fn markdown(report: &ScheduledReport, plots: &[PathBuf]) -> String {
 }
 
 fn title_of(stem: &str) -> String {
+    if let Some(sensor) = stem.strip_prefix("variants_") {
+        return format!("{sensor}: model variant per frame");
+    }
     match stem.strip_prefix("stage_latency_") {
         Some(sensor) => format!("{sensor} stage run time"),
         None => match stem {
@@ -118,6 +121,8 @@ fn title_of(stem: &str) -> String {
 fn legend_of(stem: &str) -> &'static str {
     if stem.starts_with("stage_latency_") {
         "Histogram of how long the stage ran per frame; the red line is the sensor's deadline budget (header stamp to result)."
+    } else if stem.starts_with("variants_") {
+        "The rung of the model ladder each frame ran (0: the most accurate), and below it the budget the scheduler chose it to fit (the frame's slack to its deadline, at most its share of the lanes' time) with the run time it took."
     } else if stem == "end_to_end" {
         "Header stamp to result for each published frame (late ones in orange), the deadline as a red line, and each frame that was not published as a cross at the bottom, coloured by why."
     } else {

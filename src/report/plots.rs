@@ -1,6 +1,8 @@
 //! The report's plots, each written as SVG and PNG from one drawing
 //! function: per-stage run-time histograms with the deadline marked,
-//! end-to-end latency over time with drops marked, health over time.
+//! end-to-end latency over time with drops marked, health over time, and
+//! for a sensor whose stage chooses among variants (a model ladder) the
+//! variant of each frame with its budget and run time.
 
 use super::run::{FrameRecord, ScheduledReport};
 use super::{ReportError, fonts, save_png};
@@ -47,6 +49,23 @@ pub fn write_all(dir: &Path, report: &ScheduledReport) -> Result<Vec<PathBuf>, R
         frames: &report.frames,
     };
     written.extend(write_figure(dir, "end_to_end", &end_to_end)?);
+    for sensor in report.sensors.iter().filter(|s| !s.variants.is_empty()) {
+        let figure = VariantsOverTime {
+            sensor: &sensor.sensor,
+            names: sensor.variants.iter().map(|v| v.name.as_str()).collect(),
+            frames: report
+                .frames
+                .iter()
+                .filter(|f| f.sensor == sensor.sensor)
+                .filter_map(|f| Some((f.t_s, f.variant?, f.budget_ms?, f.run_ms?)))
+                .collect(),
+        };
+        written.extend(write_figure(
+            dir,
+            &format!("variants_{}", sensor.sensor),
+            &figure,
+        )?);
+    }
     let health = HealthOverTime {
         points: report
             .statuses
@@ -79,6 +98,19 @@ fn write_figure(dir: &Path, stem: &str, figure: &impl Figure) -> Result<[PathBuf
     }
     save_png(&png, &rgb, SIZE)?;
     Ok([svg, png])
+}
+
+/// The series labels of `chart`, in a framed box.
+fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(text)
 }
 
 fn text<E: std::fmt::Display>(e: E) -> String {
@@ -169,13 +201,95 @@ impl Figure for StageLatency<'_> {
             .map_err(text)?
             .label(format!("deadline {:.0} ms", self.budget_ms))
             .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], RED.stroke_width(2)));
+        legend(&mut chart)
+    }
+}
+
+/// The variant each frame of one sensor ran (top panel) and, below, the
+/// budget it was chosen to fit with the run time it took.
+struct VariantsOverTime<'a> {
+    sensor: &'a str,
+    /// Most accurate first.
+    names: Vec<&'a str>,
+    /// `(t_s, variant, budget_ms, run_ms)` per frame that ran.
+    frames: Vec<(f64, u8, f64, f64)>,
+}
+
+impl Figure for VariantsOverTime<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        root.fill(&WHITE).map_err(text)?;
+        let t_max = self
+            .frames
+            .iter()
+            .map(|f| f.0)
+            .fold(0.0, f64::max)
+            .max(1e-3);
+        let (top, bottom) = root.split_vertically(SIZE.1 * 2 / 5);
+        let rungs = self.names.len().max(1) as f64;
+        let mut chart = ChartBuilder::on(&top)
+            .caption(
+                format!(
+                    "{}: variant per frame (0 = {})",
+                    self.sensor,
+                    self.names.first().unwrap_or(&"")
+                ),
+                ("sans-serif", 20),
+            )
+            .margin(10)
+            .x_label_area_size(25)
+            .y_label_area_size(55)
+            .build_cartesian_2d(0.0..t_max, -0.5..rungs - 0.5)
+            .map_err(text)?;
         chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 14))
+            .configure_mesh()
+            .y_desc("variant")
+            .y_labels(self.names.len().max(2))
+            .label_style(("sans-serif", 14))
             .draw()
-            .map_err(text)
+            .map_err(text)?;
+        chart
+            .draw_series(self.frames.iter().map(|&(t, v, _, _)| {
+                Circle::new((t, v as f64), 2, RGBColor(31, 119, 180).filled())
+            }))
+            .map_err(text)?;
+        let y_max = self
+            .frames
+            .iter()
+            .map(|f| f.2.min(4.0 * f.3).max(f.3))
+            .fold(1.0, f64::max)
+            * 1.1;
+        let mut chart = ChartBuilder::on(&bottom)
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(55)
+            .build_cartesian_2d(0.0..t_max, 0.0..y_max)
+            .map_err(text)?;
+        chart
+            .configure_mesh()
+            .x_desc("time (s)")
+            .y_desc("ms")
+            .label_style(("sans-serif", 14))
+            .draw()
+            .map_err(text)?;
+        let budget = RGBColor(44, 160, 44);
+        chart
+            .draw_series(LineSeries::new(
+                self.frames.iter().map(|&(t, _, b, _)| (t, b.min(y_max))),
+                budget.stroke_width(2),
+            ))
+            .map_err(text)?
+            .label("budget (slack, at most the lanes' share)")
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], budget.stroke_width(2)));
+        chart
+            .draw_series(
+                self.frames
+                    .iter()
+                    .map(|&(t, _, _, r)| Circle::new((t, r), 2, RGBColor(255, 127, 14).filled())),
+            )
+            .map_err(text)?
+            .label("run time")
+            .legend(|(x, y)| Circle::new((x + 8, y), 3, RGBColor(255, 127, 14).filled()));
+        legend(&mut chart)
     }
 }
 

@@ -24,6 +24,12 @@ pub struct FrameRecord {
     pub run_ms: Option<f64>,
     /// Header stamp to result, when the stage ran.
     pub end_to_end_ms: Option<f64>,
+    /// The variant the stage ran (a model ladder's rung, 0 = the most
+    /// accurate) and the run time it was chosen to fit, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget_ms: Option<f64>,
     /// A published lidar frame: the lidars whose scans it merged.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub lidars: Vec<String>,
@@ -63,6 +69,17 @@ pub struct SensorReport {
     /// Header stamp to the moment the output chain handed the result to
     /// the publisher or the bag (after encoding), of outputs handed over.
     pub handoff: LatencySummary,
+    /// A stage with variants (a camera's model ladder): frames started on
+    /// each, most accurate first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<VariantReport>,
+}
+
+/// Frames a sensor's stage ran on one variant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VariantReport {
+    pub name: String,
+    pub started: u64,
 }
 
 /// The end-of-replay report (also written as JSON).
@@ -192,6 +209,18 @@ impl ScheduledReport {
                 "outputs handed over after their deadline: {} (stamp to hand-off, after encoding, ms: {})\n",
                 self.published_after_deadline,
                 handed.join("; ")
+            ));
+        }
+        for s in self.sensors.iter().filter(|s| !s.variants.is_empty()) {
+            let runs: Vec<String> = s
+                .variants
+                .iter()
+                .map(|v| format!("{} {}", v.name, v.started))
+                .collect();
+            out.push_str(&format!(
+                "{} frames by variant: {}\n",
+                s.sensor,
+                runs.join(", ")
             ));
         }
         for s in self.sensors.iter().filter(|s| s.rejects.total() > 0) {

@@ -9,13 +9,17 @@
 //! (`superseded`); a frame already past its deadline is never started
 //! (`stale`); a frame whose predicted finish (now + a high quantile of the
 //! stage's recent run times) is past its deadline is dropped before it wastes
-//! compute (`infeasible`). The `fifo` policy is the baseline: bounded queues
-//! served in arrival order, no deadline enforced. Never allocates after
-//! construction.
+//! compute (`infeasible`). A stage with variants (a camera's model ladder)
+//! gets the variant for each frame as it starts ([`super::variant`]), from
+//! the frame's slack and the lanes' time the other sensors' load leaves it
+//! (their median run times over their arrival periods). The `fifo` policy
+//! is the baseline: bounded queues served in arrival order, no deadline
+//! enforced. Never allocates after construction.
 
 use super::config::{DeadlineFrom, LatePolicy, Policy, SchedulerConfig};
 use super::estimate::RunTimeEstimate;
 use super::sensors::SensorSet;
+use super::variant::{Budget, MAX_VARIANTS, VariantSelector};
 use std::collections::VecDeque;
 
 pub use crate::stage::Sensor;
@@ -55,6 +59,13 @@ pub struct Timing {
     pub stamp: i64,
     pub arrival: i64,
     pub deadline: i64,
+    /// The variant of the sensor's stage to run ([`super::variant`]; 0 for
+    /// a stage with one), chosen when the frame starts.
+    pub variant: u8,
+    /// How long the run may take (ns), set when the frame starts: the slack
+    /// to its deadline, less the lanes' time the other sensors' load needs
+    /// meanwhile. What the variant was chosen to fit.
+    pub budget_ns: i64,
 }
 
 /// A frame waiting for (or handed to) a lane, with its payload.
@@ -90,6 +101,10 @@ pub struct SensorCounters {
     pub late: u64,
     /// Frames the stage failed on (bad input or stage error).
     pub errors: u64,
+    /// Frames started per variant of the stage ([`super::variant`]).
+    pub variant_started: [u64; MAX_VARIANTS],
+    /// The variant the last started frame was given.
+    pub variant: u8,
     /// Deadline misses in a row (stale, infeasible, late or error); reset by
     /// an on-time result.
     pub consecutive_misses: u32,
@@ -132,8 +147,43 @@ pub struct Scheduler<J> {
     /// One of each per sensor of the set, by index.
     mailboxes: Vec<Mailbox<J>>,
     estimates: Vec<RunTimeEstimate>,
+    /// Per sensor: the median of its stage's recent run times (its load).
+    medians: Vec<RunTimeEstimate>,
+    /// Per sensor: its stage's variant choice, and how often it sends frames.
+    variants: Vec<VariantSelector>,
+    periods: Vec<ArrivalPeriod>,
+    /// Lanes, times the share of their time the load may take.
+    capacity: f64,
     counters: Vec<SensorCounters>,
     next_seq: u64,
+}
+
+/// A sensor's arrival period: a moving average of the intervals between its
+/// frames (gaps over [`ArrivalPeriod::GAP_NS`] are a pause, not a period).
+#[derive(Debug, Clone, Copy, Default)]
+struct ArrivalPeriod {
+    last: Option<i64>,
+    period_ns: Option<f64>,
+}
+
+impl ArrivalPeriod {
+    const GAP_NS: i64 = 1_000_000_000;
+    /// The weight of the newest interval.
+    const ALPHA: f64 = 0.25;
+
+    fn arrived(&mut self, now: i64) {
+        if let Some(last) = self.last {
+            let interval = now - last;
+            if interval > 0 && interval <= Self::GAP_NS {
+                let interval = interval as f64;
+                self.period_ns = Some(match self.period_ns {
+                    Some(p) => p + Self::ALPHA * (interval - p),
+                    None => interval,
+                });
+            }
+        }
+        self.last = Some(now);
+    }
 }
 
 impl<J> Scheduler<J> {
@@ -154,6 +204,18 @@ impl<J> Scheduler<J> {
             }
         };
         let estimate = || RunTimeEstimate::new(config.estimate_window, config.admission_quantile);
+        let selector = |s: Sensor| {
+            VariantSelector::new(
+                sensors.get(s).variants,
+                config.estimate_window,
+                config.admission_quantile,
+            )
+        };
+        let variants: Vec<VariantSelector> = sensors.all().map(selector).collect();
+        let utilization = variants
+            .iter()
+            .find_map(|v| v.policy().map(|p| p.utilization))
+            .unwrap_or(1.0);
         Scheduler {
             policy: config.policy,
             late: config.late_results,
@@ -163,6 +225,13 @@ impl<J> Scheduler<J> {
                 .map(|s| mailbox(&sensors.get(s).config))
                 .collect(),
             estimates: sensors.all().map(|_| estimate()).collect(),
+            medians: sensors
+                .all()
+                .map(|_| RunTimeEstimate::new(config.estimate_window, 0.5))
+                .collect(),
+            variants,
+            periods: vec![ArrivalPeriod::default(); sensors.len()],
+            capacity: config.workers as f64 * utilization,
             counters: vec![SensorCounters::default(); sensors.len()],
             next_seq: 0,
         }
@@ -215,9 +284,12 @@ impl<J> Scheduler<J> {
             stamp,
             arrival: now,
             deadline: self.deadline(sensor, stamp, now),
+            variant: 0,
+            budget_ns: 0,
         };
         self.next_seq += 1;
         let i = sensor.index();
+        self.periods[i].arrived(now);
         self.counters[i].received += 1;
         let frame = Frame { timing, job };
         if self.policy == Policy::Edf && now > timing.deadline {
@@ -249,13 +321,13 @@ impl<J> Scheduler<J> {
     pub fn next(&mut self, now: i64, dropped: &mut impl FnMut(Frame<J>, Drop)) -> Option<Frame<J>> {
         loop {
             let i = self.pick()?;
-            let frame = self.mailboxes[i].frames.pop_front()?;
+            let mut frame = self.mailboxes[i].frames.pop_front()?;
             if self.policy == Policy::Edf {
+                let admission = self.admission_ns(i);
                 let mailbox = &mut self.mailboxes[i];
                 let verdict = if now > frame.timing.deadline {
                     Some(Drop::Stale)
-                } else if now.saturating_add(self.estimates[i].estimate_ns())
-                    > frame.timing.deadline
+                } else if now.saturating_add(admission) > frame.timing.deadline
                     && mailbox.infeasible_in_a_row < self.probe_after
                 {
                     mailbox.infeasible_in_a_row += 1;
@@ -270,9 +342,52 @@ impl<J> Scheduler<J> {
                     continue;
                 }
             }
-            self.counters[i].started += 1;
+            let budget = self.budget(i, now, frame.timing.deadline);
+            let variant = self.variants[i].choose(budget);
+            frame.timing.budget_ns = budget.slack_ns.min(budget.share_ns);
+            frame.timing.variant = variant as u8;
+            let counters = &mut self.counters[i];
+            counters.started += 1;
+            counters.variant_started[variant] += 1;
+            counters.variant = variant as u8;
             return Some(frame);
         }
+    }
+
+    /// The run time admission checks: the stage's recent runs, or with
+    /// variants the cheapest variant's (the frame can always run that).
+    fn admission_ns(&self, i: usize) -> i64 {
+        if self.variants[i].is_adaptive() {
+            self.variants[i].cheapest_ns().unwrap_or(0)
+        } else {
+            self.estimates[i].estimate_ns()
+        }
+    }
+
+    /// What a frame of sensor `i` starting at `now` may spend: its slack
+    /// to `deadline`, and the lanes' time one period of the sensor leaves
+    /// after the other sensors' load (their median run times over their
+    /// arrival periods), so that a costlier variant does not starve the
+    /// frames queued behind it. Before the sensor has a period, the slack.
+    pub fn budget(&self, i: usize, now: i64, deadline: i64) -> Budget {
+        let slack_ns = deadline.saturating_sub(now);
+        let Some(period) = self.periods[i].period_ns else {
+            return Budget::flat(slack_ns);
+        };
+        let others: f64 = (0..self.medians.len())
+            .filter(|&j| j != i)
+            .filter_map(|j| {
+                let p = self.periods[j].period_ns?;
+                Some(self.medians[j].estimate_ns() as f64 / p)
+            })
+            .sum();
+        let share_ns = ((self.capacity - others).max(0.0) * period) as i64;
+        Budget { slack_ns, share_ns }
+    }
+
+    /// The variant selector of `sensor`.
+    pub fn variants(&self, sensor: Sensor) -> &VariantSelector {
+        &self.variants[sensor.index()]
     }
 
     fn pick(&self) -> Option<usize> {
@@ -293,6 +408,8 @@ impl<J> Scheduler<J> {
     pub fn finished(&mut self, timing: &Timing, run_ns: i64, now: i64, ok: bool) -> Verdict {
         let i = timing.sensor.index();
         self.estimates[i].record(run_ns);
+        self.medians[i].record(run_ns);
+        self.variants[i].record(timing.variant as usize, run_ns);
         let counters = &mut self.counters[i];
         if !ok {
             counters.errors += 1;
@@ -367,6 +484,8 @@ mod tests {
             stamp: 0,
             arrival: 0,
             deadline,
+            variant: 0,
+            budget_ns: 0,
         }
     }
 

@@ -8,6 +8,8 @@
 //! - [`estimate`]: run-time quantiles for admission.
 //! - [`watchdog`]: heartbeats and the health state machine.
 //! - [`sensors`]: the sensors served, by index: names, budgets, faults.
+//! - [`variant`]: the per-frame choice among a stage's variants (a model
+//!   ladder) by the frame's budget, with hysteresis.
 //! - [`stats`]: latency histograms and the status record.
 //! - [`runtime`]: the lanes and watchdog threads and the shared lock that
 //!   move frames; lockstep and realtime replay drive it.
@@ -19,10 +21,12 @@ pub mod faults;
 pub mod runtime;
 pub mod sensors;
 pub mod stats;
+pub mod variant;
 pub mod watchdog;
 
 pub use crate::stage::StageError;
 pub use config::{DeadlineFrom, LatePolicy, Policy, SchedulerConfig, SensorConfig, WatchdogConfig};
 pub use core::{Drop, Frame, Scheduler, Sensor, SensorCounters, Timing, Verdict};
 pub use sensors::{ScheduledSensor, SensorSet};
+pub use variant::{AdaptivePolicy, Variants};
 pub use watchdog::{Cause, Health, Heartbeats, Transition, Watchdog};

@@ -473,6 +473,7 @@ impl<W: Work> Lane<W> {
                 stamp: frame.timing.stamp,
                 deadline: frame.timing.deadline,
                 clock: &**clock,
+                variant: frame.timing.variant as usize,
             };
             self.work.run(sensor, &frame.job, &context)
         };
@@ -682,7 +683,9 @@ fn stage_span(timing: &Timing, sensors: &SensorSet) -> tracing::Span {
         frame = timing.index,
         seq = timing.seq,
         stamp_ns = timing.stamp,
-        deadline_ns = timing.deadline
+        deadline_ns = timing.deadline,
+        variant = timing.variant,
+        budget_ns = timing.budget_ns
     )
 }
 

@@ -7,6 +7,7 @@
 
 use super::config::{SchedulerConfig, SensorConfig};
 use super::faults::{FaultConfig, StageFaults};
+use super::variant::Variants;
 use crate::stage::Sensor;
 use crate::validate::ConfigError;
 
@@ -16,6 +17,9 @@ pub struct ScheduledSensor {
     pub name: String,
     pub config: SensorConfig,
     pub faults: StageFaults,
+    /// Its stage's variants and how one is chosen per frame (one, fixed,
+    /// unless the stage has a ladder).
+    pub variants: Variants,
 }
 
 /// Every sensor of a pipeline, in rig order, and the seed of the injected
@@ -59,6 +63,7 @@ impl SensorSet {
             name: name.to_owned(),
             config: config.clone(),
             faults: faults.clone(),
+            variants: Variants::default(),
         };
         SensorSet {
             sensors: vec![
@@ -84,6 +89,11 @@ impl SensorSet {
 
     pub fn get(&self, sensor: Sensor) -> &ScheduledSensor {
         &self.sensors[sensor.index()]
+    }
+
+    /// How `sensor`'s stage picks its variant per frame.
+    pub fn set_variants(&mut self, sensor: Sensor, variants: Variants) {
+        self.sensors[sensor.index()].variants = variants;
     }
 
     pub fn name(&self, sensor: Sensor) -> &str {
@@ -130,6 +140,7 @@ mod tests {
             name: name.into(),
             config: SchedulerConfig::default().lidar,
             faults: StageFaults::default(),
+            variants: Variants::default(),
         }
     }
 

@@ -140,6 +140,7 @@ pub fn lockstep_options() -> lookout::replay::ScheduledReplayOptions {
         scheduler: Default::default(),
         lidar: Default::default(),
         camera: None,
+        ladder: Default::default(),
         fusion: None,
         rig: None,
         faults: Default::default(),
