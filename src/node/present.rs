@@ -337,6 +337,21 @@ pub fn diagnostics(
             ("late".into(), c.late.to_string()),
             ("errors".into(), c.errors.to_string()),
         ];
+        // A stage choosing among variants (a model ladder): the rung of
+        // the last frame and the frames per rung.
+        if c.variant_started.iter().skip(1).any(|&n| n > 0) {
+            values.push(("variant".into(), c.variant.to_string()));
+            let ran = c
+                .variant_started
+                .iter()
+                .rposition(|&n| n > 0)
+                .map_or(0, |i| i + 1);
+            let counts: Vec<String> = c.variant_started[..ran]
+                .iter()
+                .map(u64::to_string)
+                .collect();
+            values.push(("variant_started".into(), counts.join(" ")));
+        }
         reject_values(&s.rejects, &mut values);
         out.push(DiagnosticStatus {
             level: sensor_level,
@@ -396,6 +411,8 @@ mod tests {
         let mut counters = [SensorCounters::default(); 2];
         counters[Sensor::LIDAR.index()].errors = 2;
         counters[Sensor::LIDAR.index()].consecutive_misses = 1;
+        counters[Sensor::CAMERA.index()].variant_started[..2].copy_from_slice(&[7, 3]);
+        counters[Sensor::CAMERA.index()].variant = 1;
         let mut rejects: [Rejects; 2] = Default::default();
         for reason in ["inconsistent_size", "sequence_too_long"] {
             rejects[Sensor::LIDAR.index()].record(&StageError {
@@ -444,6 +461,9 @@ mod tests {
         let camera = &all[1];
         assert_eq!(camera.level, DiagnosticLevel::Ok);
         assert_eq!(value(camera, "last_rejection"), None);
+        assert_eq!(value(camera, "variant"), Some("1"));
+        assert_eq!(value(camera, "variant_started"), Some("7 3"));
+        assert_eq!(value(lidar, "variant"), None);
 
         let info = &all[3];
         assert_eq!(info.level, DiagnosticLevel::Warn);
