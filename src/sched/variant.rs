@@ -19,7 +19,8 @@
 //! - the current variant no longer fits: step down at once to the most
 //!   accurate cheaper variant that fits (a variant never run is assumed to
 //!   fit: a ladder lists faster variants below; running it measures it), or
-//!   the cheapest;
+//!   the fastest measured (on an engine where a "faster" rung is not, e.g.
+//!   INT8 on tract, that is the more accurate one);
 //! - the next more accurate variant fits with `up_margin` to spare for
 //!   `up_after` frames in a row: step up one;
 //! - the next more accurate variant has not run for `probe_after` frames
@@ -182,7 +183,7 @@ impl VariantSelector {
             let before = self.current;
             self.current = (self.current + 1..=cheapest)
                 .find(|&v| fits(self, v))
-                .unwrap_or(cheapest);
+                .unwrap_or_else(|| self.fastest());
             self.streak = 0;
             if self.current != before {
                 self.since_above = 0;
@@ -210,6 +211,15 @@ impl VariantSelector {
             return above;
         }
         self.current
+    }
+
+    /// The variant measured fastest (a rung never run counts as fast: the
+    /// ladder lists faster rungs below); the last when none has run.
+    fn fastest(&self) -> usize {
+        let last = self.estimates.len() - 1;
+        (0..=last)
+            .min_by_key(|&v| (self.estimate_ns(v).unwrap_or(0), last - v))
+            .unwrap_or(last)
     }
 
     /// `variant` ran for `run_ns`.
@@ -329,6 +339,15 @@ mod tests {
             .collect();
         assert_eq!(choices[..4], [1, 1, 1, 0], "{choices:?}");
         assert_eq!(choices.last(), Some(&0), "{choices:?}");
+    }
+
+    /// A ladder that is not faster on this engine (INT8 on tract): when
+    /// nothing fits, the fastest measured rung, not the last.
+    #[test]
+    fn when_nothing_fits_the_fastest_measured_rung_runs() {
+        let mut s = ladder(3);
+        let costs = [40 * MS, 60 * MS, 90 * MS];
+        assert_eq!(run(&mut s, costs, &[30 * MS; 5]), [0, 1, 2, 0, 0]);
     }
 
     #[test]
