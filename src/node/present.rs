@@ -339,17 +339,10 @@ pub fn diagnostics(
         ];
         // A stage choosing among variants (a model ladder): the rung of
         // the last frame and the frames per rung.
-        if c.variant_started.iter().skip(1).any(|&n| n > 0) {
+        let ran = c.ran_variants();
+        if !ran.is_empty() {
             values.push(("variant".into(), c.variant.to_string()));
-            let ran = c
-                .variant_started
-                .iter()
-                .rposition(|&n| n > 0)
-                .map_or(0, |i| i + 1);
-            let counts: Vec<String> = c.variant_started[..ran]
-                .iter()
-                .map(u64::to_string)
-                .collect();
+            let counts: Vec<String> = ran.iter().map(u64::to_string).collect();
             values.push(("variant_started".into(), counts.join(" ")));
         }
         reject_values(&s.rejects, &mut values);

@@ -141,7 +141,7 @@ fn camera_counts(
         .of_kind(crate::rig::SensorKind::Camera)
         .map(|s| rig.get(s).name.as_str())
         .collect();
-    let mut counts = (0, 0, Vec::new());
+    let mut counts: (u64, u64, Vec<crate::report::run::VariantReport>) = (0, 0, Vec::new());
     for s in replay
         .sensors
         .iter()
@@ -151,10 +151,7 @@ fn camera_counts(
         counts.1 += s.published;
         for (i, v) in s.variants.iter().enumerate() {
             match counts.2.get_mut(i) {
-                Some(total) => {
-                    let total: &mut crate::report::run::VariantReport = total;
-                    total.started += v.started;
-                }
+                Some(total) => total.started += v.started,
                 None => counts.2.push(v.clone()),
             }
         }

@@ -123,6 +123,22 @@ impl SensorCounters {
         }
     }
 
+    /// Frames started per variant, up to the last that ran; empty while
+    /// only variant 0 has (a stage with one variant, or a ladder not yet
+    /// stepped down).
+    pub fn ran_variants(&self) -> &[u64] {
+        let ran = self
+            .variant_started
+            .iter()
+            .rposition(|&n| n > 0)
+            .map_or(0, |i| i + 1);
+        if ran <= 1 {
+            &[]
+        } else {
+            &self.variant_started[..ran]
+        }
+    }
+
     /// Frames that missed their deadline.
     pub fn misses(&self) -> u64 {
         self.stale + self.infeasible + self.late + self.errors
@@ -383,11 +399,6 @@ impl<J> Scheduler<J> {
             .sum();
         let share_ns = ((self.capacity - others).max(0.0) * period) as i64;
         Budget { slack_ns, share_ns }
-    }
-
-    /// The variant selector of `sensor`.
-    pub fn variants(&self, sensor: Sensor) -> &VariantSelector {
-        &self.variants[sensor.index()]
     }
 
     fn pick(&self) -> Option<usize> {

@@ -22,17 +22,6 @@ pub struct LatencySummary {
     pub max_ms: f64,
 }
 
-/// Frames per variant up to the last that ran; empty while only the first
-/// has.
-fn ran_variants(started: &[u64]) -> Vec<u64> {
-    let ran = started.iter().rposition(|&n| n > 0).map_or(0, |i| i + 1);
-    if ran <= 1 {
-        Vec::new()
-    } else {
-        started[..ran].to_vec()
-    }
-}
-
 impl LatencySummary {
     pub fn of(h: &Histogram<u64>) -> Self {
         if h.is_empty() {
@@ -252,7 +241,7 @@ impl StatusRecord {
                         errors: c.errors,
                         consecutive_misses: c.consecutive_misses,
                         variant: c.variant,
-                        variant_started: ran_variants(&c.variant_started),
+                        variant_started: c.ran_variants().to_vec(),
                     }
                 })
                 .collect(),
