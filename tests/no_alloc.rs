@@ -151,17 +151,19 @@ fn fusing_scans_with_camera_detections_allocates_nothing_after_warm_up() {
 }
 
 /// After the lanes: a lane hands its scan's obstacles on in a recycled
-/// batch (`Work::output`), the output chain stamps, encodes and hands them
-/// to the sink, the markers are drawn from the same batch, and the batch
-/// goes back. With warm buffers none of it allocates.
+/// batch (`Work::output`), the output chain stamps, encodes them in every
+/// format (lookout_msgs, vision_msgs, Autoware) and hands each to the sink,
+/// the markers are drawn from the same batch, and the batch goes back. With
+/// warm buffers none of it allocates.
 #[test]
 fn the_output_chain_and_markers_allocate_nothing_after_warm_up() {
     use lookout::clock::SimulatedClock;
     use lookout::lidar::{LidarConfig, LidarStage};
     use lookout::node::present::Presenter;
-    use lookout::output::{ObstacleBatch, OutputChain};
+    use lookout::output::{ObstacleBatch, OutputChain, OutputConfig, OutputFormat, OutputMessage};
     use lookout::pipeline::PipelineWork;
     use lookout::stage::{Job, RunContext, Sensor, Work};
+    use lookout::track::TrackingConfig;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("scene.mcap");
     common::write_small_scene(&path, 0.5, 5);
@@ -178,7 +180,27 @@ fn the_output_chain_and_markers_allocate_nothing_after_warm_up() {
     let rig = std::sync::Arc::new(lookout::rig::Rig::from_calibration(None));
     let mut lane = PipelineWork::new(rig, LidarStage::new(LidarConfig::default()).unwrap(), None);
     let clock = SimulatedClock::new(0);
-    let mut chain = OutputChain::new();
+    let output = OutputConfig {
+        formats: vec![
+            OutputFormat::Lookout,
+            OutputFormat::VisionMsgs,
+            OutputFormat::Autoware,
+        ],
+        ..OutputConfig::default()
+    };
+    let tracking = TrackingConfig {
+        enabled: false,
+        ..TrackingConfig::default()
+    };
+    let mut chain = OutputChain::with_tracking(&tracking, &output);
+    assert_eq!(
+        chain.messages(),
+        [
+            OutputMessage::Obstacles,
+            OutputMessage::Detections3d,
+            OutputMessage::Objects
+        ]
+    );
     let mut presenter = Presenter::new("base_link");
     let mut pool: Vec<ObstacleBatch> = vec![ObstacleBatch::default(), ObstacleBatch::default()];
     let mut jobs: Vec<Job> = scans
@@ -198,7 +220,7 @@ fn the_output_chain_and_markers_allocate_nothing_after_warm_up() {
             let mut batch = pool.pop().unwrap();
             assert!(lane.output(Sensor::LIDAR, 0, false, &mut batch));
             let handoff = chain
-                .emit(&mut batch, i64::MAX, false, &clock, |bytes, _| {
+                .emit(&mut batch, i64::MAX, false, &clock, |_, bytes, _| {
                     *handed += bytes.len() as u64;
                     Ok::<(), ()>(())
                 })

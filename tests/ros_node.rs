@@ -161,7 +161,109 @@ fn replay_with(
 
 /// With an odometry topic, the node tracks over the ground: the vehicles'
 /// velocities it publishes are those replay gets from the bag's `/tf`
-/// (without the ego's pose they would be off by its 10 m/s).
+/// (without the ego's pose they would be off by its 10 m/s). With every
+/// output format on, rclpy decodes the vision_msgs and Autoware messages
+/// with their packages' types, and each carries the obstacles of the
+/// node's own `lookout_msgs` output of the same scan.
+/// Each vision_msgs, Autoware and Foxglove message the driver recorded
+/// against the node's ObstacleArray of the same stamp: count, centres to
+/// 1 mm, classes, ids; the tracked objects are the obstacles with a
+/// velocity.
+fn every_format_carries_the_same_obstacles(received: &Value) {
+    let by_stamp = |name: &str| -> HashMap<i64, Value> {
+        received[name]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["stamp"].as_i64().unwrap(), m.clone()))
+            .collect()
+    };
+    let (detections, objects, tracked) = (
+        by_stamp("detections_3d"),
+        by_stamp("objects"),
+        by_stamp("tracked_objects"),
+    );
+    // Scenes with entities (an empty one has no stamp).
+    let scenes: HashMap<i64, Value> = received["scene"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| Some((m["stamp"].as_i64()?, m.clone())))
+        .collect();
+    let near = |a: &Value, b: &Value| {
+        (0..3).all(|k| (a[k].as_f64().unwrap() - b[k].as_f64().unwrap()).abs() <= 1e-3)
+    };
+    let (mut compared, mut with_tracks) = (0, 0);
+    for array in received["obstacles"].as_array().unwrap() {
+        let stamp = array["stamp"].as_i64().unwrap();
+        let (Some(d), Some(o), Some(t)) = (
+            detections.get(&stamp),
+            objects.get(&stamp),
+            tracked.get(&stamp),
+        ) else {
+            continue;
+        };
+        let obstacles = array["obstacles"].as_array().unwrap();
+        if let Some(scene) = scenes.get(&stamp) {
+            assert_eq!(scene["deletions"], serde_json::json!([1]));
+            let entities = scene["entities"].as_array().unwrap();
+            assert_eq!(entities.len(), obstacles.len(), "at {stamp}");
+            for (e, w) in entities.iter().zip(obstacles) {
+                assert!(
+                    near(&e["center"], &w["center"]) && near(&e["size"], &w["size"]),
+                    "{e} / {w}"
+                );
+                assert_eq!(e["metadata"]["class"], w["label"]);
+            }
+        }
+        let d = d["detections"].as_array().unwrap();
+        let o = o["objects"].as_array().unwrap();
+        assert_eq!(
+            (d.len(), o.len()),
+            (obstacles.len(), obstacles.len()),
+            "at {stamp}"
+        );
+        let mut moving = 0;
+        for ((w, d), o) in obstacles.iter().zip(d).zip(o) {
+            assert!(
+                near(&d["center"], &w["center"]) && near(&o["center"], &w["center"]),
+                "{w} / {d} / {o}"
+            );
+            assert!(near(&d["size"], &w["size"]) && near(&o["dimensions"], &w["size"]));
+            assert_eq!(d["class_id"], w["label"]);
+            let class = lookout::obstacle::ObstacleClass::from_label(w["label"].as_str().unwrap());
+            assert_eq!(o["label"], u64::from(lookout::msg::autoware::label(class)));
+            // An obstacle no track has named (id 0) has no vision_msgs id.
+            let id = match w["id"].as_u64() {
+                Some(0) | None => String::new(),
+                Some(id) => id.to_string(),
+            };
+            assert_eq!(d["id"], id.as_str());
+            moving += usize::from(o["has_twist"] == true);
+            compared += 1;
+        }
+        let t = t["objects"].as_array().unwrap();
+        assert_eq!(t.len(), moving, "at {stamp}");
+        for object in t {
+            let owner = obstacles
+                .iter()
+                .find(|w| near(&w["center"], &object["center"]))
+                .expect("a tracked object is an obstacle");
+            let id = owner["id"].as_u64().unwrap() as u32;
+            let uuid: Vec<u64> = lookout::msg::autoware::track_uuid(id)
+                .iter()
+                .map(|&b| u64::from(b))
+                .collect();
+            assert_eq!(object["uuid"], serde_json::json!(uuid));
+            with_tracks += 1;
+        }
+    }
+    assert!(
+        compared > 100 && with_tracks > 30,
+        "{compared} obstacles, {with_tracks} tracked"
+    );
+}
+
 #[test]
 fn the_node_tracks_over_the_ground_with_odometry() {
     let ros = Ros::new();
@@ -175,14 +277,17 @@ fn the_node_tracks_over_the_ground_with_odometry() {
         "use_sim_time:=true",
         "-p",
         "tracking.odometry_topic:=/odom",
+        "-p",
+        "output.formats:=[lookout,vision_msgs,autoware,foxglove]",
     ];
     args.extend(REMAPS);
     let node = RunningNode(Some(
         ros.node(&args).stdout(Stdio::piped()).spawn().unwrap(),
     ));
     let driven = dir.path().join("driven.json");
-    let got = ros.drive(&scene, &driven, &["--odometry", "/odom"]);
+    let got = ros.drive(&scene, &driven, &["--odometry", "/odom", "--formats"]);
     stop(node);
+    every_format_carries_the_same_obstacles(&got["received"]);
 
     let mut errors = Vec::new();
     for array in got["received"]["obstacles"].as_array().unwrap() {

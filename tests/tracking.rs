@@ -245,7 +245,11 @@ fn compensation_halves_the_error_at_the_moment_of_use() {
     let bag = Bag::open(held_out_scene()).unwrap();
     let score = |stamp, horizon_ms| {
         let options = ScheduledReplayOptions {
-            output: OutputConfig { stamp, horizon_ms },
+            output: OutputConfig {
+                stamp,
+                horizon_ms,
+                ..OutputConfig::default()
+            },
             ..common::lockstep_options()
         };
         let config = lookout::replay::StreamingConfig::default();

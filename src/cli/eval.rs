@@ -315,7 +315,11 @@ fn streaming_cli(
         for (stamp, horizon_ms) in std::iter::once((StampMode::Sensor, 0.0)).chain(publish) {
             let mut options = pipeline_options(bag, args, config, "eval streaming")?;
             options.mode = crate::replay::Mode::Realtime { rate };
-            options.output = crate::output::OutputConfig { stamp, horizon_ms };
+            options.output = crate::output::OutputConfig {
+                stamp,
+                horizon_ms,
+                ..options.output.clone()
+            };
             options
                 .output
                 .validate()

@@ -56,6 +56,138 @@ const DEFINITIONS: &[(&str, &str)] = &[
         "std_msgs/Header header\nuint32 height\nuint32 width\nsensor_msgs/PointField[] fields\nbool is_bigendian\nuint32 point_step\nuint32 row_step\nuint8[] data\nbool is_dense\n",
     ),
     (
+        "geometry_msgs/Pose",
+        "geometry_msgs/Point position\ngeometry_msgs/Quaternion orientation\n",
+    ),
+    (
+        "geometry_msgs/PoseWithCovariance",
+        "geometry_msgs/Pose pose\nfloat64[36] covariance\n",
+    ),
+    (
+        "geometry_msgs/Twist",
+        "geometry_msgs/Vector3 linear\ngeometry_msgs/Vector3 angular\n",
+    ),
+    (
+        "geometry_msgs/TwistWithCovariance",
+        "geometry_msgs/Twist twist\nfloat64[36] covariance\n",
+    ),
+    (
+        "geometry_msgs/Accel",
+        "geometry_msgs/Vector3 linear\ngeometry_msgs/Vector3 angular\n",
+    ),
+    (
+        "geometry_msgs/AccelWithCovariance",
+        "geometry_msgs/Accel accel\nfloat64[36] covariance\n",
+    ),
+    ("geometry_msgs/Point32", "float32 x\nfloat32 y\nfloat32 z\n"),
+    ("geometry_msgs/Polygon", "geometry_msgs/Point32[] points\n"),
+    ("unique_identifier_msgs/UUID", "uint8[16] uuid\n"),
+    (
+        "vision_msgs/Detection3DArray",
+        include_str!("../../interfaces/vision_msgs/msg/Detection3DArray.msg"),
+    ),
+    (
+        "vision_msgs/Detection3D",
+        include_str!("../../interfaces/vision_msgs/msg/Detection3D.msg"),
+    ),
+    (
+        "vision_msgs/ObjectHypothesisWithPose",
+        include_str!("../../interfaces/vision_msgs/msg/ObjectHypothesisWithPose.msg"),
+    ),
+    (
+        "vision_msgs/ObjectHypothesis",
+        include_str!("../../interfaces/vision_msgs/msg/ObjectHypothesis.msg"),
+    ),
+    (
+        "vision_msgs/BoundingBox3D",
+        include_str!("../../interfaces/vision_msgs/msg/BoundingBox3D.msg"),
+    ),
+    (
+        "autoware_perception_msgs/DetectedObjects",
+        include_str!("../../interfaces/autoware_perception_msgs/msg/DetectedObjects.msg"),
+    ),
+    (
+        "autoware_perception_msgs/DetectedObject",
+        include_str!("../../interfaces/autoware_perception_msgs/msg/DetectedObject.msg"),
+    ),
+    (
+        "autoware_perception_msgs/DetectedObjectKinematics",
+        include_str!("../../interfaces/autoware_perception_msgs/msg/DetectedObjectKinematics.msg"),
+    ),
+    (
+        "autoware_perception_msgs/ObjectClassification",
+        include_str!("../../interfaces/autoware_perception_msgs/msg/ObjectClassification.msg"),
+    ),
+    (
+        "autoware_perception_msgs/Shape",
+        include_str!("../../interfaces/autoware_perception_msgs/msg/Shape.msg"),
+    ),
+    (
+        "autoware_perception_msgs/TrackedObjects",
+        include_str!("../../interfaces/autoware_perception_msgs/msg/TrackedObjects.msg"),
+    ),
+    (
+        "autoware_perception_msgs/TrackedObject",
+        include_str!("../../interfaces/autoware_perception_msgs/msg/TrackedObject.msg"),
+    ),
+    (
+        "autoware_perception_msgs/TrackedObjectKinematics",
+        include_str!("../../interfaces/autoware_perception_msgs/msg/TrackedObjectKinematics.msg"),
+    ),
+    ("builtin_interfaces/Duration", "int32 sec\nuint32 nanosec\n"),
+    (
+        "foxglove_msgs/SceneUpdate",
+        include_str!("../../interfaces/foxglove_msgs/ros2/SceneUpdate.msg"),
+    ),
+    (
+        "foxglove_msgs/SceneEntity",
+        include_str!("../../interfaces/foxglove_msgs/ros2/SceneEntity.msg"),
+    ),
+    (
+        "foxglove_msgs/SceneEntityDeletion",
+        include_str!("../../interfaces/foxglove_msgs/ros2/SceneEntityDeletion.msg"),
+    ),
+    (
+        "foxglove_msgs/KeyValuePair",
+        include_str!("../../interfaces/foxglove_msgs/ros2/KeyValuePair.msg"),
+    ),
+    (
+        "foxglove_msgs/ArrowPrimitive",
+        include_str!("../../interfaces/foxglove_msgs/ros2/ArrowPrimitive.msg"),
+    ),
+    (
+        "foxglove_msgs/CubePrimitive",
+        include_str!("../../interfaces/foxglove_msgs/ros2/CubePrimitive.msg"),
+    ),
+    (
+        "foxglove_msgs/SpherePrimitive",
+        include_str!("../../interfaces/foxglove_msgs/ros2/SpherePrimitive.msg"),
+    ),
+    (
+        "foxglove_msgs/CylinderPrimitive",
+        include_str!("../../interfaces/foxglove_msgs/ros2/CylinderPrimitive.msg"),
+    ),
+    (
+        "foxglove_msgs/LinePrimitive",
+        include_str!("../../interfaces/foxglove_msgs/ros2/LinePrimitive.msg"),
+    ),
+    (
+        "foxglove_msgs/TriangleListPrimitive",
+        include_str!("../../interfaces/foxglove_msgs/ros2/TriangleListPrimitive.msg"),
+    ),
+    (
+        "foxglove_msgs/TextPrimitive",
+        include_str!("../../interfaces/foxglove_msgs/ros2/TextPrimitive.msg"),
+    ),
+    (
+        "foxglove_msgs/ModelPrimitive",
+        include_str!("../../interfaces/foxglove_msgs/ros2/ModelPrimitive.msg"),
+    ),
+    (
+        "foxglove_msgs/Color",
+        include_str!("../../interfaces/foxglove_msgs/ros2/Color.msg"),
+    ),
+    (
         "lookout_msgs/Obstacle",
         include_str!("../../lookout_msgs/msg/Obstacle.msg"),
     ),
@@ -170,6 +302,10 @@ mod tests {
             "lookout_msgs/msg/ObstacleArray",
             "lookout_msgs/msg/FrameReport",
             "lookout_msgs/msg/PipelineStatus",
+            "vision_msgs/msg/Detection3DArray",
+            "autoware_perception_msgs/msg/DetectedObjects",
+            "autoware_perception_msgs/msg/TrackedObjects",
+            "foxglove_msgs/msg/SceneUpdate",
         ] {
             let text = schema_text(t);
             assert!(!text.is_empty());

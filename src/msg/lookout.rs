@@ -560,6 +560,8 @@ impl crate::obstacle::Obstacle {
             track: TrackState {
                 age_s: m.track_age,
                 position_covariance: m.position_covariance,
+                // The message does not say; a velocity was published.
+                velocity_known: m.position_covariance[0] >= 0.0 && m.velocity != [0.0; 3],
             },
         }
     }

@@ -6,11 +6,15 @@
 //! `CompressedImage.data`) are borrowed from the input buffer, never copied.
 //! Never allocates while decoding the sensor types.
 
+pub mod autoware;
 pub mod defs;
+pub mod foxglove;
+pub(crate) mod geometry;
 mod lookout;
 pub mod odometry;
 mod sensor;
 pub mod tf;
+pub mod vision;
 pub mod viz;
 
 pub use lookout::{

@@ -72,13 +72,7 @@ impl InputRejects {
 }
 
 pub fn class_color(label: &str) -> [f32; 4] {
-    match ObstacleClass::from_label(label) {
-        ObstacleClass::Car => [0.2, 0.6, 1.0, 0.5],
-        ObstacleClass::Truck => [0.1, 0.2, 0.9, 0.5],
-        ObstacleClass::Pedestrian => [1.0, 0.8, 0.1, 0.6],
-        ObstacleClass::Cyclist => [0.9, 0.3, 0.9, 0.6],
-        ObstacleClass::Unknown => [0.7, 0.7, 0.7, 0.4],
-    }
+    ObstacleClass::from_label(label).display_rgba()
 }
 
 pub fn health_color(health: Health) -> [f32; 4] {

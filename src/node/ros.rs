@@ -14,7 +14,7 @@ use crate::camera::engine::EngineOptions;
 use crate::clock::{Clock, MonotonicClock, SystemClock};
 use crate::ingest::InputKind;
 use crate::msg::Time;
-use crate::output::{EgoSource, ObstacleBatch, OutputChain};
+use crate::output::{EgoSource, ObstacleBatch, OutputChain, OutputMessage};
 use crate::pipeline::{build_lanes, sensor_set};
 use crate::sched::runtime::{Event, Outcome, Recycler, Runtime};
 use futures::StreamExt;
@@ -171,6 +171,9 @@ fn camera_side(settings: &NodeSettings) -> Result<crate::pipeline::CameraSide, N
     let share =
         |path: &str| in_package_share(Path::new(path), std::env::var_os("AMENT_PREFIX_PATH"));
     let model = (!settings.node.model.is_empty()).then(|| share(&settings.node.model));
+    if let Some(model) = &model {
+        tracing::info!("camera model {}", model.display());
+    }
     let options = EngineOptions {
         backend: settings.node.engine,
         threads: settings.node.engine_threads as usize,
@@ -334,11 +337,22 @@ pub fn run() -> Result<Overhead, NodeError> {
         ),
     };
     let reliable = QosProfile::default().keep_last(10);
-    let obstacles_pub = node.create_publisher_untyped(
-        "~/obstacles",
-        "lookout_msgs/msg/ObstacleArray",
-        reliable.clone(),
-    )?;
+    // The obstacles, in each format of `output.formats`.
+    let mut outputs = Vec::new();
+    for message in settings
+        .pipeline
+        .output
+        .messages(settings.pipeline.tracking.enabled)
+    {
+        let topic = settings
+            .pipeline
+            .output
+            .topics
+            .topic(message, "~/", "~/obstacles");
+        let publisher =
+            node.create_publisher_untyped(&topic, message.type_name(), reliable.clone())?;
+        outputs.push((message, publisher));
+    }
     let markers_pub = node.create_publisher_untyped(
         "~/markers",
         "visualization_msgs/msg/MarkerArray",
@@ -412,7 +426,7 @@ pub fn run() -> Result<Overhead, NodeError> {
                     recycler,
                     presenter,
                     Publishers {
-                        obstacles: obstacles_pub,
+                        outputs,
                         markers: markers_pub,
                         status: status_pub,
                         diagnostics: diagnostics_pub,
@@ -482,7 +496,8 @@ pub fn run() -> Result<Overhead, NodeError> {
 }
 
 struct Publishers {
-    obstacles: r2r::PublisherUntyped,
+    /// The obstacles, a publisher per output message.
+    outputs: Vec<(OutputMessage, r2r::PublisherUntyped)>,
     markers: r2r::PublisherUntyped,
     status: r2r::PublisherUntyped,
     diagnostics: r2r::PublisherUntyped,
@@ -579,7 +594,11 @@ fn publish_loop(
                     timing.deadline,
                     flagged_late,
                     clock,
-                    |bytes, _| publishers.obstacles.publish_raw(bytes),
+                    |message, bytes, _| match publishers.outputs.iter().find(|(m, _)| *m == message)
+                    {
+                        Some((_, publisher)) => publisher.publish_raw(bytes),
+                        None => Ok(()),
+                    },
                 );
                 match published {
                     Ok(handoff) => overhead.late += u64::from(handoff.after_deadline),

@@ -47,5 +47,8 @@ pub use streaming::{
 pub const FRAME_REPORT_TOPIC: &str = "/lookout/frame_reports";
 /// Topic on which replay writes the obstacles of each lidar scan.
 pub const OBSTACLES_TOPIC: &str = "/lookout/obstacles";
+/// Where a replay writes the other output formats whose topic names are
+/// relative (`output.topics`): `/lookout/detections_3d`, ...
+pub const OUTPUT_TOPIC_PREFIX: &str = "/lookout/";
 /// Topic on which scheduled replay writes the watchdog's status records.
 pub const STATUS_TOPIC: &str = "/lookout/status";

@@ -16,7 +16,7 @@
 
 use super::observer::{Observe, Observer};
 use super::tally::{RunFacts, Tally, report};
-use super::{OBSTACLES_TOPIC, STATUS_TOPIC};
+use super::{OBSTACLES_TOPIC, OUTPUT_TOPIC_PREFIX, STATUS_TOPIC};
 use crate::bag::{Bag, BagError, BagWriter, TopicId, WriterOptions};
 use crate::calibration::Calibration;
 use crate::camera::engine::EngineOptions;
@@ -27,8 +27,8 @@ use crate::fusion::FusionConfig;
 use crate::ingest::{InputKind, header_stamp};
 use crate::lidar::LidarConfig;
 use crate::merge::{MergeWindow, MergedFrame};
-use crate::msg::{MessageType, ObstacleArrayRef, PipelineStatus, Time};
-use crate::output::{ObstacleBatch, OutputChain};
+use crate::msg::{MessageType, PipelineStatus, Time};
+use crate::output::{ObstacleBatch, OutputChain, OutputMessage, OutputTopics};
 use crate::pipeline::{LaneSetup, PipelineWork, build_lanes, sensor_set};
 use crate::report::run::ScheduledReport;
 use crate::rig::{Rig, SensorKind};
@@ -101,26 +101,41 @@ pub enum ScheduledReplayError {
     Setup(String),
 }
 
-/// The output bag: obstacles and status records.
+/// The output bag: the obstacles in each output format, and status
+/// records.
 struct OutputBag {
     writer: BagWriter,
-    obstacles: TopicId,
+    /// A topic per message the chain publishes.
+    outputs: Vec<(OutputMessage, TopicId)>,
     status: TopicId,
 }
 
 impl OutputBag {
-    fn create(path: &std::path::Path, options: WriterOptions) -> Result<Self, BagError> {
+    fn create(
+        path: &std::path::Path,
+        options: WriterOptions,
+        messages: &[OutputMessage],
+        topics: &OutputTopics,
+    ) -> Result<Self, BagError> {
         let mut writer = BagWriter::create(path, options)?;
-        let obstacles = writer.add_topic(
-            OBSTACLES_TOPIC,
-            <ObstacleArrayRef as MessageType>::TYPE_NAME,
-        )?;
+        let mut outputs = Vec::with_capacity(messages.len());
+        for &message in messages {
+            let topic = topics.topic(message, OUTPUT_TOPIC_PREFIX, OBSTACLES_TOPIC);
+            outputs.push((message, writer.add_topic(&topic, message.type_name())?));
+        }
         let status = writer.add_topic(STATUS_TOPIC, PipelineStatus::TYPE_NAME)?;
         Ok(OutputBag {
             writer,
-            obstacles,
+            outputs,
             status,
         })
+    }
+
+    fn topic(&self, message: OutputMessage) -> Option<TopicId> {
+        self.outputs
+            .iter()
+            .find(|(m, _)| *m == message)
+            .map(|&(_, topic)| topic)
     }
 }
 
@@ -316,8 +331,15 @@ impl<'a> Replayer<'a> {
             lanes,
             lockstep,
         );
+        let mut chain = OutputChain::with_tracking(&options.tracking, &options.output);
+        chain.set_time_scale(rate);
         let writer = match &options.out {
-            Some(path) => Some(OutputBag::create(path, options.writer)?),
+            Some(path) => Some(OutputBag::create(
+                path,
+                options.writer,
+                chain.messages(),
+                &options.output.topics,
+            )?),
             None => None,
         };
         let observer = Observer::new(&options.observe).map_err(ScheduledReplayError::Setup)?;
@@ -332,11 +354,7 @@ impl<'a> Replayer<'a> {
             runtime,
             outputs: Outputs {
                 names,
-                chain: {
-                    let mut chain = OutputChain::with_tracking(&options.tracking, &options.output);
-                    chain.set_time_scale(rate);
-                    chain
-                },
+                chain,
                 clock: clock.clone(),
                 writer,
                 tally,
@@ -731,11 +749,22 @@ impl Outputs {
                 timing.deadline,
                 flagged_late,
                 &*self.clock,
-                |bytes, at| match writer.as_mut() {
-                    Some(out) => out.writer.write_raw(out.obstacles, map.to_bag(at), bytes),
+                |message, bytes, at| match writer.as_mut() {
+                    Some(out) => match out.topic(message) {
+                        Some(topic) => out.writer.write_raw(topic, map.to_bag(at), bytes),
+                        None => Ok(()),
+                    },
                     None => Ok(()),
                 },
             )?;
+            if self.chain.messages().len() > 1 {
+                self.tally
+                    .formats
+                    .saturating_record(handoff.formats_ns.max(1) as u64);
+                self.tally
+                    .formats_encode
+                    .saturating_record(handoff.formats_encode_ns.max(1) as u64);
+            }
             late = handoff.late;
             self.tally.published_after_deadline += u64::from(handoff.after_deadline);
             self.tally.handoff[i].saturating_record((handoff.at - timing.stamp).max(1) as u64);

@@ -1,7 +1,7 @@
 //! What a scheduled replay counts while it runs, and the report made of it
 //! at the end ([`crate::report::run::ScheduledReport`]).
 
-use crate::report::run::{ScheduledReport, SensorReport, VariantReport};
+use crate::report::run::{FormatsReport, ScheduledReport, SensorReport, VariantReport};
 use crate::sched::runtime::Shared;
 use crate::sched::stats::{LatencySummary, StatusRecord, histogram};
 use crate::sched::watchdog::Transition;
@@ -21,6 +21,11 @@ pub(super) struct Tally {
     pub late_by_scheduler: Vec<u64>,
     /// Per sensor: stamp to hand-off, of outputs handed over (ns).
     pub handoff: Vec<Histogram<u64>>,
+    /// Per output: encoding and handing over the formats after the first
+    /// (ns; empty with one format).
+    pub formats: Histogram<u64>,
+    /// Of that, encoding alone.
+    pub formats_encode: Histogram<u64>,
     pub statuses: Vec<StatusRecord>,
 }
 
@@ -33,6 +38,8 @@ impl Tally {
             late_published: vec![0; sensors],
             late_by_scheduler: vec![0; sensors],
             handoff: (0..sensors).map(|_| histogram()).collect(),
+            formats: histogram(),
+            formats_encode: histogram(),
             statuses: Vec::new(),
         }
     }
@@ -105,6 +112,10 @@ pub(super) fn report(run: RunFacts<'_>, shared: Shared, tally: Tally) -> Schedul
             .collect(),
         merge: Vec::new(),
         tracking: None,
+        formats: (!tally.formats.is_empty()).then(|| FormatsReport {
+            encode: LatencySummary::of(&tally.formats_encode),
+            total: LatencySummary::of(&tally.formats),
+        }),
         statuses: tally.statuses,
         time_jumps: shared.time_jumps,
         resident_bytes: Vec::new(),

@@ -82,6 +82,16 @@ pub struct VariantReport {
     pub started: u64,
 }
 
+/// What the output formats after the first cost per output.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct FormatsReport {
+    /// Encoding them.
+    pub encode: LatencySummary,
+    /// Encoding and handing them to the sink (the bag writer, the
+    /// publishers).
+    pub total: LatencySummary,
+}
+
 /// The end-of-replay report (also written as JSON).
 #[derive(Debug, Clone, Serialize)]
 pub struct ScheduledReport {
@@ -106,6 +116,11 @@ pub struct ScheduledReport {
     /// Tracking in the output chain (absent when it is off).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tracking: Option<crate::track::TrackerCounters>,
+    /// The formats after the first (`output.formats`), per output; none
+    /// with one format; 0 in lockstep, whose clock does not move while the
+    /// chain runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub formats: Option<FormatsReport>,
     pub statuses: Vec<StatusRecord>,
     /// Times time went back (bag loops): each started a new run.
     pub time_jumps: u64,
@@ -209,6 +224,12 @@ impl ScheduledReport {
                 "outputs handed over after their deadline: {} (stamp to hand-off, after encoding, ms: {})\n",
                 self.published_after_deadline,
                 handed.join("; ")
+            ));
+        }
+        if let Some(f) = &self.formats {
+            out.push_str(&format!(
+                "other output formats per output, ms: encoding p50 {:.3} p99 {:.3} max {:.3}; with the hand-over p50 {:.3} p99 {:.3} max {:.3}\n",
+                f.encode.p50_ms, f.encode.p99_ms, f.encode.max_ms, f.total.p50_ms, f.total.p99_ms, f.total.max_ms
             ));
         }
         for s in self.sensors.iter().filter(|s| !s.variants.is_empty()) {

@@ -527,7 +527,7 @@ impl Tracker {
                     filter.predict(dt, self.config.accel_sd);
                     predicted += 1;
                     // Older by the horizon, and less sure of where it is.
-                    obstacle.track = track_state(track.born, &filter, to, ego_to);
+                    obstacle.track = track_state(track, &self.config, &filter, to, ego_to);
                     [filter.state.x, filter.state.y]
                 }
                 None => {
@@ -618,10 +618,17 @@ fn pairing_cost(
 
 /// What an obstacle says of a track born at `born` whose filter stands at
 /// `stamp`: its age then, and the centre's covariance in the ego's frame.
-fn track_state(born: i64, filter: &ConstantVelocity, stamp: i64, ego: EgoPose2) -> TrackState {
+fn track_state(
+    track: &Track,
+    config: &TrackingConfig,
+    filter: &ConstantVelocity,
+    stamp: i64,
+    ego: EgoPose2,
+) -> TrackState {
     TrackState {
-        age_s: ((stamp - born).max(0) as f64 * NS) as f32,
+        age_s: ((stamp - track.born).max(0) as f64 * NS) as f32,
         position_covariance: ego.covariance_to_local(filter.position_covariance()),
+        velocity_known: track.hits >= config.birth_hits,
     }
 }
 
@@ -636,13 +643,13 @@ fn publish(
     obstacle: &mut Obstacle,
 ) {
     obstacle.id = track.id;
-    obstacle.track = track_state(track.born, &track.filter, stamp, ego);
+    obstacle.track = track_state(track, config, &track.filter, stamp, ego);
     // An unknown obstacle stays unknown: a fragment that a car's track
     // took (or a pole beside it) is not a second car.
     if obstacle.class != ObstacleClass::Unknown && track.votes.winner().is_some() {
         obstacle.class = track.class;
     }
-    obstacle.velocity = if track.hits >= config.birth_hits {
+    obstacle.velocity = if obstacle.track.velocity_known {
         let [vx, vy] = ego.vector_to_local(track.filter.velocity());
         [vx, vy, 0.0]
     } else {

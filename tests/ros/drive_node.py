@@ -15,8 +15,14 @@ obstacles is recorded.
 With --odometry TOPIC, the bag's /tf poses in odom also go out as
 nav_msgs/Odometry on TOPIC (a vehicle's odometry, for tracking).
 
+With --formats, the other output formats are recorded too: ~/detections_3d
+(vision_msgs/Detection3DArray), ~/objects and ~/tracked_objects
+(autoware_perception_msgs DetectedObjects, TrackedObjects) and ~/scene
+(foxglove_msgs/SceneUpdate), each decoded with its package's generated
+Python type.
+
 Usage: drive_node.py BAG OUT.json [--node /lookout] [--settle 3.0] [--restamp]
-                     [--odometry TOPIC]
+                     [--odometry TOPIC] [--formats]
 Run with the ROS venv's python (scripts/setup-ros.sh).
 """
 
@@ -75,6 +81,74 @@ def stamp_ns(stamp):
     return stamp.sec * 1_000_000_000 + stamp.nanosec
 
 
+def xyz(v):
+    return [v.x, v.y, v.z]
+
+
+def subscribe_formats(node, prefix, qos, received):
+    """Records ~/detections_3d, ~/objects and ~/tracked_objects into
+    received["detections_3d"], ["objects"], ["tracked_objects"]."""
+    from autoware_perception_msgs.msg import DetectedObjects, TrackedObjects
+    from foxglove_msgs.msg import SceneUpdate
+    from vision_msgs.msg import Detection3DArray
+
+    def on_detections(m):
+        received["detections_3d"].append({
+            "stamp": stamp_ns(m.header.stamp),
+            "frame_id": m.header.frame_id,
+            "detections": [{
+                "class_id": d.results[0].hypothesis.class_id,
+                "score": d.results[0].hypothesis.score,
+                "center": xyz(d.bbox.center.position), "size": xyz(d.bbox.size),
+                "id": d.id,
+            } for d in m.detections],
+        })
+
+    def kinematics(k):
+        return {"center": xyz(k.pose_with_covariance.pose.position),
+                "twist": xyz(k.twist_with_covariance.twist.linear)}
+
+    def on_objects(m):
+        received["objects"].append({
+            "stamp": stamp_ns(m.header.stamp),
+            "objects": [{
+                "label": o.classification[0].label,
+                "has_twist": o.kinematics.has_twist,
+                "dimensions": xyz(o.shape.dimensions),
+                **kinematics(o.kinematics),
+            } for o in m.objects],
+        })
+
+    def on_tracked(m):
+        received["tracked_objects"].append({
+            "stamp": stamp_ns(m.header.stamp),
+            "objects": [{
+                "uuid": [int(b) for b in o.object_id.uuid],
+                "label": o.classification[0].label,
+                **kinematics(o.kinematics),
+            } for o in m.objects],
+        })
+
+    def on_scene(m):
+        received["scene"].append({
+            "stamp": stamp_ns(m.entities[0].timestamp) if m.entities else None,
+            "deletions": [d.type for d in m.deletions],
+            "entities": [{
+                "id": e.id, "frame_id": e.frame_id,
+                "center": xyz(e.cubes[0].pose.position), "size": xyz(e.cubes[0].size),
+                "text": e.texts[0].text,
+                "metadata": {kv.key: kv.value for kv in e.metadata},
+            } for e in m.entities],
+        })
+
+    for name in ("detections_3d", "objects", "tracked_objects", "scene"):
+        received[name] = []
+    node.create_subscription(SceneUpdate, f"{prefix}/scene", on_scene, qos)
+    node.create_subscription(Detection3DArray, f"{prefix}/detections_3d", on_detections, qos)
+    node.create_subscription(DetectedObjects, f"{prefix}/objects", on_objects, qos)
+    node.create_subscription(TrackedObjects, f"{prefix}/tracked_objects", on_tracked, qos)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("bag")
@@ -86,6 +160,8 @@ def main():
                         help="publish sensor topics reliably (the node needs node.reliability: reliable)")
     parser.add_argument("--topic-map", default="",
                         help="comma list of bag_topic=published_topic")
+    parser.add_argument("--formats", action="store_true",
+                        help="also record the vision_msgs and Autoware outputs")
     parser.add_argument("--odometry", default="",
                         help="also publish the bag's /tf poses in odom as nav_msgs/Odometry on this topic")
     args = parser.parse_args()
@@ -151,6 +227,8 @@ def main():
             "values": {kv.key: kv.value for kv in s.values},
         } for s in m.status])
 
+    if args.formats:
+        subscribe_formats(node, args.node, reliable, received)
     node.create_subscription(ObstacleArray, f"{args.node}/obstacles", on_obstacles, reliable, raw=True)
     node.create_subscription(MarkerArray, f"{args.node}/markers", on_markers, reliable, raw=True)
     node.create_subscription(PipelineStatus, f"{args.node}/status", on_status, reliable, raw=True)
