@@ -5,8 +5,10 @@
 # scripts/setup-ros.sh built with colcon into .ros/overlay; then, with only
 # the workspace's install/setup.bash sourced, the installed node is started
 # with the command line the installed launch files describe (their params
-# file; the synthetic detector from the installed models), driven with a short
-# synthetic scene over DDS (tests/ros/drive_node.py), and must publish.
+# file; the synthetic detector from the installed models) and every output
+# format, driven with a short synthetic scene over DDS
+# (tests/ros/drive_node.py), and must publish each of them (the 2D formats
+# with the detector's boxes).
 #
 # The build reuses the test build's cargo target directory (the workspace's
 # build/lookout links to it, with the same features and environment), so it
@@ -66,6 +68,8 @@ import json, sys
 launch = json.load(open(sys.argv[1]))
 print(sys.argv[2] + "/lib/lookout/" + launch["executable"])
 print(*launch["args"], sep="\n")' "$run/launch.json" "$ws/install/lookout")
+# Every output format on: the 2D ones carry the detector's boxes.
+command+=(-p "output.formats:=[lookout,vision_msgs,autoware,foxglove]")
 echo "== installed node: ${command[*]}"
 export ROS_DOMAIN_ID=97 ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
 unset ROS_LOCALHOST_ONLY
@@ -73,16 +77,26 @@ unset ROS_LOCALHOST_ONLY
 # installed share directory.
 (cd "$run" && exec env LD_PRELOAD="$LOOKOUT_ROS_PRELOAD" "${command[@]}" > "$run/node.log" 2>&1) &
 node=$!
-"$repo/.ros/bin/python" "$repo/tests/ros/drive_node.py" "$run/scene.mcap" "$run/driven.json"
+"$repo/.ros/bin/python" "$repo/tests/ros/drive_node.py" "$run/scene.mcap" "$run/driven.json" --formats
 "$repo/.ros/bin/python" - "$run/driven.json" <<'PY'
 import json, sys
 received = json.load(open(sys.argv[1]))["received"]
 arrays = received["obstacles"]
 obstacles = sum(len(a["obstacles"]) for a in arrays)
+boxes = sum(len(m["detections"]) for m in received["detections_2d"])
+outlines = sum(len(m["outlines"]) for m in received["image_annotations"])
 print(f"== the installed node published {len(arrays)} obstacle arrays ({obstacles} obstacles), "
-      f"{len(received['status'])} status messages")
-# 40 scans sent; the first ones go by while discovery settles.
-sys.exit(0 if len(arrays) >= 20 and obstacles > 0 and received["status"] else 1)
+      f"{len(received['status'])} status messages; in the other formats "
+      + ", ".join(f"{len(received[k])} {k}" for k in
+                  ("detections_3d", "objects", "tracked_objects", "scene",
+                   "detections_2d", "image_annotations"))
+      + f" ({boxes} 2D boxes, {outlines} outlines)")
+# 40 scans and 60 images sent; the first ones go by while discovery settles.
+ok = (len(arrays) >= 20 and obstacles > 0 and received["status"]
+      and all(len(received[k]) >= 20 for k in ("detections_3d", "objects", "tracked_objects", "scene"))
+      and len(received["detections_2d"]) >= 20 and boxes > 0
+      and len(received["image_annotations"]) >= 20 and outlines > 0)
+sys.exit(0 if ok else 1)
 PY
 kill -INT "$node"
 wait "$node" || { cat "$run/node.log"; exit 1; }

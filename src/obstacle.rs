@@ -1,5 +1,6 @@
 //! The obstacles the stages produce and every later step reads: class,
-//! oriented box, footprint, sources and their stamps.
+//! oriented box, footprint, sources and their stamps; and the camera
+//! detector's 2D detections.
 //!
 //! Owns the obstacle value type only. Never depends on anything above it:
 //! the message form (`to_msg`, `from_msg`) lives with the message in
@@ -25,6 +26,16 @@ impl ObstacleSource {
             _ => return None,
         })
     }
+}
+
+/// One 2D detection in original image pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Detection2d {
+    /// Index into the detector's class list.
+    pub class: u16,
+    pub score: f32,
+    /// `[x0, y0, x1, y1]`, image pixels, x0 <= x1, y0 <= y1.
+    pub bbox: [f32; 4],
 }
 
 /// What an obstacle is.

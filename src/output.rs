@@ -15,12 +15,12 @@
 use crate::cdr::{CdrWriter, DecodeError};
 use crate::clock::Clock;
 use crate::msg::autoware::{DetectedObjectsRef, ShapeKind, TrackedObjectsRef};
-use crate::msg::foxglove::{ColorBy, SceneUpdateRef};
+use crate::msg::foxglove::{ColorBy, ImageAnnotationsRef, SceneUpdateRef};
 use crate::msg::odometry::Odometry;
 use crate::msg::tf::TfMessage;
-use crate::msg::vision::Detection3DArrayRef;
+use crate::msg::vision::{Detection2DArrayRef, Detection3DArrayRef};
 use crate::msg::{Encode, Header, MessageType, ObstacleArrayRef, Time};
-use crate::obstacle::Obstacle;
+use crate::obstacle::{Detection2d, Obstacle};
 use crate::track::ego::EgoPoses;
 use crate::track::{Tracker, TrackingConfig};
 use serde::{Deserialize, Serialize};
@@ -81,15 +81,21 @@ pub enum OutputMessage {
     TrackedObjects,
     /// `foxglove_msgs/SceneUpdate`.
     Scene,
+    /// `vision_msgs/Detection2DArray` of a camera frame.
+    Detections2d,
+    /// `foxglove_msgs/ImageAnnotations` of a camera frame.
+    ImageAnnotations,
 }
 
 impl OutputMessage {
-    pub const ALL: [OutputMessage; 5] = [
+    pub const ALL: [OutputMessage; 7] = [
         OutputMessage::Obstacles,
         OutputMessage::Detections3d,
         OutputMessage::Objects,
         OutputMessage::TrackedObjects,
         OutputMessage::Scene,
+        OutputMessage::Detections2d,
+        OutputMessage::ImageAnnotations,
     ];
 
     /// The ROS type name (`pkg/msg/Type`).
@@ -100,6 +106,8 @@ impl OutputMessage {
             OutputMessage::Objects => <DetectedObjectsRef as MessageType>::TYPE_NAME,
             OutputMessage::TrackedObjects => <TrackedObjectsRef as MessageType>::TYPE_NAME,
             OutputMessage::Scene => <SceneUpdateRef as MessageType>::TYPE_NAME,
+            OutputMessage::Detections2d => <Detection2DArrayRef as MessageType>::TYPE_NAME,
+            OutputMessage::ImageAnnotations => <ImageAnnotationsRef as MessageType>::TYPE_NAME,
         }
     }
 }
@@ -119,6 +127,10 @@ pub struct OutputTopics {
     pub tracked_objects: String,
     /// `foxglove_msgs/SceneUpdate`.
     pub scene: String,
+    /// `vision_msgs/Detection2DArray`, each camera frame's detections.
+    pub detections_2d: String,
+    /// `foxglove_msgs/ImageAnnotations`, each camera frame's detections.
+    pub image_annotations: String,
 }
 
 impl Default for OutputTopics {
@@ -128,6 +140,8 @@ impl Default for OutputTopics {
             objects: "objects".into(),
             tracked_objects: "tracked_objects".into(),
             scene: "scene".into(),
+            detections_2d: "detections_2d".into(),
+            image_annotations: "image_annotations".into(),
         }
     }
 }
@@ -147,6 +161,8 @@ impl OutputTopics {
             OutputMessage::Objects => &self.objects,
             OutputMessage::TrackedObjects => &self.tracked_objects,
             OutputMessage::Scene => &self.scene,
+            OutputMessage::Detections2d => &self.detections_2d,
+            OutputMessage::ImageAnnotations => &self.image_annotations,
         };
         if name.starts_with('/') {
             name.clone()
@@ -212,8 +228,22 @@ impl OutputConfig {
                     tracking && self.formats.contains(&OutputFormat::Autoware)
                 }
                 OutputMessage::Scene => self.formats.contains(&OutputFormat::Foxglove),
+                OutputMessage::Detections2d | OutputMessage::ImageAnnotations => false,
             })
             .collect()
+    }
+
+    /// The messages each camera frame's detections are published as (with
+    /// a detector): vision_msgs and Foxglove have 2D forms.
+    pub fn camera_messages(&self) -> Vec<OutputMessage> {
+        let mut messages = Vec::new();
+        if self.formats.contains(&OutputFormat::VisionMsgs) {
+            messages.push(OutputMessage::Detections2d);
+        }
+        if self.formats.contains(&OutputFormat::Foxglove) {
+            messages.push(OutputMessage::ImageAnnotations);
+        }
+        messages
     }
 
     pub fn validate(&self) -> Result<(), crate::validate::ConfigError> {
@@ -228,6 +258,8 @@ impl OutputConfig {
             ("topics.objects", &self.topics.objects),
             ("topics.tracked_objects", &self.topics.tracked_objects),
             ("topics.scene", &self.topics.scene),
+            ("topics.detections_2d", &self.topics.detections_2d),
+            ("topics.image_annotations", &self.topics.image_annotations),
         ] {
             if topic.trim_start_matches('/').is_empty() || topic.contains(char::is_whitespace) {
                 return Err(crate::validate::ConfigError::new(
@@ -251,10 +283,23 @@ impl OutputConfig {
     }
 }
 
-/// One lidar scan's obstacles, as a lane hands them on. Recycled: a lane
-/// fills one the chain has handed back, so the vectors keep their capacity.
+/// What an [`ObstacleBatch`] holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BatchKind {
+    /// A lidar scan's obstacles.
+    #[default]
+    Scan,
+    /// A camera frame's detections (only when the 2D output formats ask
+    /// for them).
+    Camera,
+}
+
+/// One lidar scan's obstacles (or one camera frame's detections), as a
+/// lane hands them on. Recycled: a lane fills one the chain has handed
+/// back, so the vectors keep their capacity.
 #[derive(Debug, Clone, Default)]
 pub struct ObstacleBatch {
+    pub kind: BatchKind,
     /// The scan's header stamp (header time, ns) and frame.
     pub stamp: i64,
     pub frame_id: String,
@@ -273,6 +318,10 @@ pub struct ObstacleBatch {
     /// Set by the chain: the moment of publication, header time (what the
     /// header says with `output.stamp: publish`).
     pub published: i64,
+    /// A camera frame's detections (kind `Camera`), image pixels, and the
+    /// detector's class names by index.
+    pub detections: Vec<Detection2d>,
+    pub class_names: Option<std::sync::Arc<[String]>>,
 }
 
 /// When an output was handed over, on the pipeline clock, and whether that
@@ -301,6 +350,8 @@ pub struct OutputChain {
     writer: Option<CdrWriter>,
     /// The messages each output is published as, in hand-over order.
     messages: Vec<OutputMessage>,
+    /// The messages each camera frame's detections are published as.
+    camera_messages: Vec<OutputMessage>,
     /// The encode buffer of the messages after the first.
     extra: CdrWriter,
     shape: ShapeKind,
@@ -321,6 +372,7 @@ impl OutputChain {
         OutputChain {
             writer: Some(CdrWriter::new()),
             messages: vec![OutputMessage::Obstacles],
+            camera_messages: Vec::new(),
             extra: CdrWriter::new(),
             shape: ShapeKind::BoundingBox,
             color: ColorBy::Class,
@@ -345,6 +397,7 @@ impl OutputChain {
         OutputChain {
             writer: Some(CdrWriter::new()),
             messages,
+            camera_messages: output.camera_messages(),
             extra: CdrWriter::new(),
             shape: output.autoware_shape,
             color: output.foxglove_color,
@@ -394,6 +447,12 @@ impl OutputChain {
         &self.messages
     }
 
+    /// The messages each camera frame's detections are published as (the
+    /// lanes hand them on only when this is not empty).
+    pub fn camera_messages(&self) -> &[OutputMessage] {
+        &self.camera_messages
+    }
+
     /// Tracks the obstacles of `batch` (ids, velocities; over the ground
     /// when the ego's pose at the batch's stamp is known, else relative to
     /// the ego), stamps every obstacle with its end-to-end latency at
@@ -412,6 +471,9 @@ impl OutputChain {
         clock: &dyn Clock,
         mut sink: impl FnMut(OutputMessage, &[u8], i64) -> Result<(), E>,
     ) -> Result<Handoff, E> {
+        if batch.kind == BatchKind::Camera {
+            return self.emit_detections(batch, deadline, clock, sink);
+        }
         let ego = self
             .ego
             .as_ref()
@@ -487,6 +549,53 @@ impl OutputChain {
     }
 }
 
+impl OutputChain {
+    /// A camera frame's detections, in each of the chain's camera
+    /// messages; the first hand-off decides lateness (nothing is tracked).
+    fn emit_detections<E>(
+        &mut self,
+        batch: &ObstacleBatch,
+        deadline: i64,
+        clock: &dyn Clock,
+        mut sink: impl FnMut(OutputMessage, &[u8], i64) -> Result<(), E>,
+    ) -> Result<Handoff, E> {
+        let header = Header {
+            stamp: Time::from_nanos(batch.stamp),
+            frame_id: &batch.frame_id,
+        };
+        let names = batch.class_names.as_deref().unwrap_or(&[]);
+        let mut first = None;
+        for &message in &self.camera_messages {
+            let w = &mut self.extra;
+            match message {
+                OutputMessage::Detections2d => Detection2DArrayRef {
+                    header,
+                    detections: &batch.detections,
+                    class_names: names,
+                }
+                .encode_into(w),
+                _ => ImageAnnotationsRef {
+                    stamp: header.stamp,
+                    detections: &batch.detections,
+                    class_names: names,
+                }
+                .encode_into(w),
+            }
+            let at = clock.now_ns();
+            first.get_or_insert(at);
+            sink(message, w.as_bytes(), at)?;
+        }
+        let at = first.unwrap_or_else(|| clock.now_ns());
+        Ok(Handoff {
+            at,
+            late: at > deadline,
+            after_deadline: at > deadline,
+            formats_ns: 0,
+            formats_encode_ns: 0,
+        })
+    }
+}
+
 /// How the formats that draw or shape obstacles do it.
 #[derive(Debug, Clone, Copy)]
 struct Style {
@@ -526,6 +635,8 @@ fn encode(
             shape,
         }
         .encode_into(w),
+        // Camera frames' messages: `OutputChain::emit_detections`.
+        OutputMessage::Detections2d | OutputMessage::ImageAnnotations => w.clear(),
         OutputMessage::Scene => SceneUpdateRef {
             stamp: header.stamp,
             frame_id: header.frame_id,
@@ -690,7 +801,7 @@ mod tests {
         assert!(handoff.after_deadline);
         assert_eq!(
             seen.iter().map(|s| s.0).collect::<Vec<_>>(),
-            OutputMessage::ALL
+            OutputMessage::ALL[..5]
         );
         assert_eq!(handoff.at, seen[0].1);
         // Without tracking there are no tracked objects.

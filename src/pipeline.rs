@@ -24,7 +24,7 @@ use crate::fusion::{Fusion, FusionCamera, FusionOutcome};
 use crate::ingest::{FrameFacts, Ingest, camera_facts};
 use crate::lidar::LidarStage;
 use crate::obstacle::Obstacle;
-use crate::output::ObstacleBatch;
+use crate::output::{BatchKind, ObstacleBatch};
 use crate::rig::{Rig, SensorKind};
 use crate::stage::{Job, RunContext, Sensor, StageError, Work};
 use std::sync::Arc;
@@ -56,6 +56,14 @@ pub struct PipelineWork {
     header_offset: i64,
     /// Copy each scan's points into its output (for the bird's-eye view).
     keep_points: bool,
+    /// Hand each camera frame's detections on (2D output formats), with
+    /// the detector's class names.
+    camera_outputs: Option<Arc<[String]>>,
+    /// The last camera frame's header stamp, frame, and header less
+    /// pipeline-clock stamp (as `header_offset`).
+    camera_stamp: i64,
+    camera_frame_id: String,
+    camera_offset: i64,
 }
 
 impl PipelineWork {
@@ -86,7 +94,21 @@ impl PipelineWork {
             merged_mask: 0,
             header_offset: 0,
             keep_points: false,
+            camera_outputs: None,
+            camera_stamp: 0,
+            camera_frame_id: String::new(),
+            camera_offset: 0,
         }
+    }
+
+    /// Hands each camera frame's detections on as an output of its own
+    /// (for the 2D output formats); without a detector there are none.
+    pub fn hand_on_detections(&mut self, on: bool) {
+        self.camera_outputs = self
+            .camera
+            .as_ref()
+            .filter(|_| on)
+            .map(|c| Arc::from(c.top().spec().classes.as_slice()));
     }
 
     /// Hands each scan's points (x, y) on with its obstacles.
@@ -204,6 +226,10 @@ impl PipelineWork {
     ) -> Result<FrameFacts, StageError> {
         let frame = self.ingest.camera_frame(job.kind, &job.bytes)?;
         let facts = camera_facts(&frame);
+        self.camera_stamp = frame.stamp;
+        self.camera_offset = frame.stamp - context.stamp;
+        self.camera_frame_id.clear();
+        self.camera_frame_id.push_str(frame.frame_id);
         let Some(camera) = self.camera.as_mut() else {
             return Ok(facts);
         };
@@ -219,6 +245,30 @@ impl PipelineWork {
         }
         detected.map_err(|e| StageError::stage(e.to_string()))?;
         Ok(facts)
+    }
+}
+
+impl PipelineWork {
+    /// A camera frame's detections into `out`, when they are handed on.
+    fn output_detections(&mut self, degraded: bool, out: &mut ObstacleBatch) -> bool {
+        let Some(names) = &self.camera_outputs else {
+            return false;
+        };
+        out.kind = BatchKind::Camera;
+        out.class_names = Some(names.clone());
+        out.stamp = self.camera_stamp;
+        out.frame_id.clear();
+        out.frame_id.push_str(&self.camera_frame_id);
+        // The batch takes the frame's detections; the lane keeps the
+        // recycled vector (no copy, no allocation).
+        std::mem::swap(&mut out.detections, &mut self.detections);
+        out.obstacles.clear();
+        out.points_x.clear();
+        out.points_y.clear();
+        out.degraded = degraded;
+        out.header_offset = self.camera_offset;
+        out.lidars = 0;
+        true
     }
 }
 
@@ -266,9 +316,11 @@ impl Work for PipelineWork {
         out: &mut ObstacleBatch,
     ) -> bool {
         if self.rig.kind(sensor) != SensorKind::Lidar {
-            return false;
+            return self.output_detections(degraded, out);
         }
         let scan = self.scan();
+        out.kind = BatchKind::Scan;
+        out.detections.clear();
         out.stamp = scan.stamp;
         out.frame_id.clear();
         out.frame_id.push_str(&scan.frame_id);

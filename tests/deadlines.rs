@@ -285,8 +285,13 @@ fn under_overload_nothing_is_published_late_and_fifo_latency_grows() {
     // that end up late (the 20 s demo scene measures about 0.9 here; this
     // 3 s scene is dominated by its start and end).
     assert!(edf.useful_lane_share >= 0.5, "{}", edf.table());
+    // FIFO runs every queued frame, so it hands results over late. (Its
+    // lane share is no measure against EDF's: it spends the lanes on the
+    // heavy camera frames, which it does publish, while the lidar's go
+    // late; the two shares came within a few percent either way.)
+    let fifo_late: u64 = fifo.sensors.iter().map(|s| s.published_late).sum();
     assert!(
-        fifo.useful_lane_share < edf.useful_lane_share,
+        fifo_late > flagged,
         "fifo:\n{}\nedf:\n{}",
         fifo.table(),
         edf.table()

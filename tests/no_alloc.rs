@@ -185,6 +185,7 @@ fn the_output_chain_and_markers_allocate_nothing_after_warm_up() {
             OutputFormat::Lookout,
             OutputFormat::VisionMsgs,
             OutputFormat::Autoware,
+            OutputFormat::Foxglove,
         ],
         ..OutputConfig::default()
     };
@@ -198,7 +199,8 @@ fn the_output_chain_and_markers_allocate_nothing_after_warm_up() {
         [
             OutputMessage::Obstacles,
             OutputMessage::Detections3d,
-            OutputMessage::Objects
+            OutputMessage::Objects,
+            OutputMessage::Scene
         ]
     );
     let mut presenter = Presenter::new("base_link");
@@ -243,4 +245,31 @@ fn the_output_chain_and_markers_allocate_nothing_after_warm_up() {
         "allocations after the lanes over {} warm scans",
         scans.len()
     );
+
+    // A camera frame's detections, as vision_msgs and Foxglove annotations.
+    let names: std::sync::Arc<[String]> = ["car".to_owned(), "person".to_owned()].into();
+    let mut camera = ObstacleBatch {
+        kind: lookout::output::BatchKind::Camera,
+        frame_id: "camera".into(),
+        detections: (0..20)
+            .map(|k| lookout::camera::Detection2d {
+                class: k % 2,
+                score: 0.5,
+                bbox: [f32::from(k), 10.0, f32::from(k) + 30.0, 60.0],
+            })
+            .collect(),
+        class_names: Some(names),
+        ..ObstacleBatch::default()
+    };
+    let mut emit_camera = |camera: &mut ObstacleBatch| {
+        chain
+            .emit(camera, i64::MAX, false, &clock, |_, bytes, _| {
+                handed += bytes.len() as u64;
+                Ok::<(), ()>(())
+            })
+            .unwrap();
+    };
+    emit_camera(&mut camera);
+    let counted = allocation_counter::measure(|| emit_camera(&mut camera));
+    assert_eq!(counted.count_total, 0, "allocations for a camera frame");
 }

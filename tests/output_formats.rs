@@ -70,26 +70,56 @@ fn by_stamp<'a>(dump: &'a Value, topic: &str) -> BTreeMap<i64, &'a Value> {
         .collect()
 }
 
-/// A synthetic scene of `seconds` (lidar and a tiny camera) replayed in
-/// lockstep with `output`; returns the scene's and the output's paths.
+/// A synthetic scene of `seconds` replayed in lockstep with `output`;
+/// with `detector`, its camera (320 x 180) runs the synthetic detector,
+/// else it is a tiny one nobody looks at. Returns the scene's and the
+/// output's paths.
 fn scene_and_replay(
     dir: &Path,
     seconds: f64,
     seed: u64,
     output: OutputConfig,
+    detector: bool,
 ) -> (std::path::PathBuf, std::path::PathBuf) {
     let scene = dir.join("scene.mcap");
     let mut synth = common::small_scene_options(seconds, seed);
-    synth.camera = common::tiny_camera();
+    if !detector {
+        synth.camera = common::tiny_camera();
+    }
     lookout::synth::synthesize(&scene, &synth).unwrap();
     let out = dir.join("out.mcap");
+    let camera = detector.then(|| {
+        let spec = lookout::camera::spec::ModelSpec::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("models/synthetic-det.yaml"),
+        )
+        .unwrap();
+        (spec, lookout::camera::engine::EngineOptions::default())
+    });
     let options = ScheduledReplayOptions {
         output,
+        camera,
         out: Some(out.clone()),
         ..common::lockstep_options()
     };
     replay_scheduled(&Bag::open(&scene).unwrap(), &options).unwrap();
     (scene, out)
+}
+
+/// Checks that the definitions in `out` are the upstream packages' (the
+/// `upstream` types among them, by name) and returns rosbags' dump of
+/// every message, decoded with those definitions alone.
+fn upstream_checked_dump(python: &Path, dir: &Path, out: &Path, upstream: &[&str]) -> Value {
+    let interfaces = Path::new(env!("CARGO_MANIFEST_DIR")).join("interfaces");
+    let checked = run(python, "check_output_types.py", &[out, &interfaces]);
+    for t in upstream {
+        assert!(
+            checked.contains(&format!("{t}: same as upstream")),
+            "{t} not checked:\n{checked}"
+        );
+    }
+    let dump_path = dir.join("out.json");
+    run(python, "read_rosbags.py", &[out, &dump_path]);
+    serde_json::from_str(&std::fs::read_to_string(&dump_path).unwrap()).unwrap()
 }
 
 #[test]
@@ -111,12 +141,11 @@ fn every_format_decodes_from_the_file_and_carries_the_same_obstacles() {
         autoware_shape: ShapeKind::Polygon,
         ..OutputConfig::default()
     };
-    let (_, out) = scene_and_replay(dir.path(), 3.0, 21, output);
+    let (_, out) = scene_and_replay(dir.path(), 3.0, 21, output, false);
 
-    // The definitions in the file are the upstream packages'.
-    let interfaces = Path::new(env!("CARGO_MANIFEST_DIR")).join("interfaces");
-    let checked = run(&python, "check_output_types.py", &[&out, &interfaces]);
-    for t in [
+    // The definitions in the file are the upstream packages', and rosbags
+    // decodes every message with them alone.
+    let upstream = [
         "vision_msgs/msg/Detection3D",
         "autoware_perception_msgs/msg/DetectedObjectKinematics",
         "autoware_perception_msgs/msg/TrackedObject",
@@ -125,17 +154,8 @@ fn every_format_decodes_from_the_file_and_carries_the_same_obstacles() {
         "foxglove_msgs/msg/SceneEntity",
         "foxglove_msgs/msg/TextPrimitive",
         "builtin_interfaces/msg/Duration",
-    ] {
-        assert!(
-            checked.contains(&format!("{t}: same as upstream")),
-            "{t} not checked:\n{checked}"
-        );
-    }
-
-    // rosbags decodes every message with those definitions alone.
-    let dump_path = dir.path().join("out.json");
-    run(&python, "read_rosbags.py", &[&out, &dump_path]);
-    let dump: Value = serde_json::from_str(&std::fs::read_to_string(&dump_path).unwrap()).unwrap();
+    ];
+    let dump = upstream_checked_dump(&python, dir.path(), &out, &upstream);
     let detections = by_stamp(&dump, "/lookout/detections_3d");
     let objects = by_stamp(&dump, "/lookout/objects");
     let tracked = by_stamp(&dump, "/lookout/tracked_objects");
@@ -284,7 +304,7 @@ fn the_foxglove_layout_names_topics_and_fields_that_exist() {
         formats: vec![OutputFormat::Lookout, OutputFormat::Foxglove],
         ..OutputConfig::default()
     };
-    let (scene, out) = scene_and_replay(dir.path(), 1.0, 3, output);
+    let (scene, out) = scene_and_replay(dir.path(), 0.5, 3, output, true);
     let mut types = BTreeMap::new();
     for path in [&scene, &out] {
         for topic in Bag::open(path).unwrap().topics().unwrap() {
@@ -302,6 +322,9 @@ fn the_foxglove_layout_names_topics_and_fields_that_exist() {
             if let Some(topic) = panel["imageMode"][key].as_str() {
                 named.push(topic.to_owned());
             }
+        }
+        if let Some(annotations) = panel["imageMode"]["annotations"].as_object() {
+            named.extend(annotations.keys().cloned());
         }
     }
     // Hidden by default: the RViz markers the node publishes (not replay).
@@ -332,4 +355,98 @@ fn the_foxglove_layout_names_topics_and_fields_that_exist() {
         plotted >= 10 && named.len() >= 4,
         "{plotted} fields, {named:?}"
     );
+}
+
+/// With a detector, each camera frame's detections go out in the 2D forms
+/// of the formats: vision_msgs `Detection2DArray` and Foxglove
+/// `ImageAnnotations`, stamped and framed as the image, one box each, the
+/// same boxes in both, decoded by rosbags from the file's schemas.
+#[test]
+fn camera_detections_go_out_as_vision_msgs_and_foxglove_annotations() {
+    let Some(python) = common::python(
+        "camera_detections_go_out_as_vision_msgs_and_foxglove_annotations",
+        "rosbags, numpy",
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let output = OutputConfig {
+        formats: vec![
+            OutputFormat::Lookout,
+            OutputFormat::VisionMsgs,
+            OutputFormat::Foxglove,
+        ],
+        ..OutputConfig::default()
+    };
+    let (scene, out) = scene_and_replay(dir.path(), 1.0, 7, output, true);
+    let upstream = [
+        "vision_msgs/msg/Detection2D",
+        "vision_msgs/msg/BoundingBox2D",
+        "foxglove_msgs/msg/PointsAnnotation",
+        "foxglove_msgs/msg/TextAnnotation",
+    ];
+    let dump = upstream_checked_dump(&python, dir.path(), &out, &upstream);
+    let messages = |topic: &str| -> Vec<Value> {
+        dump["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["topic"] == topic)
+            .map(|m| m["msg"].clone())
+            .collect()
+    };
+    let (detections, annotations) = (
+        messages("/lookout/detections_2d"),
+        messages("/lookout/image_annotations"),
+    );
+    // Every camera frame of the scene, in order, stamped as its image.
+    let mut images = Vec::new();
+    Bag::open(&scene)
+        .unwrap()
+        .read_messages(Some(&[lookout::synth::CAMERA_TOPIC.to_owned()]), |m| {
+            let image = lookout::msg::Image::decode(m.data).unwrap();
+            images.push((
+                image.header.stamp.as_nanos(),
+                image.header.frame_id.to_owned(),
+            ));
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(detections.len(), images.len());
+    assert_eq!(annotations.len(), images.len());
+    let mut boxes = 0;
+    for ((d, a), (stamp, frame)) in detections.iter().zip(&annotations).zip(&images) {
+        assert_eq!(stamp_ns(&d["header"]), *stamp);
+        assert_eq!(d["header"]["frame_id"], frame.as_str());
+        assert_eq!(
+            stamp_ns(&serde_json::json!({"stamp": a["timestamp"]})),
+            *stamp
+        );
+        let d = d["detections"].as_array().unwrap();
+        let outlines = a["points"].as_array().unwrap();
+        let labels = a["texts"].as_array().unwrap();
+        assert_eq!((outlines.len(), labels.len()), (d.len(), d.len()));
+        for ((d, outline), label) in d.iter().zip(outlines).zip(labels) {
+            let (cx, cy) = (
+                f(&d["bbox"]["center"]["position"]["x"]),
+                f(&d["bbox"]["center"]["position"]["y"]),
+            );
+            let (w, h) = (f(&d["bbox"]["size_x"]), f(&d["bbox"]["size_y"]));
+            let corners: Vec<[f64; 2]> = outline["points"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| [f(&p["x"]), f(&p["y"])])
+                .collect();
+            assert_eq!(outline["type"], 2);
+            let (x0, y0, x1, y1) = (corners[0][0], corners[0][1], corners[2][0], corners[2][1]);
+            assert!((cx - 0.5 * (x0 + x1)).abs() < 1e-3 && (cy - 0.5 * (y0 + y1)).abs() < 1e-3);
+            assert!((w - (x1 - x0)).abs() < 1e-3 && (h - (y1 - y0)).abs() < 1e-3);
+            let class = d["results"][0]["hypothesis"]["class_id"].as_str().unwrap();
+            let text = label["text"].as_str().unwrap();
+            assert!(text.starts_with(class), "{text} / {class}");
+            boxes += 1;
+        }
+    }
+    assert!(boxes >= 10, "{boxes} boxes in {} frames", images.len());
 }

@@ -25,15 +25,9 @@ pub mod nms;
 pub mod preprocess;
 pub mod spec;
 
-/// One 2D detection in original image pixels.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Detection2d {
-    /// Index into the spec's class list.
-    pub class: u16,
-    pub score: f32,
-    /// `[x0, y0, x1, y1]`, image pixels, x0 <= x1, y0 <= y1.
-    pub bbox: [f32; 4],
-}
+/// One 2D detection in original image pixels (a value type of
+/// [`crate::obstacle`], where the message encoders can see it).
+pub use crate::obstacle::Detection2d;
 
 /// How input-tensor pixel coordinates map back to image pixels:
 /// `image = (tensor - pad) / scale`, per axis.

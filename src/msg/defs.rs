@@ -134,6 +134,46 @@ const DEFINITIONS: &[(&str, &str)] = &[
         "autoware_perception_msgs/TrackedObjectKinematics",
         include_str!("../../interfaces/autoware_perception_msgs/msg/TrackedObjectKinematics.msg"),
     ),
+    (
+        "vision_msgs/Detection2DArray",
+        include_str!("../../interfaces/vision_msgs/msg/Detection2DArray.msg"),
+    ),
+    (
+        "vision_msgs/Detection2D",
+        include_str!("../../interfaces/vision_msgs/msg/Detection2D.msg"),
+    ),
+    (
+        "vision_msgs/BoundingBox2D",
+        include_str!("../../interfaces/vision_msgs/msg/BoundingBox2D.msg"),
+    ),
+    (
+        "vision_msgs/Pose2D",
+        include_str!("../../interfaces/vision_msgs/msg/Pose2D.msg"),
+    ),
+    (
+        "vision_msgs/Point2D",
+        include_str!("../../interfaces/vision_msgs/msg/Point2D.msg"),
+    ),
+    (
+        "foxglove_msgs/ImageAnnotations",
+        include_str!("../../interfaces/foxglove_msgs/ros2/ImageAnnotations.msg"),
+    ),
+    (
+        "foxglove_msgs/CircleAnnotation",
+        include_str!("../../interfaces/foxglove_msgs/ros2/CircleAnnotation.msg"),
+    ),
+    (
+        "foxglove_msgs/PointsAnnotation",
+        include_str!("../../interfaces/foxglove_msgs/ros2/PointsAnnotation.msg"),
+    ),
+    (
+        "foxglove_msgs/TextAnnotation",
+        include_str!("../../interfaces/foxglove_msgs/ros2/TextAnnotation.msg"),
+    ),
+    (
+        "foxglove_msgs/Point2",
+        include_str!("../../interfaces/foxglove_msgs/ros2/Point2.msg"),
+    ),
     ("builtin_interfaces/Duration", "int32 sec\nuint32 nanosec\n"),
     (
         "foxglove_msgs/SceneUpdate",
@@ -306,6 +346,8 @@ mod tests {
             "autoware_perception_msgs/msg/DetectedObjects",
             "autoware_perception_msgs/msg/TrackedObjects",
             "foxglove_msgs/msg/SceneUpdate",
+            "foxglove_msgs/msg/ImageAnnotations",
+            "vision_msgs/msg/Detection2DArray",
         ] {
             let text = schema_text(t);
             assert!(!text.is_empty());

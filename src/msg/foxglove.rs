@@ -1,7 +1,8 @@
 //! `foxglove_msgs` (foxglove/foxglove-sdk, definitions in
 //! `interfaces/foxglove_msgs/ros2/`): Lookout's obstacles as a
 //! `SceneUpdate`, which Foxglove's 3D panel draws from a bag or a live
-//! topic. The ROS 2 flavour of Foxglove's schemas rather than their
+//! topic, and a camera frame's detections as `ImageAnnotations`, which its
+//! Image panel draws over the image. The ROS 2 flavour of Foxglove's schemas rather than their
 //! protobuf or JSON encodings: it is CDR with a `ros2msg` schema like every
 //! other channel Lookout writes, so one codec serves the node and the bags,
 //! rosbags and `ros2 bag` still read every channel of an output file (their
@@ -12,7 +13,7 @@
 use super::geometry::pose;
 use super::{Encode, MessageType, Time};
 use crate::cdr::CdrWriter;
-use crate::obstacle::Obstacle;
+use crate::obstacle::{Detection2d, Obstacle, ObstacleClass};
 use serde::{Deserialize, Serialize};
 use std::io::Write as _;
 
@@ -125,6 +126,66 @@ impl SceneUpdateRef<'_> {
         });
         // models
         w.sequence_len(0);
+    }
+}
+
+/// `foxglove_msgs/ImageAnnotations` of a camera frame's detections: a box
+/// outline per detection (coloured by the class the detector's name maps
+/// to) and a label with the class and score at its top-left corner.
+#[derive(Debug, Clone, Copy)]
+pub struct ImageAnnotationsRef<'a> {
+    /// The image's header stamp (the Image panel matches it).
+    pub stamp: Time,
+    pub detections: &'a [Detection2d],
+    /// The detector's class names, by index.
+    pub class_names: &'a [String],
+}
+
+impl MessageType for ImageAnnotationsRef<'_> {
+    const TYPE_NAME: &'static str = "foxglove_msgs/msg/ImageAnnotations";
+}
+
+impl Encode for ImageAnnotationsRef<'_> {
+    fn encode_fields(&self, w: &mut CdrWriter) {
+        self.stamp.encode(w);
+        w.sequence_len(0); // circles
+        w.sequence_len(self.detections.len());
+        for d in self.detections {
+            self.stamp.encode(w);
+            w.u8(2); // LINE_LOOP
+            let [x0, y0, x1, y1] = d.bbox.map(f64::from);
+            w.sequence_len(4);
+            w.f64_slice(&[x0, y0, x1, y0, x1, y1, x0, y1]);
+            let color = self.color(d);
+            rgba(w, [color[0], color[1], color[2], 1.0]);
+            w.sequence_len(0); // outline_colors
+            rgba(w, [0.0; 4]); // no fill
+            w.f64(2.0).sequence_len(0); // thickness, metadata
+        }
+        w.sequence_len(self.detections.len());
+        let mut text = Text::default();
+        for d in self.detections {
+            self.stamp.encode(w);
+            w.f64(f64::from(d.bbox[0])).f64(f64::from(d.bbox[1]));
+            w.string(text.format(format_args!("{} {:.2}", self.name(d), d.score)));
+            w.f64(12.0);
+            rgba(w, [1.0; 4]);
+            rgba(w, [0.0, 0.0, 0.0, 0.6]);
+            w.sequence_len(0); // metadata
+        }
+        w.sequence_len(0); // metadata
+    }
+}
+
+impl ImageAnnotationsRef<'_> {
+    fn name(&self, d: &Detection2d) -> &str {
+        self.class_names
+            .get(usize::from(d.class))
+            .map_or("?", String::as_str)
+    }
+
+    fn color(&self, d: &Detection2d) -> [f32; 4] {
+        ObstacleClass::from_label(self.name(d)).display_rgba()
     }
 }
 
@@ -263,6 +324,47 @@ mod tests {
         assert_eq!(r.string("text").unwrap(), "car 7 5.0 m/s");
         assert_eq!(r.u32("models").unwrap(), 0);
         r.finish("SceneUpdate").unwrap();
+    }
+
+    #[test]
+    fn a_detection_is_an_outline_and_a_label() {
+        let names = ["car".to_owned()];
+        let detections = [Detection2d {
+            class: 0,
+            score: 0.5,
+            bbox: [1.0, 2.0, 3.0, 4.0],
+        }];
+        let annotations = ImageAnnotationsRef {
+            stamp: Time::from_nanos(5),
+            detections: &detections,
+            class_names: &names,
+        };
+        let bytes = annotations.to_cdr();
+        let mut r = CdrReader::new(&bytes).unwrap();
+        r.i32("sec").unwrap();
+        assert_eq!(r.u32("nanosec").unwrap(), 5);
+        assert_eq!(r.u32("circles").unwrap(), 0);
+        assert_eq!(r.u32("points").unwrap(), 1);
+        r.i32("sec").unwrap();
+        r.u32("nanosec").unwrap();
+        assert_eq!(r.u8("type").unwrap(), 2);
+        assert_eq!(r.u32("points").unwrap(), 4);
+        let corners: [f64; 8] = r.f64_array("corners").unwrap();
+        assert_eq!(corners, [1.0, 2.0, 3.0, 2.0, 3.0, 4.0, 1.0, 4.0]);
+        let _: [f64; 4] = r.f64_array("outline_color").unwrap();
+        assert_eq!(r.u32("outline_colors").unwrap(), 0);
+        let _: [f64; 4] = r.f64_array("fill_color").unwrap();
+        assert_eq!(r.f64("thickness").unwrap(), 2.0);
+        assert_eq!(r.u32("metadata").unwrap(), 0);
+        assert_eq!(r.u32("texts").unwrap(), 1);
+        r.i32("sec").unwrap();
+        r.u32("nanosec").unwrap();
+        let _: [f64; 2] = r.f64_array("position").unwrap();
+        assert_eq!(r.string("text").unwrap(), "car 0.50");
+        let _: [f64; 9] = r.f64_array("font size and colours").unwrap();
+        assert_eq!(r.u32("metadata").unwrap(), 0);
+        assert_eq!(r.u32("metadata").unwrap(), 0);
+        r.finish("ImageAnnotations").unwrap();
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! `vision_msgs` (ros-perception/vision_msgs, definitions in
 //! `interfaces/vision_msgs/msg/`), the types most ROS 2 detectors and
-//! Isaac ROS publish: Lookout's obstacles as a `Detection3DArray`.
+//! Isaac ROS publish: Lookout's obstacles as a `Detection3DArray`, a camera
+//! frame's detections as a `Detection2DArray`.
 //! Encoded straight from the pipeline's obstacles into the writer, without
 //! building the message (no allocation on the publish path).
 
 use super::geometry::{decimal, pose, pose_with_covariance};
 use super::{Encode, Header, MessageType};
 use crate::cdr::CdrWriter;
-use crate::obstacle::Obstacle;
+use crate::obstacle::{Detection2d, Obstacle};
 
 /// `vision_msgs/Detection3DArray` of an output's obstacles: one hypothesis
 /// each (Lookout's label as `class_id`, its score; the pose with the
@@ -41,6 +42,45 @@ impl Encode for Detection3DArrayRef<'_> {
                 ""
             };
             w.string(id);
+        }
+    }
+}
+
+/// `vision_msgs/Detection2DArray` of a camera frame's detections: one
+/// hypothesis each (the detector's class name as `class_id`, its score;
+/// no pose), the box (centre and size, pixels), no id.
+#[derive(Debug, Clone, Copy)]
+pub struct Detection2DArrayRef<'a> {
+    pub header: Header<'a>,
+    pub detections: &'a [Detection2d],
+    /// The detector's class names, by index.
+    pub class_names: &'a [String],
+}
+
+impl MessageType for Detection2DArrayRef<'_> {
+    const TYPE_NAME: &'static str = "vision_msgs/msg/Detection2DArray";
+}
+
+impl Encode for Detection2DArrayRef<'_> {
+    fn encode_fields(&self, w: &mut CdrWriter) {
+        self.header.encode(w);
+        w.sequence_len(self.detections.len());
+        let mut digits = [0; 10];
+        for d in self.detections {
+            self.header.encode(w);
+            w.sequence_len(1);
+            let class = match self.class_names.get(usize::from(d.class)) {
+                Some(name) => name.as_str(),
+                None => decimal(u32::from(d.class), &mut digits),
+            };
+            w.string(class).f64(f64::from(d.score));
+            // No pose: the detection is in the image.
+            pose(w, &[0.0; 3], 0.0);
+            w.f64_slice(&[0.0; 36]);
+            let [x0, y0, x1, y1] = d.bbox.map(f64::from);
+            w.f64(0.5 * (x0 + x1)).f64(0.5 * (y0 + y1)).f64(0.0);
+            w.f64(x1 - x0).f64(y1 - y0);
+            w.string("");
         }
     }
 }
@@ -94,5 +134,40 @@ mod tests {
         assert_eq!(size, o.bbox.size);
         assert_eq!(r.string("id").unwrap(), "42");
         r.finish("Detection3DArray").unwrap();
+    }
+
+    #[test]
+    fn a_2d_detection_is_its_box_centre_and_size() {
+        let names = ["person".to_owned(), "car".to_owned()];
+        let detections = [Detection2d {
+            class: 1,
+            score: 0.75,
+            bbox: [10.0, 20.0, 50.0, 80.0],
+        }];
+        let array = Detection2DArrayRef {
+            header: Header {
+                stamp: Time::from_nanos(0),
+                frame_id: "camera",
+            },
+            detections: &detections,
+            class_names: &names,
+        };
+        let bytes = array.to_cdr();
+        let mut r = CdrReader::new(&bytes).unwrap();
+        r.i32("sec").unwrap();
+        r.u32("nanosec").unwrap();
+        r.string("frame").unwrap();
+        assert_eq!(r.u32("detections").unwrap(), 1);
+        r.i32("sec").unwrap();
+        r.u32("nanosec").unwrap();
+        assert_eq!(r.string("frame").unwrap(), "camera");
+        assert_eq!(r.u32("results").unwrap(), 1);
+        assert_eq!(r.string("class_id").unwrap(), "car");
+        assert_eq!(r.f64("score").unwrap(), 0.75);
+        let _: [f64; 43] = r.f64_array("pose with covariance").unwrap();
+        let bbox: [f64; 5] = r.f64_array("bbox").unwrap();
+        assert_eq!(bbox, [30.0, 50.0, 0.0, 40.0, 60.0]);
+        assert_eq!(r.string("id").unwrap(), "");
+        r.finish("Detection2DArray").unwrap();
     }
 }

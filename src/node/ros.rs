@@ -14,7 +14,7 @@ use crate::camera::engine::EngineOptions;
 use crate::clock::{Clock, MonotonicClock, SystemClock};
 use crate::ingest::InputKind;
 use crate::msg::Time;
-use crate::output::{EgoSource, ObstacleBatch, OutputChain, OutputMessage};
+use crate::output::{BatchKind, EgoSource, ObstacleBatch, OutputChain, OutputMessage};
 use crate::pipeline::{build_lanes, sensor_set};
 use crate::sched::runtime::{Event, Outcome, Recycler, Runtime};
 use futures::StreamExt;
@@ -337,13 +337,15 @@ pub fn run() -> Result<Overhead, NodeError> {
         ),
     };
     let reliable = QosProfile::default().keep_last(10);
-    // The obstacles, in each format of `output.formats`.
+    // The obstacles, in each format of `output.formats` (and with a
+    // detector, each camera frame's detections in the 2D ones).
     let mut outputs = Vec::new();
-    for message in settings
-        .pipeline
-        .output
-        .messages(settings.pipeline.tracking.enabled)
-    {
+    let output = &settings.pipeline.output;
+    let mut messages = output.messages(settings.pipeline.tracking.enabled);
+    if !settings.node.model.is_empty() {
+        messages.extend(output.camera_messages());
+    }
+    for message in messages {
         let topic = settings
             .pipeline
             .output
@@ -383,10 +385,14 @@ pub fn run() -> Result<Overhead, NodeError> {
         &config.camera,
         false,
     );
-    let lanes = build_lanes(&setup).map_err(|detail| NodeError::Model {
+    let mut lanes = build_lanes(&setup).map_err(|detail| NodeError::Model {
         path: settings.node.model.clone(),
         detail,
     })?;
+    let detections_out = !config.output.camera_messages().is_empty();
+    for lane in &mut lanes {
+        lane.hand_on_detections(detections_out);
+    }
     let sensors = sensor_set(&side.rig, &config.scheduler, &config.faults, &lanes);
     let names: Vec<String> = sensors.all().map(|s| sensors.name(s).to_owned()).collect();
     realtime.enter(RealtimeLevels::LANES);
@@ -604,11 +610,15 @@ fn publish_loop(
                     Ok(handoff) => overhead.late += u64::from(handoff.after_deadline),
                     Err(e) => tracing::warn!("publishing obstacles: {e}"),
                 }
-                let returned = receipt_clock.now_ns();
-                overhead.record(returned - job.log_time as i64 - run_ns.unwrap_or(0));
-                let markers = presenter.markers(batch.stamp, &batch.frame_id, &batch.obstacles);
-                if let Err(e) = publishers.markers.publish_raw(markers) {
-                    tracing::warn!("publishing markers: {e}");
+                // A camera frame's detections (2D formats) are published
+                // and that is all: no markers, not in the obstacle overhead.
+                if batch.kind == BatchKind::Scan {
+                    let returned = receipt_clock.now_ns();
+                    overhead.record(returned - job.log_time as i64 - run_ns.unwrap_or(0));
+                    let markers = presenter.markers(batch.stamp, &batch.frame_id, &batch.obstacles);
+                    if let Err(e) = publishers.markers.publish_raw(markers) {
+                        tracing::warn!("publishing markers: {e}");
+                    }
                 }
                 recycler.recycle(batch);
             }

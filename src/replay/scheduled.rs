@@ -28,7 +28,7 @@ use crate::ingest::{InputKind, header_stamp};
 use crate::lidar::LidarConfig;
 use crate::merge::{MergeWindow, MergedFrame};
 use crate::msg::{MessageType, PipelineStatus, Time};
-use crate::output::{ObstacleBatch, OutputChain, OutputMessage, OutputTopics};
+use crate::output::{BatchKind, ObstacleBatch, OutputChain, OutputMessage, OutputTopics};
 use crate::pipeline::{LaneSetup, PipelineWork, build_lanes, sensor_set};
 use crate::report::run::ScheduledReport;
 use crate::rig::{Rig, SensorKind};
@@ -299,7 +299,7 @@ impl<'a> Replayer<'a> {
             .validate()
             .map_err(|e| ScheduledReplayError::Setup(e.to_string()))?;
         let (rig, fusion) = options.sensors();
-        let lanes = build_lanes(&LaneSetup {
+        let mut lanes = build_lanes(&LaneSetup {
             workers: options.scheduler.workers,
             lidar: &options.lidar,
             rig: &rig,
@@ -309,6 +309,10 @@ impl<'a> Replayer<'a> {
             keep_points: options.observe.bev.is_some(),
         })
         .map_err(ScheduledReplayError::Setup)?;
+        let detections_out = !options.output.camera_messages().is_empty();
+        for lane in &mut lanes {
+            lane.hand_on_detections(detections_out);
+        }
         let sensors = sensor_set(&rig, &options.scheduler, &options.faults, &lanes);
         let variant_names = lanes
             .first()
@@ -333,11 +337,15 @@ impl<'a> Replayer<'a> {
         );
         let mut chain = OutputChain::with_tracking(&options.tracking, &options.output);
         chain.set_time_scale(rate);
+        let mut messages = chain.messages().to_vec();
+        if options.camera.is_some() {
+            messages.extend_from_slice(chain.camera_messages());
+        }
         let writer = match &options.out {
             Some(path) => Some(OutputBag::create(
                 path,
                 options.writer,
-                chain.messages(),
+                &messages,
                 &options.output.topics,
             )?),
             None => None,
@@ -781,7 +789,9 @@ impl Outputs {
                 outcome,
                 run_ns,
                 finished,
-                output.as_ref(),
+                // The observer looks at scans; a camera frame's detections
+                // are only published.
+                output.as_ref().filter(|b| b.kind == BatchKind::Scan),
             );
         }
         if let Some(runtime) = runtime {

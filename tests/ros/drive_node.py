@@ -17,8 +17,10 @@ nav_msgs/Odometry on TOPIC (a vehicle's odometry, for tracking).
 
 With --formats, the other output formats are recorded too: ~/detections_3d
 (vision_msgs/Detection3DArray), ~/objects and ~/tracked_objects
-(autoware_perception_msgs DetectedObjects, TrackedObjects) and ~/scene
-(foxglove_msgs/SceneUpdate), each decoded with its package's generated
+(autoware_perception_msgs DetectedObjects, TrackedObjects), ~/scene
+(foxglove_msgs/SceneUpdate) and, with a detector, ~/detections_2d
+(vision_msgs/Detection2DArray) and ~/image_annotations
+(foxglove_msgs/ImageAnnotations), each decoded with its package's generated
 Python type.
 
 Usage: drive_node.py BAG OUT.json [--node /lookout] [--settle 3.0] [--restamp]
@@ -89,8 +91,8 @@ def subscribe_formats(node, prefix, qos, received):
     """Records ~/detections_3d, ~/objects and ~/tracked_objects into
     received["detections_3d"], ["objects"], ["tracked_objects"]."""
     from autoware_perception_msgs.msg import DetectedObjects, TrackedObjects
-    from foxglove_msgs.msg import SceneUpdate
-    from vision_msgs.msg import Detection3DArray
+    from foxglove_msgs.msg import ImageAnnotations, SceneUpdate
+    from vision_msgs.msg import Detection2DArray, Detection3DArray
 
     def on_detections(m):
         received["detections_3d"].append({
@@ -141,8 +143,28 @@ def subscribe_formats(node, prefix, qos, received):
             } for e in m.entities],
         })
 
-    for name in ("detections_3d", "objects", "tracked_objects", "scene"):
+    def on_detections_2d(m):
+        received["detections_2d"].append({
+            "stamp": stamp_ns(m.header.stamp), "frame_id": m.header.frame_id,
+            "detections": [{
+                "class_id": d.results[0].hypothesis.class_id,
+                "center": [d.bbox.center.position.x, d.bbox.center.position.y],
+                "size": [d.bbox.size_x, d.bbox.size_y],
+            } for d in m.detections],
+        })
+
+    def on_annotations(m):
+        received["image_annotations"].append({
+            "stamp": stamp_ns(m.timestamp),
+            "outlines": [[[p.x, p.y] for p in a.points] for a in m.points],
+            "texts": [t.text for t in m.texts],
+        })
+
+    for name in ("detections_3d", "objects", "tracked_objects", "scene",
+                 "detections_2d", "image_annotations"):
         received[name] = []
+    node.create_subscription(Detection2DArray, f"{prefix}/detections_2d", on_detections_2d, qos)
+    node.create_subscription(ImageAnnotations, f"{prefix}/image_annotations", on_annotations, qos)
     node.create_subscription(SceneUpdate, f"{prefix}/scene", on_scene, qos)
     node.create_subscription(Detection3DArray, f"{prefix}/detections_3d", on_detections, qos)
     node.create_subscription(DetectedObjects, f"{prefix}/objects", on_objects, qos)
