@@ -11,8 +11,8 @@
 # with the detector's boxes).
 #
 # The build reuses the test build's cargo target directory (the workspace's
-# build/lookout links to it, with the same features and environment), so it
-# compiles nothing the tests have not: it installs. Run after the tests.
+# build/lookout links to it, with the same features and environment), so no
+# dependency is compiled again. Run after the tests.
 # Needs: scripts/setup-ros.sh done; CARGO_TARGET_DIR (scripts/cache.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
