@@ -172,6 +172,22 @@ impl OutputTopics {
     }
 }
 
+/// Where one message of the chain goes: its topic, and for a camera
+/// frame's messages the camera (sensor index) whose frames it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub message: OutputMessage,
+    pub camera: Option<usize>,
+    pub topic: String,
+}
+
+/// The route of `message` for an output of `sensor`.
+pub fn route_of(routes: &[Route], message: OutputMessage, sensor: usize) -> Option<usize> {
+    routes
+        .iter()
+        .position(|r| r.message == message && r.camera.is_none_or(|c| c == sensor))
+}
+
 /// The `output` section of the configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
@@ -231,6 +247,44 @@ impl OutputConfig {
                 OutputMessage::Detections2d | OutputMessage::ImageAnnotations => false,
             })
             .collect()
+    }
+
+    /// Every message the chain publishes and its topic (`prefix`: where
+    /// relative names go; `lookout_topic`: the ObstacleArray's). The 2D
+    /// messages go out for each of `cameras` (sensor index, name: the
+    /// rig's, when there is a detector), on a topic of their own when there
+    /// are several (`<topic>/<camera>`), so each image has its annotations.
+    pub fn routes(
+        &self,
+        tracking: bool,
+        cameras: &[(usize, &str)],
+        prefix: &str,
+        lookout_topic: &str,
+    ) -> Vec<Route> {
+        let mut routes: Vec<Route> = self
+            .messages(tracking)
+            .into_iter()
+            .map(|message| Route {
+                message,
+                camera: None,
+                topic: self.topics.topic(message, prefix, lookout_topic),
+            })
+            .collect();
+        for message in self.camera_messages() {
+            let topic = self.topics.topic(message, prefix, lookout_topic);
+            for &(sensor, name) in cameras {
+                routes.push(Route {
+                    message,
+                    camera: Some(sensor),
+                    topic: if cameras.len() > 1 {
+                        format!("{topic}/{name}")
+                    } else {
+                        topic.clone()
+                    },
+                });
+            }
+        }
+        routes
     }
 
     /// The messages each camera frame's detections are published as (with
@@ -318,6 +372,9 @@ pub struct ObstacleBatch {
     /// Set by the chain: the moment of publication, header time (what the
     /// header says with `output.stamp: publish`).
     pub published: i64,
+    /// The sensor (index) whose frame this output is: the camera of a
+    /// camera frame's detections, the lidar that triggered a scan's.
+    pub sensor: usize,
     /// A camera frame's detections (kind `Camera`), image pixels, and the
     /// detector's class names by index.
     pub detections: Vec<Detection2d>,
@@ -811,6 +868,40 @@ mod tests {
         };
         let chain = OutputChain::with_tracking(&untracked, &output);
         assert!(!chain.messages().contains(&OutputMessage::TrackedObjects));
+    }
+
+    /// Each camera's 2D messages get a topic of their own when the rig has
+    /// several; one camera keeps the plain topic.
+    #[test]
+    fn camera_messages_are_routed_per_camera() {
+        let output = OutputConfig {
+            formats: vec![OutputFormat::Lookout, OutputFormat::Foxglove],
+            ..OutputConfig::default()
+        };
+        let routes = output.routes(
+            true,
+            &[(0, "front"), (2, "rear")],
+            "/lookout/",
+            "/lookout/obstacles",
+        );
+        let topics: Vec<&str> = routes.iter().map(|r| r.topic.as_str()).collect();
+        assert_eq!(
+            topics,
+            [
+                "/lookout/obstacles",
+                "/lookout/scene",
+                "/lookout/image_annotations/front",
+                "/lookout/image_annotations/rear"
+            ]
+        );
+        assert_eq!(
+            route_of(&routes, OutputMessage::ImageAnnotations, 2),
+            Some(3)
+        );
+        assert_eq!(route_of(&routes, OutputMessage::Scene, 1), Some(1));
+        assert_eq!(route_of(&routes, OutputMessage::Detections2d, 0), None);
+        let one = output.routes(true, &[(0, "front")], "~/", "~/obstacles");
+        assert_eq!(one[2].topic, "~/image_annotations");
     }
 
     #[test]

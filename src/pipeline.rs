@@ -250,11 +250,17 @@ impl PipelineWork {
 
 impl PipelineWork {
     /// A camera frame's detections into `out`, when they are handed on.
-    fn output_detections(&mut self, degraded: bool, out: &mut ObstacleBatch) -> bool {
+    fn output_detections(
+        &mut self,
+        sensor: Sensor,
+        degraded: bool,
+        out: &mut ObstacleBatch,
+    ) -> bool {
         let Some(names) = &self.camera_outputs else {
             return false;
         };
         out.kind = BatchKind::Camera;
+        out.sensor = sensor.index();
         out.class_names = Some(names.clone());
         out.stamp = self.camera_stamp;
         out.frame_id.clear();
@@ -316,10 +322,11 @@ impl Work for PipelineWork {
         out: &mut ObstacleBatch,
     ) -> bool {
         if self.rig.kind(sensor) != SensorKind::Lidar {
-            return self.output_detections(degraded, out);
+            return self.output_detections(sensor, degraded, out);
         }
         let scan = self.scan();
         out.kind = BatchKind::Scan;
+        out.sensor = sensor.index();
         out.detections.clear();
         out.stamp = scan.stamp;
         out.frame_id.clear();

@@ -238,6 +238,14 @@ fn a_rig_with_two_cameras_replays_identically_and_fuses_through_both() {
             camera: Some((spec.clone(), Default::default())),
             ladder: Default::default(),
             rig: Some((rig.clone(), Default::default())),
+            // The cameras' detections too, a topic per camera.
+            output: lookout::output::OutputConfig {
+                formats: vec![
+                    lookout::output::OutputFormat::Lookout,
+                    lookout::output::OutputFormat::VisionMsgs,
+                ],
+                ..Default::default()
+            },
             out: Some(out.to_path_buf()),
             observe: Observe {
                 obstacles: true,
@@ -255,6 +263,21 @@ fn a_rig_with_two_cameras_replays_identically_and_fuses_through_both() {
         let s = sensor(&report, camera);
         assert_eq!(s.received, 10, "{}", report.table());
         assert_eq!(s.errors, 0, "{}", report.table());
+        // Each camera's detections on its own topic, in its own frame.
+        let topic = format!("/lookout/detections_2d/{camera}");
+        let mut frames = Vec::new();
+        Bag::open(&a)
+            .unwrap()
+            .read_messages(Some(std::slice::from_ref(&topic)), |m| {
+                let mut r = lookout::cdr::CdrReader::new(m.data).unwrap();
+                r.i32("sec").unwrap();
+                r.u32("nanosec").unwrap();
+                frames.push(r.string("frame_id").unwrap().to_owned());
+                std::ops::ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert_eq!(frames.len() as u64, s.published, "{topic}");
+        assert!(frames.iter().all(|f| f == camera), "{topic}: {frames:?}");
     }
     // Fused obstacles ahead and behind: each camera classed some.
     let fused = |ahead: bool| {

@@ -14,8 +14,9 @@ use crate::camera::engine::EngineOptions;
 use crate::clock::{Clock, MonotonicClock, SystemClock};
 use crate::ingest::InputKind;
 use crate::msg::Time;
-use crate::output::{BatchKind, EgoSource, ObstacleBatch, OutputChain, OutputMessage};
+use crate::output::{BatchKind, EgoSource, ObstacleBatch, OutputChain, Route, route_of};
 use crate::pipeline::{build_lanes, sensor_set};
+use crate::rig::SensorKind;
 use crate::sched::runtime::{Event, Outcome, Recycler, Runtime};
 use futures::StreamExt;
 use futures::executor::{LocalPool, LocalSpawner};
@@ -337,24 +338,6 @@ pub fn run() -> Result<Overhead, NodeError> {
         ),
     };
     let reliable = QosProfile::default().keep_last(10);
-    // The obstacles, in each format of `output.formats` (and with a
-    // detector, each camera frame's detections in the 2D ones).
-    let mut outputs = Vec::new();
-    let output = &settings.pipeline.output;
-    let mut messages = output.messages(settings.pipeline.tracking.enabled);
-    if !settings.node.model.is_empty() {
-        messages.extend(output.camera_messages());
-    }
-    for message in messages {
-        let topic = settings
-            .pipeline
-            .output
-            .topics
-            .topic(message, "~/", "~/obstacles");
-        let publisher =
-            node.create_publisher_untyped(&topic, message.type_name(), reliable.clone())?;
-        outputs.push((message, publisher));
-    }
     let markers_pub = node.create_publisher_untyped(
         "~/markers",
         "visualization_msgs/msg/MarkerArray",
@@ -368,7 +351,7 @@ pub fn run() -> Result<Overhead, NodeError> {
     let diagnostics_pub = node.create_publisher_untyped(
         "/diagnostics",
         "diagnostic_msgs/msg/DiagnosticArray",
-        reliable,
+        reliable.clone(),
     )?;
 
     let mut side = camera_side(&settings)?;
@@ -378,6 +361,30 @@ pub fn run() -> Result<Overhead, NodeError> {
             detail,
         }
     })?;
+    // The obstacles, in each format of `output.formats` (and with a
+    // detector, each camera frame's detections in the 2D ones, per camera).
+    let cameras: Vec<(usize, &str)> = match side.camera {
+        Some(_) => side
+            .rig
+            .of_kind(SensorKind::Camera)
+            .map(|c| (c.index(), side.rig.get(c).name.as_str()))
+            .collect(),
+        None => Vec::new(),
+    };
+    let routes = settings.pipeline.output.routes(
+        settings.pipeline.tracking.enabled,
+        &cameras,
+        "~/",
+        "~/obstacles",
+    );
+    let mut outputs = Vec::with_capacity(routes.len());
+    for route in &routes {
+        outputs.push(node.create_publisher_untyped(
+            &route.topic,
+            route.message.type_name(),
+            reliable.clone(),
+        )?);
+    }
     let config = &settings.pipeline;
     let setup = side.lane_setup(
         config.scheduler.workers,
@@ -432,6 +439,7 @@ pub fn run() -> Result<Overhead, NodeError> {
                     recycler,
                     presenter,
                     Publishers {
+                        routes,
                         outputs,
                         markers: markers_pub,
                         status: status_pub,
@@ -502,8 +510,9 @@ pub fn run() -> Result<Overhead, NodeError> {
 }
 
 struct Publishers {
-    /// The obstacles, a publisher per output message.
-    outputs: Vec<(OutputMessage, r2r::PublisherUntyped)>,
+    /// The obstacles: a publisher per route of the output chain.
+    routes: Vec<Route>,
+    outputs: Vec<r2r::PublisherUntyped>,
     markers: r2r::PublisherUntyped,
     status: r2r::PublisherUntyped,
     diagnostics: r2r::PublisherUntyped,
@@ -595,14 +604,14 @@ fn publish_loop(
                     }
                 }
                 let flagged_late = outcome == Outcome::PublishedLate;
+                let sensor = batch.sensor;
                 let published = chain.emit(
                     &mut batch,
                     timing.deadline,
                     flagged_late,
                     clock,
-                    |message, bytes, _| match publishers.outputs.iter().find(|(m, _)| *m == message)
-                    {
-                        Some((_, publisher)) => publisher.publish_raw(bytes),
+                    |message, bytes, _| match route_of(&publishers.routes, message, sensor) {
+                        Some(i) => publishers.outputs[i].publish_raw(bytes),
                         None => Ok(()),
                     },
                 );

@@ -28,7 +28,7 @@ use crate::ingest::{InputKind, header_stamp};
 use crate::lidar::LidarConfig;
 use crate::merge::{MergeWindow, MergedFrame};
 use crate::msg::{MessageType, PipelineStatus, Time};
-use crate::output::{BatchKind, ObstacleBatch, OutputChain, OutputMessage, OutputTopics};
+use crate::output::{BatchKind, ObstacleBatch, OutputChain, OutputMessage, Route, route_of};
 use crate::pipeline::{LaneSetup, PipelineWork, build_lanes, sensor_set};
 use crate::report::run::ScheduledReport;
 use crate::rig::{Rig, SensorKind};
@@ -105,8 +105,9 @@ pub enum ScheduledReplayError {
 /// records.
 struct OutputBag {
     writer: BagWriter,
-    /// A topic per message the chain publishes.
-    outputs: Vec<(OutputMessage, TopicId)>,
+    /// Where each message the chain publishes goes, and its topic there.
+    routes: Vec<Route>,
+    topics: Vec<TopicId>,
     status: TopicId,
 }
 
@@ -114,28 +115,24 @@ impl OutputBag {
     fn create(
         path: &std::path::Path,
         options: WriterOptions,
-        messages: &[OutputMessage],
-        topics: &OutputTopics,
+        routes: Vec<Route>,
     ) -> Result<Self, BagError> {
         let mut writer = BagWriter::create(path, options)?;
-        let mut outputs = Vec::with_capacity(messages.len());
-        for &message in messages {
-            let topic = topics.topic(message, OUTPUT_TOPIC_PREFIX, OBSTACLES_TOPIC);
-            outputs.push((message, writer.add_topic(&topic, message.type_name())?));
+        let mut topics = Vec::with_capacity(routes.len());
+        for route in &routes {
+            topics.push(writer.add_topic(&route.topic, route.message.type_name())?);
         }
         let status = writer.add_topic(STATUS_TOPIC, PipelineStatus::TYPE_NAME)?;
         Ok(OutputBag {
             writer,
-            outputs,
+            routes,
+            topics,
             status,
         })
     }
 
-    fn topic(&self, message: OutputMessage) -> Option<TopicId> {
-        self.outputs
-            .iter()
-            .find(|(m, _)| *m == message)
-            .map(|&(_, topic)| topic)
+    fn topic(&self, message: OutputMessage, sensor: usize) -> Option<TopicId> {
+        route_of(&self.routes, message, sensor).map(|i| self.topics[i])
     }
 }
 
@@ -337,17 +334,22 @@ impl<'a> Replayer<'a> {
         );
         let mut chain = OutputChain::with_tracking(&options.tracking, &options.output);
         chain.set_time_scale(rate);
-        let mut messages = chain.messages().to_vec();
-        if options.camera.is_some() {
-            messages.extend_from_slice(chain.camera_messages());
-        }
+        // With a detector, the 2D messages go out for each camera.
+        let cameras: Vec<(usize, &str)> = match options.camera {
+            Some(_) => rig
+                .of_kind(SensorKind::Camera)
+                .map(|c| (c.index(), rig.get(c).name.as_str()))
+                .collect(),
+            None => Vec::new(),
+        };
+        let routes = options.output.routes(
+            options.tracking.enabled,
+            &cameras,
+            OUTPUT_TOPIC_PREFIX,
+            OBSTACLES_TOPIC,
+        );
         let writer = match &options.out {
-            Some(path) => Some(OutputBag::create(
-                path,
-                options.writer,
-                &messages,
-                &options.output.topics,
-            )?),
+            Some(path) => Some(OutputBag::create(path, options.writer, routes)?),
             None => None,
         };
         let observer = Observer::new(&options.observe).map_err(ScheduledReplayError::Setup)?;
@@ -752,13 +754,14 @@ impl Outputs {
         let mut late = flagged_late;
         if let Some(batch) = output.as_mut() {
             let writer = &mut self.writer;
+            let sensor = batch.sensor;
             let handoff = self.chain.emit(
                 batch,
                 timing.deadline,
                 flagged_late,
                 &*self.clock,
                 |message, bytes, at| match writer.as_mut() {
-                    Some(out) => match out.topic(message) {
+                    Some(out) => match out.topic(message, sensor) {
                         Some(topic) => out.writer.write_raw(topic, map.to_bag(at), bytes),
                         None => Ok(()),
                     },
