@@ -29,6 +29,8 @@ export PATH="$PWD/.colcon/bin:$PATH"
 ws="$LOOKOUT_CACHE/colcon-ws"
 rm -rf "$ws/install" "$ws/log"
 mkdir -p "$ws/build"
+# (A directory left there by hand would take the link inside it.)
+[ -L "$ws/build/lookout" ] || rm -rf "$ws/build/lookout"
 ln -sfn "$CARGO_TARGET_DIR" "$ws/build/lookout"
 cd "$ws"
 echo "== colcon build lookout (workspace $ws, underlay .ros/overlay)"
@@ -47,7 +49,18 @@ for installed in "$ws/install/lookout/lib/lookout/lookout" "$share/launch/lookou
 done
 
 run="$(mktemp -d)"
-trap 'kill "${node:-}" 2>/dev/null || true; rm -rf "$run"' EXIT
+# On any failure the node's log is shown before the run's files go.
+finish() {
+    local rc=$?
+    kill "${node:-}" 2>/dev/null || true
+    if [ "$rc" -ne 0 ] && [ -f "$run/node.log" ]; then
+        echo "== the node's log"
+        tail -40 "$run/node.log"
+    fi
+    rm -rf "$run"
+    exit "$rc"
+}
+trap finish EXIT
 # The environment a vehicle's shell has: the workspace sourced (its
 # setup.bash sources the underlay it was built on). Then the installed node
 # with the launch files' command line (defaults: the installed params file
@@ -70,6 +83,7 @@ print(sys.argv[2] + "/lib/lookout/" + launch["executable"])
 print(*launch["args"], sep="\n")' "$run/launch.json" "$ws/install/lookout")
 # Every output format on: the 2D ones carry the detector's boxes.
 command+=(-p "output.formats:=[lookout,vision_msgs,autoware,foxglove]")
+[ "${#command[@]}" -gt 2 ] || { echo "colcon-check: no node command from the launch files"; exit 1; }
 echo "== installed node: ${command[*]}"
 export ROS_DOMAIN_ID=97 ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
 unset ROS_LOCALHOST_ONLY
@@ -99,8 +113,11 @@ ok = (len(arrays) >= 20 and obstacles > 0 and received["status"]
 sys.exit(0 if ok else 1)
 PY
 kill -INT "$node"
-wait "$node" || { cat "$run/node.log"; exit 1; }
+wait "$node"
+node=
 # The model came from the installed share directory.
-grep -F "$share/models/synthetic-det" "$run/node.log" | head -1
-grep -qF "$share/models/synthetic-det" "$run/node.log" \
-    || { echo "colcon-check: the node did not load the installed model"; cat "$run/node.log"; exit 1; }
+if ! loaded="$(grep -F "$share/models/synthetic-det" "$run/node.log")"; then
+    echo "colcon-check: the node did not load the installed model"
+    exit 1
+fi
+echo "${loaded%%$'\n'*}"

@@ -87,8 +87,12 @@ EOF
 # Lookout itself with colcon on top of this overlay, as a vehicle would.
 colcon="$(lookout_venv .colcon scripts/colcon-requirements.txt "$python")/bin/colcon"
 packages=(interfaces/vision_msgs interfaces/autoware_perception_msgs interfaces/foxglove_msgs lookout_msgs)
-stamp="$(find "${packages[@]}" -type f \( -name '*.msg' -o -name CMakeLists.txt -o -name package.xml \) \
-    -not -path 'interfaces/foxglove_msgs/msg/*' | sort | xargs cat | sha256sum | cut -d' ' -f1)"
+# The stamp: the packages' sources (names and contents), colcon's pins and
+# this script (its stand-ins below).
+sources="$(find "${packages[@]}" -type f \( -name '*.msg' -o -name CMakeLists.txt -o -name package.xml \) \
+    -not -path 'interfaces/foxglove_msgs/msg/*' | sort)"
+stamp="$( { echo "$sources"; echo "$sources" | xargs cat; cat scripts/colcon-requirements.txt scripts/setup-ros.sh; } \
+    | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$overlay/.stamp" 2>/dev/null)" != "$stamp" ]; then
     echo "== building ${packages[*]} into $overlay (colcon)"
     rm -rf "$overlay" "$venv/build"
@@ -119,7 +123,9 @@ CMAKE
     # shellcheck disable=SC1091
     (
         . "$venv/env.sh"
-        # colcon writes nothing into the checkout: it runs in the build tree.
+        # colcon's own files stay out of the checkout: it runs in the build
+        # tree. (foxglove_msgs' CMakeLists.txt does copy its definitions
+        # into interfaces/foxglove_msgs/msg/, which git ignores.)
         cd "$venv/build"
         "$colcon" --log-base "$venv/build/log" build --merge-install \
             --install-base "$overlay" --build-base "$venv/build/colcon" \

@@ -181,6 +181,19 @@ pub struct Route {
     pub topic: String,
 }
 
+/// `name` as a ROS topic name token: letters, digits and underscores,
+/// not starting with a digit (a rig's sensor names may hold anything else).
+fn topic_token(name: &str) -> String {
+    let mut token: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if !token.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        token.insert(0, 'c');
+    }
+    token
+}
+
 /// The route of `message` for an output of `sensor`.
 pub fn route_of(routes: &[Route], message: OutputMessage, sensor: usize) -> Option<usize> {
     routes
@@ -277,7 +290,7 @@ impl OutputConfig {
                     message,
                     camera: Some(sensor),
                     topic: if cameras.len() > 1 {
-                        format!("{topic}/{name}")
+                        format!("{topic}/{}", topic_token(name))
                     } else {
                         topic.clone()
                     },
@@ -518,8 +531,8 @@ impl OutputChain {
     /// result), reads the clock again and hands the bytes to `sink` with
     /// that moment, the hand-off. A hand-off after `deadline` sets the
     /// message's late flag before it goes. Then each other format is
-    /// encoded and handed over the same way. The sink's first error is
-    /// returned as is.
+    /// encoded and handed over the same way. A sink error does not keep
+    /// the other formats back; the first is returned as is.
     pub fn emit<E>(
         &mut self,
         batch: &mut ObstacleBatch,
@@ -529,7 +542,7 @@ impl OutputChain {
         mut sink: impl FnMut(OutputMessage, &[u8], i64) -> Result<(), E>,
     ) -> Result<Handoff, E> {
         if batch.kind == BatchKind::Camera {
-            return self.emit_detections(batch, deadline, clock, sink);
+            return self.emit_detections(batch, deadline, flagged_late, clock, sink);
         }
         let ego = self
             .ego
@@ -580,9 +593,8 @@ impl OutputChain {
         if after_deadline && first == OutputMessage::Obstacles {
             ObstacleArrayRef::mark_late(&mut bytes);
         }
-        let result = sink(first, &bytes, at);
+        let mut failed = sink(first, &bytes, at).err();
         self.writer = Some(CdrWriter::from_buffer(bytes));
-        result?;
         let (mut formats_ns, mut formats_encode_ns) = (0, 0);
         if self.messages.len() > 1 {
             let start = clock.now_ns();
@@ -592,9 +604,14 @@ impl OutputChain {
                 encode(message, header, batch, late, style, &mut self.extra);
                 let encoded = clock.now_ns();
                 formats_encode_ns += encoded - encoding;
-                sink(message, self.extra.as_bytes(), encoded)?;
+                if let Err(e) = sink(message, self.extra.as_bytes(), encoded) {
+                    failed.get_or_insert(e);
+                }
             }
             formats_ns = clock.now_ns() - start;
+        }
+        if let Some(e) = failed {
+            return Err(e);
         }
         Ok(Handoff {
             at,
@@ -609,10 +626,13 @@ impl OutputChain {
 impl OutputChain {
     /// A camera frame's detections, in each of the chain's camera
     /// messages; the first hand-off decides lateness (nothing is tracked).
+    /// A sink error does not keep the other messages back; the first is
+    /// returned.
     fn emit_detections<E>(
         &mut self,
         batch: &ObstacleBatch,
         deadline: i64,
+        flagged_late: bool,
         clock: &dyn Clock,
         mut sink: impl FnMut(OutputMessage, &[u8], i64) -> Result<(), E>,
     ) -> Result<Handoff, E> {
@@ -622,6 +642,7 @@ impl OutputChain {
         };
         let names = batch.class_names.as_deref().unwrap_or(&[]);
         let mut first = None;
+        let mut failed = None;
         for &message in &self.camera_messages {
             let w = &mut self.extra;
             match message {
@@ -640,12 +661,17 @@ impl OutputChain {
             }
             let at = clock.now_ns();
             first.get_or_insert(at);
-            sink(message, w.as_bytes(), at)?;
+            if let Err(e) = sink(message, w.as_bytes(), at) {
+                failed.get_or_insert(e);
+            }
+        }
+        if let Some(e) = failed {
+            return Err(e);
         }
         let at = first.unwrap_or_else(|| clock.now_ns());
         Ok(Handoff {
             at,
-            late: at > deadline,
+            late: flagged_late || at > deadline,
             after_deadline: at > deadline,
             formats_ns: 0,
             formats_encode_ns: 0,
@@ -902,6 +928,43 @@ mod tests {
         assert_eq!(route_of(&routes, OutputMessage::Detections2d, 0), None);
         let one = output.routes(true, &[(0, "front")], "~/", "~/obstacles");
         assert_eq!(one[2].topic, "~/image_annotations");
+        // Sensor names become valid topic names.
+        let odd = output.routes(true, &[(0, "cam-front"), (1, "2")], "~/", "~/obstacles");
+        assert_eq!(odd[2].topic, "~/image_annotations/cam_front");
+        assert_eq!(odd[3].topic, "~/image_annotations/c2");
+    }
+
+    /// A format whose hand-over fails does not keep the others back; the
+    /// first error is returned.
+    #[test]
+    fn a_failed_format_does_not_hold_the_others() {
+        let output = OutputConfig {
+            formats: vec![
+                OutputFormat::Lookout,
+                OutputFormat::VisionMsgs,
+                OutputFormat::Foxglove,
+            ],
+            ..OutputConfig::default()
+        };
+        let mut chain = OutputChain::with_tracking(&TrackingConfig::default(), &output);
+        let clock = SimulatedClock::new(0);
+        let mut seen = Vec::new();
+        let result = chain.emit(&mut batch(0), i64::MAX, false, &clock, |m, _, _| {
+            seen.push(m);
+            match m {
+                OutputMessage::Obstacles => Err("bag full"),
+                _ => Ok(()),
+            }
+        });
+        assert_eq!(result.unwrap_err(), "bag full");
+        assert_eq!(
+            seen,
+            [
+                OutputMessage::Obstacles,
+                OutputMessage::Detections3d,
+                OutputMessage::Scene
+            ]
+        );
     }
 
     #[test]

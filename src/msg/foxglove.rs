@@ -93,8 +93,10 @@ impl SceneUpdateRef<'_> {
                 o.bbox.center[2] + 0.5 * o.bbox.size[2],
             ];
             pose(w, &top, o.velocity[1].atan2(o.velocity[0]));
+            // Shaft and head together reach where it will be.
             let length = speed * ARROW_SECONDS;
-            w.f64(length).f64(0.1).f64(0.3_f64.min(length)).f64(0.3);
+            let head = 0.3_f64.min(0.5 * length);
+            w.f64(length - head).f64(0.1).f64(head).f64(0.3);
             rgba(w, [color[0], color[1], color[2], 1.0]);
         } else {
             w.sequence_len(0);
@@ -184,8 +186,21 @@ impl ImageAnnotationsRef<'_> {
             .map_or("?", String::as_str)
     }
 
+    /// The colour of the class its name maps to, or one of a palette by
+    /// class index for names that map to none (COCO's "person", "bus").
     fn color(&self, d: &Detection2d) -> [f32; 4] {
-        ObstacleClass::from_label(self.name(d)).display_rgba()
+        const PALETTE: [[f32; 4]; 6] = [
+            [0.9, 0.3, 0.3, 1.0],
+            [0.3, 0.9, 0.3, 1.0],
+            [0.3, 0.5, 1.0, 1.0],
+            [1.0, 0.8, 0.2, 1.0],
+            [0.8, 0.3, 0.9, 1.0],
+            [0.2, 0.9, 0.9, 1.0],
+        ];
+        match ObstacleClass::from_label(self.name(d)) {
+            ObstacleClass::Unknown => PALETTE[usize::from(d.class) % PALETTE.len()],
+            class => class.display_rgba(),
+        }
     }
 }
 
@@ -202,8 +217,12 @@ fn metadata(w: &mut CdrWriter, o: &Obstacle, speed: f64) {
         crate::obstacle::ObstacleSource::Fused => "fused",
         crate::obstacle::ObstacleSource::GroundTruth => "ground truth",
     });
-    w.string("track_id")
-        .string(text.format(format_args!("{}", o.id)));
+    // Empty for an obstacle no track has named (its id is the output's).
+    w.string("track_id").string(if o.track.is_tracked() {
+        text.format(format_args!("{}", o.id))
+    } else {
+        ""
+    });
     w.string("speed_mps")
         .string(text.format(format_args!("{speed:.2}")));
     w.string("latency_ms")
@@ -306,8 +325,10 @@ mod tests {
         assert_eq!(pairs[5], ("latency_ms".into(), "120.0".into()));
         assert_eq!(r.u32("arrows").unwrap(), 1);
         let _: [f64; 7] = r.f64_array("arrow pose").unwrap();
-        assert_eq!(r.f64("shaft_length").unwrap(), 5.0);
-        let _: [f64; 7] = r.f64_array("arrow rest").unwrap();
+        assert!((r.f64("shaft_length").unwrap() - 4.7).abs() < 1e-12);
+        assert_eq!(r.f64("shaft_diameter").unwrap(), 0.1);
+        assert_eq!(r.f64("head_length").unwrap(), 0.3);
+        let _: [f64; 5] = r.f64_array("arrow rest").unwrap();
         assert_eq!(r.u32("cubes").unwrap(), 1);
         let cube: [f64; 14] = r.f64_array("cube").unwrap();
         assert_eq!(&cube[..3], &o.bbox.center);

@@ -616,7 +616,12 @@ fn publish_loop(
                     },
                 );
                 match published {
-                    Ok(handoff) => overhead.late += u64::from(handoff.after_deadline),
+                    // Late obstacle outputs (a camera frame's detections
+                    // are not obstacles).
+                    Ok(handoff) if batch.kind == BatchKind::Scan => {
+                        overhead.late += u64::from(handoff.after_deadline)
+                    }
+                    Ok(_) => {}
                     Err(e) => tracing::warn!("publishing obstacles: {e}"),
                 }
                 // A camera frame's detections (2D formats) are published

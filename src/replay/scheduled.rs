@@ -768,7 +768,9 @@ impl Outputs {
                     None => Ok(()),
                 },
             )?;
-            if self.chain.messages().len() > 1 {
+            // The formats' cost is the scans' (a camera frame's is not
+            // timed).
+            if self.chain.messages().len() > 1 && batch.kind == BatchKind::Scan {
                 self.tally
                     .formats
                     .saturating_record(handoff.formats_ns.max(1) as u64);
