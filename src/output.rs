@@ -68,6 +68,15 @@ pub enum OutputFormat {
     Foxglove,
 }
 
+impl OutputFormat {
+    pub const ALL: [OutputFormat; 4] = [
+        OutputFormat::Lookout,
+        OutputFormat::VisionMsgs,
+        OutputFormat::Autoware,
+        OutputFormat::Foxglove,
+    ];
+}
+
 /// One message the chain publishes per output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum OutputMessage {
@@ -97,6 +106,24 @@ impl OutputMessage {
         OutputMessage::Detections2d,
         OutputMessage::ImageAnnotations,
     ];
+
+    /// The format it belongs to.
+    pub fn format(self) -> OutputFormat {
+        match self {
+            OutputMessage::Obstacles => OutputFormat::Lookout,
+            OutputMessage::Detections3d | OutputMessage::Detections2d => OutputFormat::VisionMsgs,
+            OutputMessage::Objects | OutputMessage::TrackedObjects => OutputFormat::Autoware,
+            OutputMessage::Scene | OutputMessage::ImageAnnotations => OutputFormat::Foxglove,
+        }
+    }
+
+    /// A camera frame's message (its detections), not an output's.
+    pub fn is_camera(self) -> bool {
+        matches!(
+            self,
+            OutputMessage::Detections2d | OutputMessage::ImageAnnotations
+        )
+    }
 
     /// The ROS type name (`pkg/msg/Type`).
     pub fn type_name(self) -> &'static str {
@@ -249,16 +276,8 @@ impl OutputConfig {
     pub fn messages(&self, tracking: bool) -> Vec<OutputMessage> {
         OutputMessage::ALL
             .into_iter()
-            .filter(|m| match m {
-                OutputMessage::Obstacles => self.formats.contains(&OutputFormat::Lookout),
-                OutputMessage::Detections3d => self.formats.contains(&OutputFormat::VisionMsgs),
-                OutputMessage::Objects => self.formats.contains(&OutputFormat::Autoware),
-                OutputMessage::TrackedObjects => {
-                    tracking && self.formats.contains(&OutputFormat::Autoware)
-                }
-                OutputMessage::Scene => self.formats.contains(&OutputFormat::Foxglove),
-                OutputMessage::Detections2d | OutputMessage::ImageAnnotations => false,
-            })
+            .filter(|m| !m.is_camera() && self.formats.contains(&m.format()))
+            .filter(|&m| tracking || m != OutputMessage::TrackedObjects)
             .collect()
     }
 
@@ -303,14 +322,10 @@ impl OutputConfig {
     /// The messages each camera frame's detections are published as (with
     /// a detector): vision_msgs and Foxglove have 2D forms.
     pub fn camera_messages(&self) -> Vec<OutputMessage> {
-        let mut messages = Vec::new();
-        if self.formats.contains(&OutputFormat::VisionMsgs) {
-            messages.push(OutputMessage::Detections2d);
-        }
-        if self.formats.contains(&OutputFormat::Foxglove) {
-            messages.push(OutputMessage::ImageAnnotations);
-        }
-        messages
+        OutputMessage::ALL
+            .into_iter()
+            .filter(|m| m.is_camera() && self.formats.contains(&m.format()))
+            .collect()
     }
 
     pub fn validate(&self) -> Result<(), crate::validate::ConfigError> {
@@ -460,13 +475,11 @@ impl OutputChain {
     /// `output.stamp: publish` (and tracking) the obstacles are predicted
     /// to the moment of publication.
     pub fn with_tracking(tracking: &TrackingConfig, output: &OutputConfig) -> Self {
-        let mut messages = output.messages(tracking.enabled);
-        if messages.is_empty() {
-            messages.push(OutputMessage::Obstacles);
-        }
         OutputChain {
             writer: Some(CdrWriter::new()),
-            messages,
+            // (`output.formats` is never empty once validated; an empty
+            // list would hand over the ObstacleArray alone, see `emit`.)
+            messages: output.messages(tracking.enabled),
             camera_messages: output.camera_messages(),
             extra: CdrWriter::new(),
             shape: output.autoware_shape,
@@ -855,12 +868,8 @@ mod tests {
     #[test]
     fn every_format_is_handed_over_in_order() {
         let output = OutputConfig {
-            formats: vec![
-                OutputFormat::Foxglove,
-                OutputFormat::Autoware,
-                OutputFormat::VisionMsgs,
-                OutputFormat::Lookout,
-            ],
+            // (Listed in any order: the hand-over order is fixed.)
+            formats: OutputFormat::ALL.into_iter().rev().collect(),
             ..OutputConfig::default()
         };
         let mut chain = OutputChain::with_tracking(&TrackingConfig::default(), &output);

@@ -103,7 +103,7 @@ impl PipelineWork {
 
     /// Hands each camera frame's detections on as an output of its own
     /// (for the 2D output formats); without a detector there are none.
-    pub fn hand_on_detections(&mut self, on: bool) {
+    fn hand_on_detections(&mut self, on: bool) {
         self.camera_outputs = self
             .camera
             .as_ref()
@@ -365,6 +365,8 @@ pub struct LaneSetup<'a> {
     pub fusion: Option<&'a crate::fusion::FusionConfig>,
     /// Hand each scan's points on with its obstacles (bird's-eye view).
     pub keep_points: bool,
+    /// Hand each camera frame's detections on (the 2D output formats).
+    pub detections_out: bool,
 }
 
 /// `workers` lanes, each with its own stages; with fusion they share one
@@ -391,6 +393,7 @@ pub fn build_lanes(setup: &LaneSetup<'_>) -> Result<Vec<PipelineWork>, String> {
             None => None,
         };
         let mut lane = PipelineWork::new(rig.clone(), lidar, camera).keep_points(setup.keep_points);
+        lane.hand_on_detections(setup.detections_out);
         if let (Some((spec, _)), Some(config)) = (setup.camera, setup.fusion)
             && !cameras.is_empty()
         {
@@ -407,6 +410,24 @@ pub fn build_lanes(setup: &LaneSetup<'_>) -> Result<Vec<PipelineWork>, String> {
         lanes.push(lane);
     }
     Ok(lanes)
+}
+
+/// Where every output message goes for `rig` (`output.routes`): with a
+/// `detector`, the 2D messages for each of its cameras.
+pub fn output_routes(
+    rig: &Rig,
+    detector: bool,
+    output: &crate::output::OutputConfig,
+    tracking: bool,
+    prefix: &str,
+    lookout_topic: &str,
+) -> Vec<crate::output::Route> {
+    let cameras: Vec<(usize, &str)> = rig
+        .of_kind(SensorKind::Camera)
+        .filter(|_| detector)
+        .map(|c| (c.index(), rig.get(c).name.as_str()))
+        .collect();
+    output.routes(tracking, &cameras, prefix, lookout_topic)
 }
 
 /// The scheduler's sensor set for `rig` with the lanes' camera ladder: each
@@ -551,6 +572,7 @@ impl CameraSide {
         lidar: &'a crate::lidar::LidarConfig,
         ladder: &'a CameraConfig,
         keep_points: bool,
+        detections_out: bool,
     ) -> LaneSetup<'a> {
         LaneSetup {
             workers,
@@ -560,6 +582,26 @@ impl CameraSide {
             ladder,
             fusion: self.fusion.as_ref(),
             keep_points,
+            detections_out,
         }
+    }
+
+    /// Where every output message goes (`output.routes`): the 2D messages
+    /// for each of the rig's cameras when there is a detector.
+    pub fn output_routes(
+        &self,
+        output: &crate::output::OutputConfig,
+        tracking: bool,
+        prefix: &str,
+        lookout_topic: &str,
+    ) -> Vec<crate::output::Route> {
+        output_routes(
+            &self.rig,
+            self.camera.is_some(),
+            output,
+            tracking,
+            prefix,
+            lookout_topic,
+        )
     }
 }

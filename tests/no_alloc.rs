@@ -181,12 +181,7 @@ fn the_output_chain_and_markers_allocate_nothing_after_warm_up() {
     let mut lane = PipelineWork::new(rig, LidarStage::new(LidarConfig::default()).unwrap(), None);
     let clock = SimulatedClock::new(0);
     let output = OutputConfig {
-        formats: vec![
-            OutputFormat::Lookout,
-            OutputFormat::VisionMsgs,
-            OutputFormat::Autoware,
-            OutputFormat::Foxglove,
-        ],
+        formats: OutputFormat::ALL.to_vec(),
         ..OutputConfig::default()
     };
     let tracking = TrackingConfig {

@@ -132,12 +132,7 @@ fn every_format_decodes_from_the_file_and_carries_the_same_obstacles() {
     };
     let dir = tempfile::tempdir().unwrap();
     let output = OutputConfig {
-        formats: vec![
-            OutputFormat::Lookout,
-            OutputFormat::VisionMsgs,
-            OutputFormat::Autoware,
-            OutputFormat::Foxglove,
-        ],
+        formats: OutputFormat::ALL.to_vec(),
         autoware_shape: ShapeKind::Polygon,
         ..OutputConfig::default()
     };

@@ -16,7 +16,6 @@ use crate::ingest::InputKind;
 use crate::msg::Time;
 use crate::output::{BatchKind, EgoSource, ObstacleBatch, OutputChain, Route, route_of};
 use crate::pipeline::{build_lanes, sensor_set};
-use crate::rig::SensorKind;
 use crate::sched::runtime::{Event, Outcome, Recycler, Runtime};
 use futures::StreamExt;
 use futures::executor::{LocalPool, LocalSpawner};
@@ -363,17 +362,9 @@ pub fn run() -> Result<Overhead, NodeError> {
     })?;
     // The obstacles, in each format of `output.formats` (and with a
     // detector, each camera frame's detections in the 2D ones, per camera).
-    let cameras: Vec<(usize, &str)> = match side.camera {
-        Some(_) => side
-            .rig
-            .of_kind(SensorKind::Camera)
-            .map(|c| (c.index(), side.rig.get(c).name.as_str()))
-            .collect(),
-        None => Vec::new(),
-    };
-    let routes = settings.pipeline.output.routes(
+    let routes = side.output_routes(
+        &settings.pipeline.output,
         settings.pipeline.tracking.enabled,
-        &cameras,
         "~/",
         "~/obstacles",
     );
@@ -391,15 +382,12 @@ pub fn run() -> Result<Overhead, NodeError> {
         &config.lidar,
         &config.camera,
         false,
+        !config.output.camera_messages().is_empty(),
     );
-    let mut lanes = build_lanes(&setup).map_err(|detail| NodeError::Model {
+    let lanes = build_lanes(&setup).map_err(|detail| NodeError::Model {
         path: settings.node.model.clone(),
         detail,
     })?;
-    let detections_out = !config.output.camera_messages().is_empty();
-    for lane in &mut lanes {
-        lane.hand_on_detections(detections_out);
-    }
     let sensors = sensor_set(&side.rig, &config.scheduler, &config.faults, &lanes);
     let names: Vec<String> = sensors.all().map(|s| sensors.name(s).to_owned()).collect();
     realtime.enter(RealtimeLevels::LANES);

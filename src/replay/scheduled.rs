@@ -29,7 +29,7 @@ use crate::lidar::LidarConfig;
 use crate::merge::{MergeWindow, MergedFrame};
 use crate::msg::{MessageType, PipelineStatus, Time};
 use crate::output::{BatchKind, ObstacleBatch, OutputChain, OutputMessage, Route, route_of};
-use crate::pipeline::{LaneSetup, PipelineWork, build_lanes, sensor_set};
+use crate::pipeline::{LaneSetup, PipelineWork, build_lanes, output_routes, sensor_set};
 use crate::report::run::ScheduledReport;
 use crate::rig::{Rig, SensorKind};
 use crate::sched::SchedulerConfig;
@@ -296,7 +296,7 @@ impl<'a> Replayer<'a> {
             .validate()
             .map_err(|e| ScheduledReplayError::Setup(e.to_string()))?;
         let (rig, fusion) = options.sensors();
-        let mut lanes = build_lanes(&LaneSetup {
+        let lanes = build_lanes(&LaneSetup {
             workers: options.scheduler.workers,
             lidar: &options.lidar,
             rig: &rig,
@@ -304,12 +304,9 @@ impl<'a> Replayer<'a> {
             ladder: &options.ladder,
             fusion: fusion.as_ref(),
             keep_points: options.observe.bev.is_some(),
+            detections_out: !options.output.camera_messages().is_empty(),
         })
         .map_err(ScheduledReplayError::Setup)?;
-        let detections_out = !options.output.camera_messages().is_empty();
-        for lane in &mut lanes {
-            lane.hand_on_detections(detections_out);
-        }
         let sensors = sensor_set(&rig, &options.scheduler, &options.faults, &lanes);
         let variant_names = lanes
             .first()
@@ -334,17 +331,11 @@ impl<'a> Replayer<'a> {
         );
         let mut chain = OutputChain::with_tracking(&options.tracking, &options.output);
         chain.set_time_scale(rate);
-        // With a detector, the 2D messages go out for each camera.
-        let cameras: Vec<(usize, &str)> = match options.camera {
-            Some(_) => rig
-                .of_kind(SensorKind::Camera)
-                .map(|c| (c.index(), rig.get(c).name.as_str()))
-                .collect(),
-            None => Vec::new(),
-        };
-        let routes = options.output.routes(
+        let routes = output_routes(
+            &rig,
+            options.camera.is_some(),
+            &options.output,
             options.tracking.enabled,
-            &cameras,
             OUTPUT_TOPIC_PREFIX,
             OBSTACLES_TOPIC,
         );
