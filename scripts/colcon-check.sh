@@ -99,17 +99,23 @@ arrays = received["obstacles"]
 obstacles = sum(len(a["obstacles"]) for a in arrays)
 boxes = sum(len(m["detections"]) for m in received["detections_2d"])
 outlines = sum(len(m["outlines"]) for m in received["image_annotations"])
+# The same frame's detections in both 2D formats: as many outlines as boxes.
+outlined = {m["stamp"]: len(m["outlines"]) for m in received["image_annotations"]}
+same_boxes = all(outlined[m["stamp"]] == len(m["detections"])
+                 for m in received["detections_2d"] if m["stamp"] in outlined)
 print(f"== the installed node published {len(arrays)} obstacle arrays ({obstacles} obstacles), "
       f"{len(received['status'])} status messages; in the other formats "
       + ", ".join(f"{len(received[k])} {k}" for k in
                   ("detections_3d", "objects", "tracked_objects", "scene",
                    "detections_2d", "image_annotations"))
       + f" ({boxes} 2D boxes, {outlines} outlines)")
-# 40 scans and 60 images sent; the first ones go by while discovery settles.
-ok = (len(arrays) >= 20 and obstacles > 0 and received["status"]
+# 40 scans and 60 images sent; the first ones go by while discovery
+# settles. The scene holds tens of obstacles and the detector finds about
+# twenty boxes a frame; both 2D formats carry the same boxes.
+ok = (len(arrays) >= 20 and obstacles >= 10 * len(arrays) and received["status"]
       and all(len(received[k]) >= 20 for k in ("detections_3d", "objects", "tracked_objects", "scene"))
-      and len(received["detections_2d"]) >= 20 and boxes > 0
-      and len(received["image_annotations"]) >= 20 and outlines > 0)
+      and len(received["detections_2d"]) >= 20 and boxes >= 5 * len(received["detections_2d"])
+      and len(received["image_annotations"]) >= 20 and same_boxes)
 sys.exit(0 if ok else 1)
 PY
 kill -INT "$node"
